@@ -1,0 +1,172 @@
+# libalerting - plain GNU make. `make`, `make check`, `make demo`, `make bench`,
+# `make install PREFIX=/usr/local DESTDIR=...`, `make uninstall`.
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+PCDIR   ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC      ?= cc
+CXX     ?= c++
+B       := build
+
+# The version lives in the header only.
+VERSION_MAJOR := $(shell sed -n 's/^\#define ALERT_VERSION_MAJOR \([0-9]*\).*/\1/p' include/alerting.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define ALERT_VERSION_MINOR \([0-9]*\).*/\1/p' include/alerting.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define ALERT_VERSION_PATCH \([0-9]*\).*/\1/p' include/alerting.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+DEPS_PC   := libcurl jansson yaml-0.1 libcrypto
+DEPS_CFLAGS := $(shell pkg-config --cflags $(DEPS_PC) 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs $(DEPS_PC) 2>/dev/null) -lpthread -lm
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+OPT     ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Ilib $(DEPS_CFLAGS)
+LIB_CFLAGS  := $(BASE_CFLAGS) $(OPT) -fPIC -fvisibility=hidden
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+SONAME  := libalerting.so.$(VERSION_MAJOR)
+SHLIB   := $(B)/libalerting.so.$(VERSION)
+STLIB   := $(B)/libalerting.a
+PCFILE  := $(B)/libalerting.pc
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:lib/%.c=$(B)/san/%.o)
+
+SUP_SRCS := $(sort $(wildcard tests/support/*.c))
+SUP_LIB_SRCS := $(filter-out %_main.c,$(SUP_SRCS))
+SUP_OBJS := $(SUP_LIB_SRCS:tests/support/%.c=$(B)/support/%.o)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
+SAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit-san/%)
+INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/integ/%)
+
+EX_SRCS  := $(sort $(wildcard examples/*.c))
+EX_BINS  := $(EX_SRCS:examples/%.c=$(B)/examples/%)
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
+
+MAN3 := $(sort $(wildcard man/man3/*.3))
+MAN5 := $(sort $(wildcard man/man5/*.5))
+
+.PHONY: all deps check unit unit-san integration meta demo bench install uninstall clean
+
+all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
+
+deps:
+	@sh scripts/deps.sh
+
+$(B)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/alerting.h
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/san/%.o: lib/%.c $(wildcard lib/*.h) include/alerting.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
+
+$(SHLIB): $(LIB_OBJS) lib/libalerting.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libalerting.map \
+	    -Wl,--no-undefined -o $@ $(LIB_OBJS) $(DEPS_LIBS) $(LDFLAGS)
+
+$(B)/libalerting.so: $(SHLIB)
+	ln -sf libalerting.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(STLIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+$(PCFILE): pkgconfig/libalerting.pc.in include/alerting.h
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# --- test support ---------------------------------------------------------------
+$(B)/support/%.o: tests/support/%.c $(wildcard tests/support/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -Itests/support -c $< -o $@
+
+$(B)/alert-receiver: tests/support/receiver_main.c $(SUP_OBJS)
+	$(CC) $(BASE_CFLAGS) -O1 -g -Itests/support $^ -o $@ $(DEPS_LIBS)
+
+# --- unit tests: the library objects linked in, private headers visible ----------
+$(B)/unit/%: tests/unit/%.c $(LIB_OBJS) $(SUP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -Itests/support $< $(LIB_OBJS) $(SUP_OBJS) -o $@ \
+	    $(CMOCKA_LIBS) $(DEPS_LIBS)
+
+$(B)/unit-san/%: tests/unit/%.c $(SAN_OBJS) $(SUP_LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -Itests/support $< $(SUP_LIB_SRCS) $(SAN_OBJS) \
+	    -o $@ $(CMOCKA_LIBS) $(DEPS_LIBS)
+
+# --- integration tests: black box, through the shared library --------------------
+$(B)/integ/%: tests/integration/%.c $(B)/libalerting.so $(SUP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -Itests/support $< $(SUP_OBJS) -o $@ \
+	    -L$(B) -lalerting -Wl,-rpath,$(abspath $(B)) $(CMOCKA_LIBS) $(DEPS_LIBS)
+
+$(B)/examples/%: examples/%.c $(B)/libalerting.so $(SUP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(OPT) -Itests/support $< $(SUP_OBJS) -o $@ -L$(B) -lalerting \
+	    -Wl,-rpath,$(abspath $(B)) $(DEPS_LIBS)
+
+$(B)/bench/%: bench/%.c $(LIB_OBJS) $(SUP_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(OPT) -Itests/support $< $(LIB_OBJS) $(SUP_OBJS) -o $@ $(DEPS_LIBS)
+
+# --- check ----------------------------------------------------------------------
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit unit-san integration meta
+	@echo "make check: all passed"
+
+unit: $(UNIT_BINS)
+	@sh scripts/run-tests.sh unit $(UNIT_BINS)
+
+unit-san: $(SAN_BINS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh scripts/run-tests.sh unit-san $(SAN_BINS)
+
+integration: $(INTEG_BINS) $(B)/alert-receiver
+	@sh scripts/run-tests.sh integration $(INTEG_BINS)
+
+meta: $(SHLIB) $(STLIB)
+	@sh scripts/check-meta.sh $(SHLIB) $(STLIB)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do $$b || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
+	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
+	install -m 644 include/alerting.h $(DESTDIR)$(INCDIR)/alerting.h
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION)
+	ln -sf libalerting.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libalerting.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/libalerting.a
+	install -m 644 $(PCFILE) $(DESTDIR)$(PCDIR)/libalerting.pc
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/alerting.h $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libalerting.so \
+	    $(DESTDIR)$(LIBDIR)/libalerting.a $(DESTDIR)$(PCDIR)/libalerting.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+
+clean:
+	rm -rf $(B)

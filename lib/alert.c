@@ -1,0 +1,67 @@
+#include "alert.h"
+
+#include <string.h>
+
+#include "alerting.h"
+#include "alloc.h"
+
+#define L ALERT_LEVEL_LOW
+#define M ALERT_LEVEL_MEDIUM
+#define H ALERT_LEVEL_HIGH
+
+const al_type_info al_types[AL_T__COUNT] = {
+    [AL_T_LLM_EXCEPTIONS]             = { "llm_exceptions", 1, H },
+    [AL_T_LLM_TOO_SLOW]               = { "llm_too_slow", 1, L },
+    [AL_T_LLM_REQUESTS_HANGING]       = { "llm_requests_hanging", 1, M },
+    [AL_T_BUDGET_ALERTS]              = { "budget_alerts", 1, H },
+    [AL_T_SPEND_REPORTS]              = { "spend_reports", 1, L },
+    [AL_T_FAILED_TRACKING_SPEND]      = { "failed_tracking_spend", 1, H },
+    [AL_T_USER_SPEND_THRESHOLDS]      = { "user_spend_thresholds", 1, H },
+    [AL_T_USER_SPEND_ANOMALIES]       = { "user_spend_anomalies", 0, H },
+    [AL_T_DB_EXCEPTIONS]              = { "db_exceptions", 1, H },
+    [AL_T_DAILY_REPORTS]              = { "daily_reports", 1, L },
+    [AL_T_COOLDOWN_DEPLOYMENT]        = { "cooldown_deployment", 1, M },
+    [AL_T_NEW_MODEL_ADDED]            = { "new_model_added", 1, L },
+    [AL_T_MODEL_DEPRECATION_WARNINGS] = { "model_deprecation_warnings", 1, M },
+    [AL_T_OUTAGE_ALERTS]              = { "outage_alerts", 1, M },
+    [AL_T_REGION_OUTAGE_ALERTS]       = { "region_outage_alerts", 1, M },
+    [AL_T_FALLBACK_REPORTS]           = { "fallback_reports", 1, L },
+    [AL_T_NEW_VIRTUAL_KEY_CREATED]    = { "new_virtual_key_created", 0, H },
+    [AL_T_VIRTUAL_KEY_UPDATED]        = { "virtual_key_updated", 0, H },
+    [AL_T_VIRTUAL_KEY_DELETED]        = { "virtual_key_deleted", 0, H },
+    [AL_T_NEW_TEAM_CREATED]           = { "new_team_created", 0, H },
+    [AL_T_TEAM_UPDATED]               = { "team_updated", 0, H },
+    [AL_T_TEAM_DELETED]               = { "team_deleted", 0, H },
+    [AL_T_NEW_INTERNAL_USER_CREATED]  = { "new_internal_user_created", 0, H },
+    [AL_T_INTERNAL_USER_UPDATED]      = { "internal_user_updated", 0, H },
+    [AL_T_INTERNAL_USER_DELETED]      = { "internal_user_deleted", 0, H },
+};
+
+int al_type_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i < AL_T__COUNT; i++)
+        if (strcmp(al_types[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+uint32_t al_type_default_mask(void)
+{
+    uint32_t m = 0;
+    for (int i = 0; i < AL_T__COUNT; i++)
+        if (al_types[i].default_on)
+            m |= 1u << i;
+    return m;
+}
+
+const char *al_level_name(int level)
+{
+    switch (level) {
+    case ALERT_LEVEL_LOW: return "Low";
+    case ALERT_LEVEL_MEDIUM: return "Medium";
+    case ALERT_LEVEL_HIGH: return "High";
+    default: return "Low";
+    }
+}

@@ -1,0 +1,76 @@
+/* The alert value and the table of alert types (name, default, level). */
+#ifndef AL_ALERT_H
+#define AL_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum al_type {
+    AL_T_LLM_EXCEPTIONS,
+    AL_T_LLM_TOO_SLOW,
+    AL_T_LLM_REQUESTS_HANGING,
+    AL_T_BUDGET_ALERTS,
+    AL_T_SPEND_REPORTS,
+    AL_T_FAILED_TRACKING_SPEND,
+    AL_T_USER_SPEND_THRESHOLDS,
+    AL_T_USER_SPEND_ANOMALIES,
+    AL_T_DB_EXCEPTIONS,
+    AL_T_DAILY_REPORTS,
+    AL_T_COOLDOWN_DEPLOYMENT,
+    AL_T_NEW_MODEL_ADDED,
+    AL_T_MODEL_DEPRECATION_WARNINGS,
+    AL_T_OUTAGE_ALERTS,
+    AL_T_REGION_OUTAGE_ALERTS,
+    AL_T_FALLBACK_REPORTS,
+    AL_T_NEW_VIRTUAL_KEY_CREATED,
+    AL_T_VIRTUAL_KEY_UPDATED,
+    AL_T_VIRTUAL_KEY_DELETED,
+    AL_T_NEW_TEAM_CREATED,
+    AL_T_TEAM_UPDATED,
+    AL_T_TEAM_DELETED,
+    AL_T_NEW_INTERNAL_USER_CREATED,
+    AL_T_INTERNAL_USER_UPDATED,
+    AL_T_INTERNAL_USER_DELETED,
+    AL_T__COUNT
+} al_type;
+
+typedef struct al_type_info {
+    const char *name;
+    int default_on;
+    int level;          /* ALERT_LEVEL_* */
+} al_type_info;
+
+extern const al_type_info al_types[AL_T__COUNT];
+
+int al_type_from_name(const char *name);        /* -1 when unknown */
+uint32_t al_type_default_mask(void);            /* bit (1u << type) per default-on type */
+const char *al_level_name(int level);           /* "Low", "Medium", "High" */
+
+typedef struct al_kv {
+    char *key;
+    char *value;        /* rendered: JSON strings unquoted, others compact JSON */
+} al_kv;
+
+/* One alert, owned by the worker from the moment a detector raises it. */
+typedef struct al_alert {
+    al_type type;
+    int level;
+    int64_t at_ms;              /* ctx clock when raised */
+    char *message;              /* the event text, escaped for Slack where needed */
+    char *plain;                /* the event text without Slack escaping (webhook, email) */
+    al_kv *metadata;            /* alerting_metadata items, in order */
+    size_t n_metadata;
+    char *metadata_json;        /* the compact JSON object, or NULL */
+    /* labels (NULL when unknown) for routing, digest grouping and the webhook data */
+    char *model, *deployment, *api_base, *region, *provider, *call_id;
+    double duration_s;          /* < 0 unknown */
+    int status_code;            /* 0 unknown */
+} al_alert;
+
+al_alert *al_alert_new(al_type type, int level, int64_t at_ms);
+void al_alert_free(al_alert *a);
+/* Parses a JSON object into a->metadata and a->metadata_json; ALERT_ERR_INVALID when the
+ * text is not a JSON object (the alert is unchanged). Values are scrubbed when scrub != 0. */
+int al_alert_set_metadata(al_alert *a, const char *json, int scrub);
+
+#endif

@@ -1,0 +1,167 @@
+/* The config object: every key of BEHAVIOUR.md section 9 as a typed field.
+ * Loading (YAML through libyaml) and alert_config_set write these fields;
+ * alert_ctx_create copies what it needs (al_config_copy) and resolves the
+ * environment fallbacks of the targets then. */
+#ifndef AL_CONFIG_H
+#define AL_CONFIG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alerting.h"
+#include "alert.h"
+
+typedef struct al_strlist {
+    char **items;
+    size_t n;
+} al_strlist;
+
+int al_strlist_push(al_strlist *l, const char *s);     /* copies s */
+void al_strlist_clear(al_strlist *l);
+int al_strlist_copy(al_strlist *dst, const al_strlist *src);
+
+/* A transport registered with alert_config_add_transport; reference-counted because
+ * every ctx made from the config shares it, and destroy runs when the last one goes. */
+typedef struct al_transport_ref {
+    _Atomic int refs;
+    char *name;
+    alert_transport vt;
+    void *userdata;
+} al_transport_ref;
+
+void al_transport_ref_retain(al_transport_ref *t);
+void al_transport_ref_release(al_transport_ref *t);     /* runs vt.destroy at zero */
+
+typedef struct al_budget_decl {
+    int entity;                 /* ALERT_ENTITY_* */
+    char *id;
+    double max_budget;          /* < 0: none */
+    double soft_budget;         /* < 0: none */
+    char *budget_duration;      /* "<N>s|m|h|d|mo" or NULL */
+} al_budget_decl;
+
+typedef struct al_type_conf {
+    int digest;                 /* 0/1 */
+    double digest_interval;     /* seconds, default 86400 */
+} al_type_conf;
+
+typedef struct al_rate_limit {
+    char *destination;          /* "slack", "discord", ... */
+    char *spec;                 /* as written: "1/s", "5/2s", "120/min" */
+} al_rate_limit;
+
+#define AL_MAX_THRESHOLDS 16
+
+struct alert_config {
+    /* general_settings */
+    al_strlist alerting;                /* destinations */
+    int alerting_set;                   /* 1 when the key was given */
+    double alerting_threshold;          /* seconds, default 300 */
+    char alerting_threshold_text[32];   /* as written ("300", "0.5"), for the texts */
+    uint32_t alert_types;               /* bit (1u << al_type); default: the default-on types */
+    al_strlist alert_to_webhook_url[AL_T__COUNT];
+    al_type_conf type_conf[AL_T__COUNT];
+    int spend_report_days;              /* spend_report_frequency "<N>d", default 7 */
+    al_budget_decl *budgets;
+    size_t n_budgets;
+
+    /* litellm_settings (also accepted under general_settings) */
+    int redact_messages;                /* redact_messages_in_exceptions */
+
+    /* alerting_args: LiteLLM's */
+    double daily_report_frequency;      /* 43200 */
+    double report_check_interval;       /* 300 */
+    double budget_alert_ttl;            /* 86400 */
+    double outage_alert_ttl;            /* 60 */
+    double region_outage_alert_ttl;     /* 60 */
+    int64_t minor_outage_alert_threshold;   /* 5 */
+    int64_t major_outage_alert_threshold;   /* 10 */
+    int64_t max_outage_alert_list_size;     /* 10, accepted, unused */
+    int log_to_console;                 /* false */
+    double budget_alert_thresholds[AL_MAX_THRESHOLDS];      /* [85, 95] */
+    char budget_alert_threshold_text[AL_MAX_THRESHOLDS][16];/* as written */
+    size_t n_budget_alert_thresholds;
+    double daily_spend_per_user_threshold;      /* < 0: none */
+    double monthly_spend_per_user_threshold;    /* < 0: none */
+    double spend_anomaly_multiplier;            /* 3.0 */
+    int64_t spend_anomaly_baseline_days;        /* 7 */
+    double spend_anomaly_min_spend;             /* 10.0 */
+    double user_spend_check_interval;           /* 3600 */
+    int64_t failure_threshold;                  /* 60 */
+    double failure_threshold_window_seconds;    /* 60 */
+    double hanging_threshold_seconds;           /* 60 */
+    int64_t hanging_threshold_fails;            /* 60 */
+    double hanging_threshold_window_seconds;    /* 600 */
+
+    /* alerting_args: ours (also accepted directly under general_settings;
+     * alerting_args wins when both are given) */
+    double flush_interval;              /* 5 */
+    int64_t batch_size;                 /* 512 */
+    int send_resolved;                  /* false */
+    double delivery_deadline;           /* 86400 */
+    int64_t max_queue;                  /* 100000 */
+    double http_timeout;                /* 15 */
+    double shutdown_timeout;            /* 5 */
+    int64_t worker_threads;             /* 1; 0: the host drives alert_poll */
+    char *state_path;
+    char *instance_name;                /* NULL: the host name */
+    int64_t max_inflight;               /* 1000000 */
+    int64_t event_queue_size;           /* 65536 */
+    int64_t max_tracked_deployments;    /* 10000 */
+    al_rate_limit *rate_limits;
+    size_t n_rate_limits;
+    char *webhook_secret;
+    al_strlist email_recipients;
+    int customer_spend_webhook;         /* false */
+    int disable_secret_redaction;       /* false */
+    char *ca_bundle;
+    char *proxy;
+    int insecure_skip_verify;           /* false */
+    double alertmanager_resolve_after;  /* 3600 */
+
+    /* targets (NULL: the environment variable of the same name in capitals,
+     * read at alert_ctx_create) */
+    char *slack_webhook_url;
+    char *discord_webhook_url;
+    char *ms_teams_webhook_url;
+    char *webhook_url;
+    char *alertmanager_url;
+    char *pagerduty_api_key;
+    char *pagerduty_url;
+    char *smtp_host;
+    char *smtp_port;
+    char *smtp_tls;
+    char *smtp_username;
+    char *smtp_password;
+    char *smtp_sender_email;
+    char *proxy_base_url;
+
+    /* which "ours" keys came from alerting_args (they win over general_settings) */
+    uint64_t set_in_args[2];
+
+    /* callbacks and transports */
+    alert_clock_fn clock_fn;
+    void *clock_ud;
+    alert_log_fn log_fn;
+    void *log_ud;
+    al_transport_ref **transports;
+    size_t n_transports;
+};
+
+/* Deep copy (transports retained). ALERT_OK or ALERT_ERR_NOMEM. */
+int al_config_copy(alert_config *dst, const alert_config *src);
+/* Frees what a config owns (used for copies embedded in a ctx). */
+void al_config_release(alert_config *cfg);
+/* The defaults of every field. */
+void al_config_defaults(alert_config *cfg);
+
+/* Logs through the config's log callback, if any. */
+void al_config_log(const alert_config *cfg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fills err (when non-NULL) and returns code. */
+int al_error_set(alert_error *err, int code, const char *source, int line, int column,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+#endif

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian packages the build and the tests need, when they are missing.
+# As root it runs apt-get; otherwise it says what to install and fails.
+set -eu
+
+PKGS="gcc g++ make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
+libcmocka-dev libssl-dev libsqlite3-dev mandoc python3 curl"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "deps.sh: missing Debian packages:$missing" >&2
+    echo "deps.sh: run as root, or: sudo apt-get install$missing" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
