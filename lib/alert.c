@@ -65,3 +65,36 @@ const char *al_level_name(int level)
     default: return "Low";
     }
 }
+
+al_alert *al_alert_new(al_type type, int level, int64_t at_ms)
+{
+    al_alert *a = al_calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->type = type;
+    a->level = level;
+    a->at_ms = at_ms;
+    a->duration_s = -1;
+    return a;
+}
+
+void al_alert_free(al_alert *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->n_metadata; i++) {
+        al_free(a->metadata[i].key);
+        al_free(a->metadata[i].value);
+    }
+    al_free(a->metadata);
+    al_free(a->metadata_json);
+    al_free(a->message);
+    al_free(a->plain);
+    al_free(a->model);
+    al_free(a->deployment);
+    al_free(a->api_base);
+    al_free(a->region);
+    al_free(a->provider);
+    al_free(a->call_id);
+    al_free(a);
+}

@@ -1,0 +1,388 @@
+/* alert_ctx: creation, the worker (thread or alert_poll), flush, shutdown. */
+#include "ctx.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "outbox.h"
+
+#define DRAIN_BATCH 4096
+#define MAX_WAIT_MS 100
+
+int64_t al_ctx_now(const alert_ctx *ctx)
+{
+    if (ctx->cfg.clock_fn)
+        return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ctx_vlog(alert_ctx *ctx, int level, const char *fmt, va_list ap)
+{
+    if (!ctx->cfg.log_fn)
+        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    ctx->cfg.log_fn(level, msg, ctx->cfg.log_ud);
+}
+
+void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vlog(ctx, level, fmt, ap);
+    va_end(ap);
+}
+
+void al_ctx_error(alert_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&ctx->lock);
+    vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
+    pthread_mutex_unlock(&ctx->lock);
+    va_end(ap);
+    va_start(ap, fmt);
+    ctx_vlog(ctx, ALERT_LOG_ERROR, fmt, ap);
+    va_end(ap);
+}
+
+void al_ctx_wake(alert_ctx *ctx)
+{
+    if (ctx->threaded)
+        al_outbox_wakeup(ctx->outbox);
+}
+
+/* Request starts queued by the hooks go into the timer wheel, unless they already
+ * ended (then there is nothing to watch). */
+static void drain_starts(alert_ctx *ctx)
+{
+    size_t n;
+    do {
+        n = al_inflight_drain(ctx->inflight, ctx->drain_buf, ctx->drain_cap);
+        for (size_t i = 0; i < n; i++) {
+            const al_start_ev *e = &ctx->drain_buf[i];
+            al_slot *s = al_inflight_slot(ctx->inflight, e->idx);
+            uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
+            if (w != ((uint64_t)e->gen << 32 | AL_SLOT_ACTIVE))
+                continue;
+            if (al_wheel_add(ctx->wheel, e->idx, e->gen, e->start_ms + ctx->threshold_ms) != ALERT_OK)
+                al_ctx_error(ctx, "out of memory: a request is not watched for hanging");
+        }
+    } while (n == ctx->drain_cap);
+}
+
+static void worker_pass(alert_ctx *ctx, int force)
+{
+    atomic_store(&ctx->worker_busy, 1);
+    int64_t now = al_ctx_now(ctx);
+    drain_starts(ctx);
+    al_wheel_advance(ctx->wheel, now, al_latency_on_due, ctx);
+    al_event *e = al_evqueue_take_all(&ctx->events);
+    while (e) {
+        al_event *next = e->next;
+        al_latency_on_event(ctx, e);
+        al_event_free(e);
+        e = next;
+    }
+    al_outbox_run(ctx->outbox, now, force);
+    atomic_store(&ctx->worker_busy, 0);
+}
+
+static int wait_ms_for(alert_ctx *ctx)
+{
+    int64_t wait = MAX_WAIT_MS;
+    if (al_wheel_tick(ctx->wheel) < wait)
+        wait = al_wheel_tick(ctx->wheel);
+    int64_t due = al_outbox_next_due(ctx->outbox);
+    if (due != INT64_MAX) {
+        int64_t d = due - al_ctx_now(ctx);
+        if (d < wait)
+            wait = d < 0 ? 0 : d;
+    }
+    return (int)wait;
+}
+
+static void *worker_main(void *arg)
+{
+    alert_ctx *ctx = arg;
+    for (;;) {
+        pthread_mutex_lock(&ctx->lock);
+        int stop = ctx->stopping;
+        uint64_t want = ctx->flush_requested;
+        int force = want > ctx->flush_done;
+        pthread_mutex_unlock(&ctx->lock);
+        if (stop)
+            break;
+        worker_pass(ctx, force);
+        if (force && al_outbox_idle(ctx->outbox, al_ctx_now(ctx))) {
+            pthread_mutex_lock(&ctx->lock);
+            ctx->flush_done = want;
+            pthread_cond_broadcast(&ctx->cond);
+            pthread_mutex_unlock(&ctx->lock);
+            continue;
+        }
+        al_outbox_wait(ctx->outbox, force ? 5 : wait_ms_for(ctx));
+    }
+    return NULL;
+}
+
+/* Runs passes until nothing is due or timeout_ms of real time went by. */
+static int drive_until_idle(alert_ctx *ctx, int64_t timeout_ms)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        worker_pass(ctx, 1);
+        if (al_outbox_idle(ctx->outbox, al_ctx_now(ctx)))
+            return ALERT_OK;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return ALERT_ERR_TIMEOUT;
+        al_outbox_wait(ctx->outbox, (int)(left < 50 ? left : 50));
+    }
+}
+
+static void resolve_env(char **field, const char *name)
+{
+    if (*field)
+        return;
+    const char *v = getenv(name);
+    if (v && *v)
+        *field = al_strdup(v);
+}
+
+static void resolve_targets(alert_config *c)
+{
+    resolve_env(&c->slack_webhook_url, "SLACK_WEBHOOK_URL");
+    resolve_env(&c->slack_webhook_url, "ALERTING_WEBHOOK_URL");
+    resolve_env(&c->discord_webhook_url, "DISCORD_WEBHOOK_URL");
+    resolve_env(&c->ms_teams_webhook_url, "MS_TEAMS_WEBHOOK_URL");
+    resolve_env(&c->webhook_url, "WEBHOOK_URL");
+    resolve_env(&c->alertmanager_url, "ALERTMANAGER_URL");
+    resolve_env(&c->pagerduty_api_key, "PAGERDUTY_API_KEY");
+    resolve_env(&c->pagerduty_url, "PAGERDUTY_URL");
+    resolve_env(&c->smtp_host, "SMTP_HOST");
+    resolve_env(&c->smtp_port, "SMTP_PORT");
+    resolve_env(&c->smtp_tls, "SMTP_TLS");
+    resolve_env(&c->smtp_username, "SMTP_USERNAME");
+    resolve_env(&c->smtp_password, "SMTP_PASSWORD");
+    resolve_env(&c->smtp_sender_email, "SMTP_SENDER_EMAIL");
+    resolve_env(&c->proxy_base_url, "PROXY_BASE_URL");
+}
+
+static int64_t wheel_tick_ms(int64_t threshold_ms)
+{
+    /* tick <= 1 s and <= threshold / 100: a hanging alert is at most one tick late */
+    int64_t t = threshold_ms / 100;
+    if (t > 1000)
+        t = 1000;
+    return t < 1 ? 1 : t;
+}
+
+static void ctx_free(alert_ctx *ctx)
+{
+    al_outbox_free(ctx->outbox);
+    al_routes_free(ctx->routes);
+    al_wheel_free(ctx->wheel);
+    al_inflight_free(ctx->inflight);
+    al_intern_free(ctx->intern);
+    al_evqueue_destroy(&ctx->events);
+    al_free(ctx->drain_buf);
+    pthread_cond_destroy(&ctx->cond);
+    pthread_mutex_destroy(&ctx->lock);
+    al_config_release(&ctx->cfg);
+    al_free(ctx);
+    alert_global_cleanup();
+}
+
+int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
+{
+    if (!out || !cfg)
+        return al_error_set(err, ALERT_ERR_INVALID, "alert_ctx_create", 0, 0,
+                            "out and cfg must not be NULL");
+    *out = NULL;
+    int rc = alert_global_init();
+    if (rc != ALERT_OK)
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "libcurl global init failed");
+    alert_ctx *ctx = al_calloc(1, sizeof *ctx);
+    if (!ctx) {
+        alert_global_cleanup();
+        return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
+    }
+    pthread_mutex_init(&ctx->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ctx->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    al_evqueue_init(&ctx->events, 1);
+    if (al_config_copy(&ctx->cfg, cfg) != ALERT_OK) {
+        ctx_free(ctx);
+        return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
+    }
+    alert_config *c = &ctx->cfg;
+    resolve_targets(c);
+    ctx->events.max = (size_t)c->event_queue_size;
+    ctx->threshold_ms = (int64_t)(c->alerting_threshold * 1000.0);
+    ctx->alerting_on = c->alerting.n > 0;
+    ctx->enabled = ctx->alerting_on ? c->alert_types : 0;
+    if (c->instance_name)
+        snprintf(ctx->instance, sizeof ctx->instance, "%s", c->instance_name);
+    else if (gethostname(ctx->instance, sizeof ctx->instance - 1) != 0)
+        snprintf(ctx->instance, sizeof ctx->instance, "unknown");
+
+    ctx->drain_cap = DRAIN_BATCH;
+    ctx->drain_buf = al_malloc(DRAIN_BATCH * sizeof *ctx->drain_buf);
+    ctx->inflight = al_inflight_new((uint64_t)c->max_inflight, (uint64_t)c->event_queue_size);
+    ctx->intern = al_intern_new(16384);
+    ctx->wheel = al_wheel_new(wheel_tick_ms(ctx->threshold_ms), 4096,
+                              (uint32_t)(((uint64_t)c->max_inflight + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS));
+    ctx->outbox = al_outbox_new(ctx);
+    if (!ctx->drain_buf || !ctx->inflight || !ctx->intern || !ctx->wheel || !ctx->outbox) {
+        ctx_free(ctx);
+        return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
+    }
+    rc = al_routes_build(ctx, err);
+    if (rc != ALERT_OK) {
+        ctx_free(ctx);
+        return rc;
+    }
+    if (c->insecure_skip_verify)
+        al_ctx_log(ctx, ALERT_LOG_WARNING,
+                   "insecure_skip_verify is on: TLS certificates of alert targets are NOT verified");
+    ctx->threaded = c->worker_threads > 0;
+    if (ctx->threaded && pthread_create(&ctx->thread, NULL, worker_main, ctx) != 0) {
+        ctx->threaded = 0;
+        ctx_free(ctx);
+        return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0,
+                            "could not start the worker thread");
+    }
+    *out = ctx;
+    return ALERT_OK;
+}
+
+void alert_ctx_destroy(alert_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->threaded) {
+        pthread_mutex_lock(&ctx->lock);
+        ctx->stopping = 1;
+        pthread_cond_broadcast(&ctx->cond);
+        pthread_mutex_unlock(&ctx->lock);
+        al_outbox_wakeup(ctx->outbox);
+        pthread_join(ctx->thread, NULL);
+        ctx->threaded = 0;
+    }
+    /* what is due now gets its chance within shutdown_timeout; the rest is counted */
+    drive_until_idle(ctx, (int64_t)(ctx->cfg.shutdown_timeout * 1000.0));
+    ctx_free(ctx);
+}
+
+int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
+{
+    if (!ctx)
+        return ALERT_ERR_INVALID;
+    if (ctx->threaded || atomic_load(&ctx->worker_busy))
+        return ALERT_ERR_STATE;
+    worker_pass(ctx, 0);
+    if (timeout_ms > 0 && al_outbox_inflight(ctx->outbox)) {
+        al_outbox_wait(ctx->outbox, timeout_ms);
+        worker_pass(ctx, 0);
+    }
+    return ALERT_OK;
+}
+
+int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
+{
+    if (!ctx)
+        return ALERT_ERR_INVALID;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (!ctx->threaded) {
+        if (atomic_load(&ctx->worker_busy))
+            return ALERT_ERR_STATE;
+        return drive_until_idle(ctx, timeout_ms);
+    }
+    if (pthread_equal(pthread_self(), ctx->thread))
+        return ALERT_ERR_STATE;     /* from a transport: the worker cannot wait on itself */
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&ctx->lock);
+    uint64_t ticket = ++ctx->flush_requested;
+    pthread_mutex_unlock(&ctx->lock);
+    al_outbox_wakeup(ctx->outbox);
+    pthread_mutex_lock(&ctx->lock);
+    int rc = ALERT_OK;
+    while (ctx->flush_done < ticket && !ctx->stopping) {
+        if (pthread_cond_timedwait(&ctx->cond, &ctx->lock, &until) == ETIMEDOUT) {
+            rc = ctx->flush_done >= ticket ? ALERT_OK : ALERT_ERR_TIMEOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+const char *alert_ctx_last_error(const alert_ctx *ctx)
+{
+    static _Thread_local char copy[256];
+    if (!ctx) {
+        snprintf(copy, sizeof copy, "invalid argument: NULL ctx");
+        return copy;
+    }
+    alert_ctx *c = (alert_ctx *)ctx;
+    pthread_mutex_lock(&c->lock);
+    memcpy(copy, c->last_error, sizeof copy);
+    pthread_mutex_unlock(&c->lock);
+    return copy;
+}
+
+int alert_stats_get(alert_ctx *ctx, alert_stats *out)
+{
+    if (!ctx || !out)
+        return ALERT_ERR_INVALID;
+    int rc = al_check_version(out, ALERT_STATS_VERSION);
+    if (rc != ALERT_OK)
+        return rc;
+    alert_stats s;
+    memset(&s, 0, sizeof s);
+    s.version = out->version;
+    s.requests_started = al_inflight_started(ctx->inflight);
+    s.requests_inflight = al_inflight_active(ctx->inflight);
+    s.alerts_raised = atomic_load(&ctx->n.alerts_raised);
+    s.alerts_filtered = atomic_load(&ctx->n.alerts_filtered);
+    s.alerts_deduplicated = atomic_load(&ctx->n.alerts_deduplicated);
+    s.alerts_coalesced = atomic_load(&ctx->n.alerts_coalesced);
+    s.deliveries_ok = atomic_load(&ctx->n.deliveries_ok);
+    s.deliveries_retried = atomic_load(&ctx->n.deliveries_retried);
+    s.deliveries_failed = atomic_load(&ctx->n.deliveries_failed);
+    s.deliveries_dropped = atomic_load(&ctx->n.deliveries_dropped);
+    s.queue_depth = atomic_load(&ctx->n.queue_depth);
+    s.requests_rejected = atomic_load(&ctx->n.requests_rejected);
+    s.events_dropped = al_inflight_dropped_events(ctx->inflight) + al_evqueue_dropped(&ctx->events);
+    s.destinations_dead = atomic_load(&ctx->n.destinations_dead);
+    /* a caller built against an older, shorter struct gets only what it knows */
+    memcpy(out, &s, sizeof s);
+    return ALERT_OK;
+}

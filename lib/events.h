@@ -1,0 +1,58 @@
+/* Events from the host's threads to the worker that carry text: slow and failed
+ * requests, alert_emit, resolved hanging requests. Each event is one allocation
+ * (the record and its strings); the queue is a short critical section.
+ * Request starts do not come this way: they use the stripes' rings (inflight.h). */
+#ifndef AL_EVENTS_H
+#define AL_EVENTS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum al_ev_kind {
+    AL_EV_SLOW,
+    AL_EV_FAILURE,
+    AL_EV_EMIT,
+    AL_EV_HANG_RESOLVED,
+    AL_EV_TEST,             /* alert_send_test: s[AL_ES_ALERT_TYPE] is the destination */
+} al_ev_kind;
+
+typedef enum al_ev_str {
+    AL_ES_MODEL, AL_ES_DEPLOYMENT, AL_ES_DEPLOYMENT_ID, AL_ES_PROVIDER, AL_ES_API_BASE,
+    AL_ES_REGION, AL_ES_TEAM_ALIAS, AL_ES_CALL_ID, AL_ES_KEY_ALIAS, AL_ES_USER_ID,
+    AL_ES_MESSAGES, AL_ES_METADATA, AL_ES_ERROR_CLASS, AL_ES_MESSAGE, AL_ES_ALERT_TYPE,
+    AL_ES__COUNT
+} al_ev_str;
+
+typedef struct al_event {
+    struct al_event *next;
+    al_ev_kind kind;
+    int32_t status_code;
+    int32_t level;
+    int32_t stream;
+    int32_t metadata_bad;
+    int64_t start_ms, end_ms, first_token_ms;
+    int64_t prompt_tokens, completion_tokens;
+    const char *s[AL_ES__COUNT];        /* into the same allocation; NULL unknown */
+} al_event;
+
+/* Builds an event with copies of strs[i][0..lens[i]) (lens[i] == SIZE_MAX: strlen). */
+al_event *al_event_new(al_ev_kind kind, const char *const strs[AL_ES__COUNT],
+                       const size_t lens[AL_ES__COUNT]);
+void al_event_free(al_event *e);
+
+typedef struct al_evqueue {
+    pthread_mutex_t lock;
+    al_event *head, *tail;
+    size_t len, max;
+    uint64_t dropped;
+} al_evqueue;
+
+void al_evqueue_init(al_evqueue *q, size_t max);
+void al_evqueue_destroy(al_evqueue *q);
+/* 0, or -1 when full (the event is freed and counted as dropped). */
+int al_evqueue_push(al_evqueue *q, al_event *e);
+al_event *al_evqueue_take_all(al_evqueue *q);   /* the list, oldest first */
+uint64_t al_evqueue_dropped(al_evqueue *q);
+
+#endif

@@ -1,0 +1,150 @@
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "ctx.h"
+#include "fmt.h"
+#include "text.h"
+
+void al_text_lit(al_text *t, const char *s)
+{
+    al_buf_adds(&t->esc, s);
+    al_buf_adds(&t->plain, s);
+}
+
+void al_text_printf(al_text *t, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    al_text_lit(t, tmp);
+}
+
+void al_text_val(al_text *t, const char *v)
+{
+    if (!v) {
+        al_text_lit(t, "None");
+        return;
+    }
+    char *fixed = al_utf8_repair(v, strlen(v));
+    char *esc = fixed ? al_slack_escape(fixed) : NULL;
+    if (!fixed || !esc) {
+        t->esc.oom = 1;
+    } else {
+        al_buf_adds(&t->esc, esc);
+        al_buf_adds(&t->plain, fixed);
+    }
+    al_free(esc);
+    al_free(fixed);
+}
+
+void al_text_field(al_text *t, const char *name, const char *v)
+{
+    al_text_printf(t, "\n%s: `", name);
+    al_text_val(t, v);
+    al_text_lit(t, "`");
+}
+
+int al_text_finish(al_text *t, al_alert *a)
+{
+    if (t->esc.oom || t->plain.oom) {
+        al_text_free(t);
+        return ALERT_ERR_NOMEM;
+    }
+    a->message = al_buf_take(&t->esc);
+    a->plain = al_buf_take(&t->plain);
+    return (a->message && a->plain) ? ALERT_OK : ALERT_ERR_NOMEM;
+}
+
+void al_text_free(al_text *t)
+{
+    al_buf_free(&t->esc);
+    al_buf_free(&t->plain);
+}
+
+static void utc_parts(int64_t ms, struct tm *tm)
+{
+    time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
+    gmtime_r(&secs, tm);
+}
+
+char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
+{
+    al_buf b = AL_BUF_INIT;
+    al_buf_printf(&b, "Alert type: `%s`", al_types[a->type].name);
+    if (a->type == AL_T_DAILY_REPORTS || a->type == AL_T_NEW_MODEL_ADDED) {
+        al_buf_adds(&b, a->message);
+        return al_buf_take(&b);
+    }
+    struct tm tm;
+    utc_parts(a->at_ms, &tm);
+    al_buf_printf(&b, "\nLevel: `%s`\nTimestamp: `%02d:%02d:%02d`\n\nMessage: %s",
+                  al_level_name(a->level), tm.tm_hour, tm.tm_min, tm.tm_sec, a->message);
+    for (size_t i = 0; i < a->n_metadata; i++) {
+        char *k = al_slack_escape(a->metadata[i].key);
+        char *v = al_slack_escape(a->metadata[i].value);
+        if (!k || !v)
+            b.oom = 1;
+        al_buf_printf(&b, "\n\n*Alerting Metadata*: \n%s: `%s`", k ? k : "", v ? v : "");
+        al_free(k);
+        al_free(v);
+    }
+    if (ctx->cfg.proxy_base_url)
+        al_buf_printf(&b, "\n\nProxy URL: `%s`", ctx->cfg.proxy_base_url);
+    return al_buf_take(&b);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+char *al_fmt_event_json(const alert_ctx *ctx, const al_alert *a)
+{
+    struct tm tm;
+    utc_parts(a->at_ms, &tm);
+    char ts[96];
+    int64_t ms = a->at_ms % 1000;
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms < 0 ? ms + 1000 : ms));
+    json_t *meta = NULL;
+    if (a->metadata_json) {
+        json_error_t jerr;
+        meta = json_loads(a->metadata_json, 0, &jerr);
+    }
+    json_t *data = json_object();
+    json_t *root = json_object();
+    if (!data || !root) {
+        json_decref(data);
+        json_decref(root);
+        json_decref(meta);
+        return NULL;
+    }
+    json_object_set_new(data, "model", str_or_null(a->model));
+    json_object_set_new(data, "deployment", str_or_null(a->deployment));
+    json_object_set_new(data, "api_base", str_or_null(a->api_base));
+    json_object_set_new(data, "provider", str_or_null(a->provider));
+    json_object_set_new(data, "region", str_or_null(a->region));
+    json_object_set_new(data, "call_id", str_or_null(a->call_id));
+    json_object_set_new(data, "duration_s", a->duration_s >= 0 ? json_real(a->duration_s) : json_null());
+    json_object_set_new(data, "status_code", a->status_code ? json_integer(a->status_code) : json_null());
+    json_object_set_new(root, "event", json_string(al_types[a->type].name));
+    json_object_set_new(root, "event_group", json_string("proxy"));
+    json_object_set_new(root, "event_message", str_or_null(a->plain ? a->plain : a->message));
+    json_object_set_new(root, "level", json_string(al_level_name(a->level)));
+    json_object_set_new(root, "timestamp", json_string(ts));
+    json_object_set_new(root, "instance", json_string(ctx->instance));
+    json_object_set_new(root, "alerting_metadata", meta ? meta : json_null());
+    json_object_set_new(root, "data", data);
+    char *d = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    char *out = d ? al_strdup(d) : NULL;
+    free(d);
+    return out;
+}

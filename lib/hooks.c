@@ -1,0 +1,522 @@
+/* The request hooks and the other entry points that run on the host's threads.
+ * The request hooks allocate nothing in steady state: a slot and its block come
+ * from the stripe's free lists, labels are interned, and only a slow or failed
+ * request builds an event for the worker. */
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "ctx.h"
+#include "outbox.h"
+#include "sign.h"
+
+#define MESSAGE_MAX (64 * 1024)         /* error texts kept of a failure */
+#define EMIT_MAX (1024 * 1024)          /* alert_emit refuses longer texts */
+
+/* Bytes of the first max_chars characters of s, cut before a character, never
+ * inside one. Works on invalid UTF-8 too (the worker repairs it). */
+static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
+{
+    size_t chars = 0, i = 0, last = 0;
+    for (; s[i] && i < max_bytes + 4; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (chars == max_chars || i > max_bytes)
+                return last;
+            chars++;
+            last = i;
+        }
+    }
+    return (i <= max_bytes) ? i : last;
+}
+
+static inline int type_on(const alert_ctx *ctx, al_type t)
+{
+    return (ctx->enabled >> t) & 1u;
+}
+
+typedef struct var_plan {
+    const char *src[AL_VAR__COUNT];
+    size_t len[AL_VAR__COUNT];
+    const char *lbl_src[AL_LBL__COUNT];     /* labels the intern table could not take */
+    size_t lbl_len[AL_LBL__COUNT];
+    size_t total;
+    char key_hash[65];
+} var_plan;
+
+static void plan_var(var_plan *p, int which, const char *s, size_t max_chars, size_t max_bytes)
+{
+    if (!s)
+        return;
+    p->src[which] = s;
+    p->len[which] = prefix_bytes(s, max_chars, max_bytes);
+    p->total += p->len[which];
+}
+
+static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
+                        const char *label[AL_LBL__COUNT])
+{
+    memset(p, 0, sizeof *p);
+    const char *lbl_in[AL_LBL__COUNT] = {
+        req->model, req->deployment, req->deployment_id, req->provider,
+        req->api_base, req->region, req->team_alias,
+    };
+    for (int i = 0; i < AL_LBL__COUNT; i++) {
+        label[i] = NULL;
+        if (!lbl_in[i])
+            continue;
+        size_t n = prefix_bytes(lbl_in[i], AL_LABEL_MAX, AL_LABEL_MAX);
+        label[i] = al_intern(ctx->intern, lbl_in[i], n);
+        if (!label[i]) {
+            p->lbl_src[i] = lbl_in[i];
+            p->lbl_len[i] = n;
+            p->total += n + 1;      /* kept with its NUL */
+        }
+    }
+    plan_var(p, AL_VAR_CALL_ID, req->call_id, AL_ID_MAX, AL_ID_MAX);
+    plan_var(p, AL_VAR_KEY_ALIAS, req->key_alias, AL_ID_MAX, AL_ID_MAX);
+    plan_var(p, AL_VAR_USER_ID, req->user_id, AL_ID_MAX, AL_ID_MAX);
+    plan_var(p, AL_VAR_TEAM_ID, req->team_id, AL_ID_MAX, AL_ID_MAX);
+    plan_var(p, AL_VAR_CUSTOMER_ID, req->customer_id, AL_ID_MAX, AL_ID_MAX);
+    if (req->key_hash) {
+        /* a raw key never stays in memory: it is hashed here, on the caller's thread */
+        if (strncmp(req->key_hash, "sk-", 3) == 0 || !al_is_sha256_hex(req->key_hash)) {
+            if (al_sha256_hex(req->key_hash, strlen(req->key_hash), p->key_hash) == 0)
+                plan_var(p, AL_VAR_KEY_HASH, p->key_hash, 64, 64);
+        } else {
+            plan_var(p, AL_VAR_KEY_HASH, req->key_hash, 64, 64);
+        }
+    }
+    /* the prompt is kept only for slow alerts, and never under redaction */
+    if (req->messages && type_on(ctx, AL_T_LLM_TOO_SLOW) && !ctx->cfg.redact_messages)
+        plan_var(p, AL_VAR_MESSAGES, req->messages, AL_PROMPT_CHARS, AL_PROMPT_CHARS * 4);
+    if (req->alerting_metadata_json) {
+        size_t n = strnlen(req->alerting_metadata_json, AL_METADATA_MAX + 1);
+        if (n > AL_METADATA_MAX)
+            return -1;      /* cut JSON is no JSON: dropped whole, counted */
+        p->src[AL_VAR_METADATA] = req->alerting_metadata_json;
+        p->len[AL_VAR_METADATA] = n;
+        p->total += n;
+    }
+    return 0;
+}
+
+static void fill_slot(al_slot *s, const var_plan *p, const char *label[AL_LBL__COUNT])
+{
+    size_t off = 0;
+    for (int i = 0; i < AL_VAR__COUNT; i++) {
+        s->var_off[i] = 0;
+        s->var_len[i] = 0;
+        if (!p->src[i])
+            continue;
+        memcpy(s->var + off, p->src[i], p->len[i]);
+        s->var_off[i] = (uint16_t)off;
+        s->var_len[i] = (uint16_t)p->len[i];
+        off += p->len[i];
+        if (p->len[i] == 0)
+            s->var_off[i] = 0xffff;     /* present but empty */
+    }
+    for (int i = 0; i < AL_LBL__COUNT; i++) {
+        s->label[i] = label[i];
+        if (p->lbl_src[i]) {
+            memcpy(s->var + off, p->lbl_src[i], p->lbl_len[i]);
+            s->var[off + p->lbl_len[i]] = '\0';
+            s->label[i] = s->var + off;
+            off += p->lbl_len[i] + 1;
+        }
+    }
+}
+
+int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_id *out)
+{
+    if (!ctx || !req || !out)
+        return ALERT_ERR_INVALID;
+    *out = 0;
+    int rc = al_check_version(req, ALERT_REQUEST_VERSION);
+    if (rc != ALERT_OK)
+        return rc;
+    int64_t start = req->start_ms ? req->start_ms : al_ctx_now(ctx);
+    var_plan plan;
+    const char *label[AL_LBL__COUNT];
+    int metadata_bad = 0;
+    if (plan_request(ctx, req, &plan, label) < 0) {
+        metadata_bad = 1;
+        atomic_fetch_add_explicit(&ctx->n.metadata_dropped, 1, memory_order_relaxed);
+    }
+    unsigned stripe = al_inflight_stripe();
+    uint32_t idx, gen;
+    rc = al_inflight_alloc(ctx->inflight, stripe, plan.total, &idx, &gen);
+    if (rc != ALERT_OK) {
+        if (rc == ALERT_ERR_FULL)
+            atomic_fetch_add_explicit(&ctx->n.requests_rejected, 1, memory_order_relaxed);
+        return rc;
+    }
+    al_slot *s = al_inflight_slot(ctx->inflight, idx);
+    s->start_ms = start;
+    s->stream = req->stream ? 1 : 0;
+    s->metadata_bad = (uint8_t)metadata_bad;
+    if (s->var)
+        fill_slot(s, &plan, label);
+    else {
+        memset(s->var_off, 0, sizeof s->var_off);
+        memset(s->var_len, 0, sizeof s->var_len);
+        memcpy(s->label, label, sizeof s->label);
+    }
+    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) < 0 ||
+        al_inflight_ring_pressure(ctx->inflight, stripe))
+        al_ctx_wake(ctx);
+    *out = (uint64_t)gen << 32 | (idx + 1);
+    return ALERT_OK;
+}
+
+int alert_on_first_token(alert_ctx *ctx, alert_req_id id, int64_t at_ms)
+{
+    if (!ctx || id == 0)
+        return ALERT_ERR_INVALID;
+    uint32_t lo = (uint32_t)id, gen = (uint32_t)(id >> 32);
+    al_slot *s = lo ? al_inflight_slot(ctx->inflight, lo - 1) : NULL;
+    if (!s)
+        return ALERT_ERR_NOT_FOUND;
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+    if ((uint32_t)(w >> 32) != gen || ((w & 0xffffffffu) != AL_SLOT_ACTIVE &&
+                                      (w & 0xffffffffu) != AL_SLOT_READING))
+        return ALERT_ERR_NOT_FOUND;
+    int64_t expected = 0;
+    atomic_compare_exchange_strong_explicit(&s->first_token_ms, &expected,
+                                            at_ms ? at_ms : al_ctx_now(ctx),
+                                            memory_order_relaxed, memory_order_relaxed);
+    return ALERT_OK;
+}
+
+/* The event strings of a tracked request: the slot's, overridden by labels
+ * chosen late (the response's or the failure's). */
+static void slot_strings(const al_slot *s, const char *strs[AL_ES__COUNT], size_t lens[AL_ES__COUNT],
+                         const char *const late[5])
+{
+    static const int lbl_to_es[AL_LBL__COUNT] = {
+        AL_ES_MODEL, AL_ES_DEPLOYMENT, AL_ES_DEPLOYMENT_ID, AL_ES_PROVIDER,
+        AL_ES_API_BASE, AL_ES_REGION, AL_ES_TEAM_ALIAS,
+    };
+    for (int i = 0; i < AL_ES__COUNT; i++) {
+        strs[i] = NULL;
+        lens[i] = SIZE_MAX;
+    }
+    const char *var_end = s->var ? s->var + al_inflight_var_class_size(s->var_class) : NULL;
+    for (int i = 0; i < AL_LBL__COUNT; i++) {
+        const char *l = s->label[i];
+        strs[lbl_to_es[i]] = l;
+        if (l && s->var && l >= s->var && l < var_end) {
+            lens[lbl_to_es[i]] = strnlen(l, AL_LABEL_MAX);     /* a copied label */
+        }
+    }
+    static const int var_to_es[][2] = {
+        { AL_VAR_CALL_ID, AL_ES_CALL_ID }, { AL_VAR_KEY_ALIAS, AL_ES_KEY_ALIAS },
+        { AL_VAR_USER_ID, AL_ES_USER_ID }, { AL_VAR_MESSAGES, AL_ES_MESSAGES },
+        { AL_VAR_METADATA, AL_ES_METADATA },
+    };
+    for (size_t i = 0; i < sizeof var_to_es / sizeof *var_to_es; i++) {
+        size_t n;
+        const char *v = al_slot_var(s, var_to_es[i][0], &n);
+        if (v && s->var_off[var_to_es[i][0]] == 0xffff)
+            v = "", n = 0;
+        strs[var_to_es[i][1]] = v;
+        lens[var_to_es[i][1]] = v ? n : SIZE_MAX;
+    }
+    static const int late_es[5] = { AL_ES_DEPLOYMENT, AL_ES_DEPLOYMENT_ID, AL_ES_PROVIDER,
+                                    AL_ES_API_BASE, AL_ES_REGION };
+    for (int i = 0; i < 5; i++)
+        if (late[i]) {
+            strs[late_es[i]] = late[i];
+            lens[late_es[i]] = prefix_bytes(late[i], AL_LABEL_MAX, AL_LABEL_MAX);
+        }
+}
+
+static void push_event(alert_ctx *ctx, al_event *e)
+{
+    if (!e) {
+        al_ctx_error(ctx, "out of memory: an alert event was lost");
+        return;
+    }
+    al_evqueue_push(&ctx->events, e);
+}
+
+int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
+{
+    if (!ctx || id == 0)
+        return ALERT_ERR_INVALID;
+    if (resp) {
+        int rc = al_check_version(resp, ALERT_RESPONSE_VERSION);
+        if (rc != ALERT_OK)
+            return rc;
+    }
+    uint32_t idx;
+    al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
+    if (!s)
+        return ALERT_ERR_NOT_FOUND;
+    int64_t end = (resp && resp->end_ms) ? resp->end_ms : al_ctx_now(ctx);
+    int64_t dur_ms = end - s->start_ms;
+    int slow = type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
+    int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
+    if (slow || resolved) {
+        const char *late[5] = { NULL, NULL, NULL, NULL, NULL };
+        if (resp) {
+            late[0] = resp->deployment, late[1] = resp->deployment_id, late[2] = resp->provider;
+            late[3] = resp->api_base, late[4] = resp->region;
+        }
+        const char *strs[AL_ES__COUNT];
+        size_t lens[AL_ES__COUNT];
+        slot_strings(s, strs, lens, late);
+        for (int k = 0; k < 2; k++) {
+            if (!(k == 0 ? slow : resolved))
+                continue;
+            al_event *e = al_event_new(k == 0 ? AL_EV_SLOW : AL_EV_HANG_RESOLVED, strs, lens);
+            if (e) {
+                e->start_ms = s->start_ms;
+                e->end_ms = end;
+                e->first_token_ms = atomic_load_explicit(&s->first_token_ms, memory_order_relaxed);
+                e->stream = s->stream;
+                e->metadata_bad = s->metadata_bad;
+                if (resp) {
+                    e->prompt_tokens = resp->prompt_tokens;
+                    e->completion_tokens = resp->completion_tokens;
+                }
+            }
+            push_event(ctx, e);
+        }
+    }
+    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    return ALERT_OK;
+}
+
+static al_event *failure_event(const alert_failure *f, const char *strs[AL_ES__COUNT],
+                               size_t lens[AL_ES__COUNT], int64_t start, int64_t end)
+{
+    if (f->message) {
+        strs[AL_ES_MESSAGE] = f->message;
+        lens[AL_ES_MESSAGE] = prefix_bytes(f->message, MESSAGE_MAX, MESSAGE_MAX);
+    }
+    if (f->error_class) {
+        strs[AL_ES_ERROR_CLASS] = f->error_class;
+        lens[AL_ES_ERROR_CLASS] = prefix_bytes(f->error_class, AL_LABEL_MAX, AL_LABEL_MAX);
+    }
+    al_event *e = al_event_new(AL_EV_FAILURE, strs, lens);
+    if (e) {
+        e->status_code = f->status_code;
+        e->start_ms = start;
+        e->end_ms = end;
+    }
+    return e;
+}
+
+int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failure *f)
+{
+    if (!ctx || !f)
+        return ALERT_ERR_INVALID;
+    int rc = al_check_version(f, ALERT_FAILURE_VERSION);
+    if (rc != ALERT_OK)
+        return rc;
+    int64_t end = f->end_ms ? f->end_ms : al_ctx_now(ctx);
+    int alert = !f->user_error && type_on(ctx, AL_T_LLM_EXCEPTIONS);
+    const char *strs[AL_ES__COUNT];
+    size_t lens[AL_ES__COUNT];
+    const char *late[5] = { f->deployment, f->deployment_id, f->provider, f->api_base, f->region };
+    if (id == 0) {
+        /* a call that was never started: the labels come from the failure */
+        if (!alert)
+            return ALERT_OK;
+        for (int i = 0; i < AL_ES__COUNT; i++) {
+            strs[i] = NULL;
+            lens[i] = SIZE_MAX;
+        }
+        const struct { int es; const char *v; size_t max; } from[] = {
+            { AL_ES_MODEL, f->model, AL_LABEL_MAX }, { AL_ES_CALL_ID, f->call_id, AL_ID_MAX },
+            { AL_ES_KEY_ALIAS, f->key_alias, AL_ID_MAX }, { AL_ES_TEAM_ALIAS, f->team_alias, AL_LABEL_MAX },
+            { AL_ES_DEPLOYMENT, late[0], AL_LABEL_MAX }, { AL_ES_DEPLOYMENT_ID, late[1], AL_LABEL_MAX },
+            { AL_ES_PROVIDER, late[2], AL_LABEL_MAX }, { AL_ES_API_BASE, late[3], AL_LABEL_MAX },
+            { AL_ES_REGION, late[4], AL_LABEL_MAX }, { AL_ES_METADATA, f->alerting_metadata_json, 0 },
+        };
+        int metadata_bad = 0;
+        for (size_t i = 0; i < sizeof from / sizeof *from; i++) {
+            if (!from[i].v)
+                continue;
+            if (from[i].es == AL_ES_METADATA) {
+                size_t n = strnlen(from[i].v, AL_METADATA_MAX + 1);
+                if (n > AL_METADATA_MAX) {
+                    metadata_bad = 1;
+                    continue;
+                }
+                strs[AL_ES_METADATA] = from[i].v;
+                lens[AL_ES_METADATA] = n;
+                continue;
+            }
+            strs[from[i].es] = from[i].v;
+            lens[from[i].es] = prefix_bytes(from[i].v, from[i].max, from[i].max);
+        }
+        al_event *e = failure_event(f, strs, lens, end, end);
+        if (e)
+            e->metadata_bad = metadata_bad;
+        push_event(ctx, e);
+        return ALERT_OK;
+    }
+    uint32_t idx;
+    al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
+    if (!s)
+        return ALERT_ERR_NOT_FOUND;
+    if (alert) {
+        slot_strings(s, strs, lens, late);
+        al_event *e = failure_event(f, strs, lens, s->start_ms, end);
+        if (e)
+            e->metadata_bad = s->metadata_bad;
+        push_event(ctx, e);
+    }
+    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    return ALERT_OK;
+}
+
+int alert_on_request_cancel(alert_ctx *ctx, alert_req_id id)
+{
+    if (!ctx || id == 0)
+        return ALERT_ERR_INVALID;
+    uint32_t idx;
+    if (!al_inflight_claim(ctx->inflight, id, &idx))
+        return ALERT_ERR_NOT_FOUND;
+    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    return ALERT_OK;
+}
+
+static int is_json_object(const char *s)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(s, JSON_REJECT_DUPLICATES, &jerr);
+    int ok = j && json_is_object(j);
+    json_decref(j);
+    return ok;
+}
+
+int alert_emit(alert_ctx *ctx, const char *alert_type, int32_t level, const char *message,
+               const char *alerting_metadata_json)
+{
+    if (!ctx || !alert_type || !message)
+        return ALERT_ERR_INVALID;
+    int t = al_type_from_name(alert_type);
+    if (t < 0 || level < ALERT_LEVEL_LOW || level > ALERT_LEVEL_HIGH)
+        return ALERT_ERR_INVALID;
+    if (strnlen(message, EMIT_MAX + 1) > EMIT_MAX)
+        return ALERT_ERR_INVALID;
+    if (alerting_metadata_json && (strnlen(alerting_metadata_json, EMIT_MAX + 1) > EMIT_MAX ||
+                                   !is_json_object(alerting_metadata_json)))
+        return ALERT_ERR_INVALID;
+    if (!type_on(ctx, (al_type)t)) {
+        atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
+        return ALERT_OK;
+    }
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_ALERT_TYPE] = alert_type;
+    strs[AL_ES_MESSAGE] = message;
+    strs[AL_ES_METADATA] = alerting_metadata_json;
+    al_event *e = al_event_new(AL_EV_EMIT, strs, NULL);
+    if (!e)
+        return ALERT_ERR_NOMEM;
+    e->level = level;
+    e->end_ms = al_ctx_now(ctx);
+    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+}
+
+int alert_send_test(alert_ctx *ctx, const char *destination)
+{
+    if (!ctx || !destination)
+        return ALERT_ERR_INVALID;
+    int listed = 0;
+    for (size_t i = 0; i < ctx->cfg.alerting.n; i++)
+        if (strcmp(ctx->cfg.alerting.items[i], destination) == 0)
+            listed = 1;
+    if (!listed)
+        return ALERT_ERR_NOT_FOUND;
+    int kind = al_dest_from_name(destination);
+    if (kind >= 0 && kind != AL_DEST_SLACK)
+        return ALERT_ERR_UNSUPPORTED;
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_ALERT_TYPE] = destination;
+    al_event *e = al_event_new(AL_EV_TEST, strs, NULL);
+    if (!e)
+        return ALERT_ERR_NOMEM;
+    e->end_ms = al_ctx_now(ctx);
+    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+}
+
+/* ---- owned by later issues: arguments are checked, nothing is done yet ---- */
+
+static int finite_nonneg(double v)
+{
+    return isfinite(v) && v >= 0;
+}
+
+int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
+{
+    if (!ctx || !s)
+        return ALERT_ERR_INVALID;
+    int rc = al_check_version(s, ALERT_SPEND_VERSION);
+    if (rc != ALERT_OK)
+        return rc;
+    if (!finite_nonneg(s->cost) || (s->tag_count && !s->tags))
+        return ALERT_ERR_INVALID;
+    return ALERT_ERR_UNSUPPORTED;
+}
+
+static int check_budget(alert_ctx *ctx, const alert_budget *b)
+{
+    if (!ctx || !b)
+        return ALERT_ERR_INVALID;
+    int rc = al_check_version(b, ALERT_BUDGET_VERSION);
+    if (rc != ALERT_OK)
+        return rc;
+    if (b->entity < ALERT_ENTITY_KEY || b->entity > ALERT_ENTITY_PROXY || !isfinite(b->spend) ||
+        !isfinite(b->max_budget) || !isfinite(b->soft_budget) ||
+        (b->alert_email_count && !b->alert_emails))
+        return ALERT_ERR_INVALID;
+    return ALERT_OK;
+}
+
+int alert_on_budget(alert_ctx *ctx, const alert_budget *b)
+{
+    int rc = check_budget(ctx, b);
+    return rc != ALERT_OK ? rc : ALERT_ERR_UNSUPPORTED;
+}
+
+int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_duration)
+{
+    int rc = check_budget(ctx, b);
+    if (rc != ALERT_OK)
+        return rc;
+    return budget_duration ? ALERT_ERR_UNSUPPORTED : ALERT_ERR_INVALID;
+}
+
+int alert_on_db_error(alert_ctx *ctx, const char *error_text)
+{
+    return (!ctx || !error_text) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+}
+
+int alert_on_spend_tracking_failure(alert_ctx *ctx, const char *model, const char *error_text)
+{
+    return (!ctx || !error_text) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+}
+
+int alert_on_deployment_cooldown(alert_ctx *ctx, const char *deployment, const char *reason,
+                                 int32_t cooldown_seconds)
+{
+    return (!ctx || !deployment || cooldown_seconds < 0) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+}
+
+int alert_on_fallback(alert_ctx *ctx, const char *primary_model, const char *fallback_model,
+                      int32_t succeeded)
+{
+    return (!ctx || !primary_model || !fallback_model) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+}
+
+int alert_on_management_event(alert_ctx *ctx, const char *alert_type, const char *actor_json,
+                              const char *details_json)
+{
+    if (!ctx || !alert_type || al_type_from_name(alert_type) < 0)
+        return ALERT_ERR_INVALID;
+    return ALERT_ERR_UNSUPPORTED;
+}

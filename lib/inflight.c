@@ -1,0 +1,392 @@
+#include "inflight.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "alerting.h"
+#include "alloc.h"
+
+#define NIL UINT32_MAX
+#define VAR_CLASSES 3
+static const size_t var_class_size[VAR_CLASSES] = { 128, 512, 4096 };
+#define BLOCKS_PER_GROW 32
+
+typedef struct stripe {
+    atomic_flag lock;
+    uint32_t free_head;
+    char *free_blocks[VAR_CLASSES];
+    uint64_t started;
+    uint64_t ended;
+    /* start ring: producers hold the lock, the worker consumes without it */
+    al_start_ev *ring;
+    uint32_t ring_mask;
+    _Atomic uint32_t ring_head;     /* next to read (worker) */
+    _Atomic uint32_t ring_tail;     /* next to write (producers, under lock) */
+    uint64_t ring_dropped;
+    int pressure_signalled;
+    char pad[64];
+} stripe;
+
+struct al_inflight {
+    stripe stripes[AL_STRIPES];
+    al_slot *_Atomic *chunks;       /* chunk pointers, published with release */
+    uint32_t max_chunks;
+    uint64_t max_slots;
+    pthread_mutex_t grow_lock;
+    uint32_t n_chunks;              /* under grow_lock */
+    void **blocks_owned;            /* every block group allocated, freed at the end */
+    size_t n_blocks_owned, cap_blocks_owned;
+};
+
+static _Atomic unsigned next_stripe;
+static _Thread_local unsigned tls_stripe = UINT32_MAX;
+
+static inline void stripe_lock(stripe *s)
+{
+    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))
+        __builtin_ia32_pause();
+}
+
+static inline void stripe_unlock(stripe *s)
+{
+    atomic_flag_clear_explicit(&s->lock, memory_order_release);
+}
+
+unsigned al_inflight_stripe(void)
+{
+    if (tls_stripe == UINT32_MAX)
+        tls_stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) % AL_STRIPES;
+    return tls_stripe;
+}
+
+size_t al_inflight_var_class_size(int cls)
+{
+    return var_class_size[cls];
+}
+
+int al_inflight_var_class(size_t bytes)
+{
+    for (int c = 0; c < VAR_CLASSES; c++)
+        if (bytes <= var_class_size[c])
+            return c;
+    return -1;
+}
+
+al_inflight *al_inflight_new(uint64_t max_slots, uint64_t ring_size)
+{
+    al_inflight *t = al_calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->max_slots = max_slots;
+    t->max_chunks = (uint32_t)((max_slots + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS);
+    t->chunks = al_calloc(t->max_chunks ? t->max_chunks : 1, sizeof *t->chunks);
+    if (!t->chunks) {
+        al_free(t);
+        return NULL;
+    }
+    pthread_mutex_init(&t->grow_lock, NULL);
+    uint32_t per = 64;
+    while ((uint64_t)per * AL_STRIPES < ring_size && per < (1u << 24))
+        per <<= 1;
+    for (int i = 0; i < AL_STRIPES; i++) {
+        stripe *s = &t->stripes[i];
+        atomic_flag_clear(&s->lock);
+        s->free_head = NIL;
+        s->ring = al_calloc(per, sizeof *s->ring);
+        if (!s->ring) {
+            al_inflight_free(t);
+            return NULL;
+        }
+        s->ring_mask = per - 1;
+    }
+    return t;
+}
+
+void al_inflight_free(al_inflight *t)
+{
+    if (!t)
+        return;
+    for (uint32_t c = 0; c < t->max_chunks; c++)
+        al_free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
+    for (size_t i = 0; i < t->n_blocks_owned; i++)
+        al_free(t->blocks_owned[i]);
+    for (int i = 0; i < AL_STRIPES; i++)
+        al_free(t->stripes[i].ring);
+    al_free(t->blocks_owned);
+    al_free(t->chunks);
+    pthread_mutex_destroy(&t->grow_lock);
+    al_free(t);
+}
+
+al_slot *al_inflight_slot(al_inflight *t, uint32_t idx)
+{
+    uint32_t c = idx >> AL_CHUNK_SHIFT;
+    if (c >= t->max_chunks)
+        return NULL;
+    al_slot *chunk = atomic_load_explicit(&t->chunks[c], memory_order_acquire);
+    return chunk ? &chunk[idx & (AL_CHUNK_SLOTS - 1)] : NULL;
+}
+
+static int own_block(al_inflight *t, void *p)
+{
+    if (t->n_blocks_owned == t->cap_blocks_owned) {
+        size_t cap = t->cap_blocks_owned ? t->cap_blocks_owned * 2 : 64;
+        void **n = al_realloc(t->blocks_owned, cap * sizeof *n);
+        if (!n)
+            return -1;
+        t->blocks_owned = n;
+        t->cap_blocks_owned = cap;
+    }
+    t->blocks_owned[t->n_blocks_owned++] = p;
+    return 0;
+}
+
+/* Adds one chunk of slots to stripe s's free list (s is locked by the caller). */
+static int grow_slots(al_inflight *t, stripe *s)
+{
+    pthread_mutex_lock(&t->grow_lock);
+    if (t->n_chunks >= t->max_chunks) {
+        pthread_mutex_unlock(&t->grow_lock);
+        return ALERT_ERR_FULL;
+    }
+    uint32_t c = t->n_chunks;
+    al_slot *chunk = al_calloc(AL_CHUNK_SLOTS, sizeof *chunk);
+    if (!chunk) {
+        pthread_mutex_unlock(&t->grow_lock);
+        return ALERT_ERR_NOMEM;
+    }
+    uint32_t base = c << AL_CHUNK_SHIFT;
+    uint32_t n = AL_CHUNK_SLOTS;
+    if ((uint64_t)base + n > t->max_slots)
+        n = (uint32_t)(t->max_slots - base);
+    for (uint32_t i = 0; i < n; i++)
+        chunk[i].next_free = (i + 1 < n) ? base + i + 1 : s->free_head;
+    atomic_store_explicit(&t->chunks[c], chunk, memory_order_release);
+    t->n_chunks++;
+    pthread_mutex_unlock(&t->grow_lock);
+    s->free_head = base;
+    return ALERT_OK;
+}
+
+static int grow_blocks(al_inflight *t, stripe *s, int cls)
+{
+    size_t sz = var_class_size[cls];
+    pthread_mutex_lock(&t->grow_lock);
+    char *group = al_malloc(sz * BLOCKS_PER_GROW);
+    if (!group || own_block(t, group) < 0) {
+        pthread_mutex_unlock(&t->grow_lock);
+        al_free(group);
+        return ALERT_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&t->grow_lock);
+    for (int i = 0; i < BLOCKS_PER_GROW; i++) {
+        char *b = group + (size_t)i * sz;
+        memcpy(b, &s->free_blocks[cls], sizeof(char *));
+        s->free_blocks[cls] = b;
+    }
+    return ALERT_OK;
+}
+
+int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *idx,
+                      uint32_t *gen)
+{
+    stripe *s = &t->stripes[si];
+    int cls = var_bytes ? al_inflight_var_class(var_bytes) : -1;
+    if (var_bytes && cls < 0)
+        return ALERT_ERR_INVALID;
+    stripe_lock(s);
+    if (s->free_head == NIL) {
+        int rc = grow_slots(t, s);
+        if (rc != ALERT_OK) {
+            stripe_unlock(s);
+            return rc;
+        }
+    }
+    char *block = NULL;
+    if (cls >= 0) {
+        if (!s->free_blocks[cls] && grow_blocks(t, s, cls) != ALERT_OK) {
+            stripe_unlock(s);
+            return ALERT_ERR_NOMEM;
+        }
+        block = s->free_blocks[cls];
+        memcpy(&s->free_blocks[cls], block, sizeof(char *));
+    }
+    uint32_t i = s->free_head;
+    al_slot *slot = al_inflight_slot(t, i);
+    s->free_head = slot->next_free;
+    s->started++;
+    stripe_unlock(s);
+
+    uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
+    uint32_t g = (uint32_t)(w >> 32) + 1;
+    if (g == 0)
+        g = 1;
+    atomic_store_explicit(&slot->word, (uint64_t)g << 32 | AL_SLOT_FREE, memory_order_relaxed);
+    slot->var = block;
+    slot->var_class = (uint8_t)(cls >= 0 ? cls : 0);
+    *idx = i;
+    *gen = g;
+    return ALERT_OK;
+}
+
+int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
+{
+    al_slot *slot = al_inflight_slot(t, idx);
+    atomic_store_explicit(&slot->word, (uint64_t)gen << 32 | AL_SLOT_ACTIVE, memory_order_release);
+    stripe *s = &t->stripes[si];
+    int rc = 0;
+    stripe_lock(s);
+    uint32_t tail = atomic_load_explicit(&s->ring_tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_acquire);
+    if (tail - head > s->ring_mask) {
+        s->ring_dropped++;
+        rc = -1;
+    } else {
+        al_start_ev *e = &s->ring[tail & s->ring_mask];
+        e->idx = idx;
+        e->gen = gen;
+        e->start_ms = slot->start_ms;
+        atomic_store_explicit(&s->ring_tail, tail + 1, memory_order_release);
+    }
+    stripe_unlock(s);
+    return rc;
+}
+
+int al_inflight_ring_pressure(al_inflight *t, unsigned si)
+{
+    stripe *s = &t->stripes[si];
+    uint32_t used = atomic_load_explicit(&s->ring_tail, memory_order_relaxed) -
+                    atomic_load_explicit(&s->ring_head, memory_order_relaxed);
+    if (used > s->ring_mask / 4 * 3) {
+        if (!s->pressure_signalled) {
+            s->pressure_signalled = 1;
+            return 1;
+        }
+    } else if (s->pressure_signalled) {
+        s->pressure_signalled = 0;
+    }
+    return 0;
+}
+
+al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
+{
+    uint32_t lo = (uint32_t)id;
+    uint32_t gen = (uint32_t)(id >> 32);
+    if (lo == 0 || gen == 0)
+        return NULL;
+    uint32_t idx = lo - 1;
+    al_slot *slot = al_inflight_slot(t, idx);
+    if (!slot)
+        return NULL;
+    uint64_t want = (uint64_t)gen << 32 | AL_SLOT_ACTIVE;
+    uint64_t done = (uint64_t)gen << 32 | AL_SLOT_DONE;
+    for (;;) {
+        uint64_t cur = want;
+        if (atomic_compare_exchange_weak_explicit(&slot->word, &cur, done, memory_order_acquire,
+                                                  memory_order_relaxed))
+            break;
+        if (cur == ((uint64_t)gen << 32 | AL_SLOT_READING)) {
+            __builtin_ia32_pause();     /* the worker is copying it: a few hundred ns */
+            continue;
+        }
+        if (cur != want)
+            return NULL;
+    }
+    *idx_out = idx;
+    return slot;
+}
+
+void al_inflight_release(al_inflight *t, unsigned si, uint32_t idx)
+{
+    al_slot *slot = al_inflight_slot(t, idx);
+    stripe *s = &t->stripes[si];
+    uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
+    atomic_store_explicit(&slot->word, (w & ~0xffffffffull) | AL_SLOT_FREE, memory_order_release);
+    atomic_store_explicit(&slot->first_token_ms, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->hang_alerted, 0, memory_order_relaxed);
+    char *block = slot->var;
+    slot->var = NULL;
+    stripe_lock(s);
+    if (block) {
+        memcpy(block, &s->free_blocks[slot->var_class], sizeof(char *));
+        s->free_blocks[slot->var_class] = block;
+    }
+    slot->next_free = s->free_head;
+    s->free_head = idx;
+    s->ended++;
+    stripe_unlock(s);
+}
+
+size_t al_inflight_drain(al_inflight *t, al_start_ev *out, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < AL_STRIPES && n < max; i++) {
+        stripe *s = &t->stripes[i];
+        uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_relaxed);
+        uint32_t tail = atomic_load_explicit(&s->ring_tail, memory_order_acquire);
+        while (head != tail && n < max)
+            out[n++] = s->ring[head++ & s->ring_mask];
+        atomic_store_explicit(&s->ring_head, head, memory_order_release);
+    }
+    return n;
+}
+
+int al_inflight_pin(al_inflight *t, uint32_t idx, uint32_t gen)
+{
+    al_slot *slot = al_inflight_slot(t, idx);
+    if (!slot)
+        return -1;
+    uint64_t cur = (uint64_t)gen << 32 | AL_SLOT_ACTIVE;
+    return atomic_compare_exchange_strong_explicit(&slot->word, &cur,
+                                                   (uint64_t)gen << 32 | AL_SLOT_READING,
+                                                   memory_order_acquire, memory_order_relaxed)
+               ? 0 : -1;
+}
+
+void al_inflight_unpin(al_inflight *t, uint32_t idx, uint32_t gen)
+{
+    al_slot *slot = al_inflight_slot(t, idx);
+    atomic_store_explicit(&slot->word, (uint64_t)gen << 32 | AL_SLOT_ACTIVE, memory_order_release);
+}
+
+const char *al_slot_var(const al_slot *s, int which, size_t *len)
+{
+    if (!s->var || (s->var_len[which] == 0 && s->var_off[which] == 0)) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = s->var_len[which];
+    return s->var + s->var_off[which];
+}
+
+static uint64_t sum_field(const al_inflight *t, size_t off)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < AL_STRIPES; i++)
+        n += *(const volatile uint64_t *)((const char *)&t->stripes[i] + off);
+    return n;
+}
+
+uint64_t al_inflight_started(const al_inflight *t)
+{
+    return sum_field(t, offsetof(stripe, started));
+}
+
+uint64_t al_inflight_active(const al_inflight *t)
+{
+    uint64_t s = sum_field(t, offsetof(stripe, started));
+    uint64_t e = sum_field(t, offsetof(stripe, ended));
+    return s > e ? s - e : 0;
+}
+
+uint64_t al_inflight_dropped_events(const al_inflight *t)
+{
+    return sum_field(t, offsetof(stripe, ring_dropped));
+}
+
+uint64_t al_inflight_capacity(const al_inflight *t)
+{
+    return t->max_slots;
+}

@@ -1,0 +1,97 @@
+#include "intern.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* Each entry is one allocation: the hash, the length, then the bytes. */
+typedef struct intern_entry {
+    uint64_t hash;
+    size_t len;
+    char str[];
+} intern_entry;
+
+struct al_intern_table {
+    size_t mask;
+    size_t limit;                   /* 3/4 of the capacity: probes stay short */
+    _Atomic size_t count;
+    _Atomic(intern_entry *) *slots;
+};
+
+static uint64_t intern_hash(const char *s, size_t len)
+{
+    /* FNV-1a, 64-bit: labels are short, and this needs no tables. */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+al_intern_table *al_intern_new(size_t capacity_pow2)
+{
+    al_intern_table *t = al_calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->slots = al_calloc(capacity_pow2, sizeof *t->slots);
+    if (!t->slots) {
+        al_free(t);
+        return NULL;
+    }
+    t->mask = capacity_pow2 - 1;
+    t->limit = capacity_pow2 / 4 * 3;
+    return t;
+}
+
+void al_intern_free(al_intern_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i <= t->mask; i++)
+        al_free(atomic_load_explicit(&t->slots[i], memory_order_relaxed));
+    al_free(t->slots);
+    al_free(t);
+}
+
+const char *al_intern(al_intern_table *t, const char *s, size_t len)
+{
+    uint64_t h = intern_hash(s, len);
+    intern_entry *mine = NULL;
+    for (size_t i = h & t->mask, probes = 0; probes <= t->mask; i = (i + 1) & t->mask, probes++) {
+        intern_entry *e = atomic_load_explicit(&t->slots[i], memory_order_acquire);
+        while (!e) {
+            if (!mine) {
+                if (atomic_load_explicit(&t->count, memory_order_relaxed) >= t->limit)
+                    return NULL;
+                mine = al_malloc(sizeof *mine + len + 1);
+                if (!mine)
+                    return NULL;
+                mine->hash = h;
+                mine->len = len;
+                memcpy(mine->str, s, len);
+                mine->str[len] = '\0';
+            }
+            if (atomic_compare_exchange_strong_explicit(&t->slots[i], &e, mine,
+                                                        memory_order_acq_rel,
+                                                        memory_order_acquire)) {
+                atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+                return mine->str;
+            }
+            /* another thread filled this slot first: e now holds its entry */
+        }
+        if (e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
+            al_free(mine);
+            return e->str;
+        }
+    }
+    al_free(mine);
+    return NULL;
+}
+
+size_t al_intern_count(const al_intern_table *t)
+{
+    return atomic_load_explicit(&((al_intern_table *)t)->count, memory_order_relaxed);
+}

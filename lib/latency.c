@@ -1,0 +1,246 @@
+/* Slow, hanging and failed requests become alerts here, on the worker. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "ctx.h"
+#include "fmt.h"
+#include "redact.h"
+#include "text.h"
+
+static inline int type_on(const alert_ctx *ctx, al_type t)
+{
+    return (ctx->enabled >> t) & 1u;
+}
+
+/* Free text from outside: valid UTF-8, secrets scrubbed unless turned off. */
+static char *clean_text(const alert_ctx *ctx, const char *s)
+{
+    char *fixed = al_utf8_repair(s, strlen(s));
+    if (!fixed || ctx->cfg.disable_secret_redaction)
+        return fixed;
+    char *clean = al_scrub_secrets(fixed);
+    al_free(fixed);
+    return clean;
+}
+
+static void attach_metadata(alert_ctx *ctx, al_alert *a, const char *json, int bad)
+{
+    static _Atomic int logged;
+    int rc = (!bad && json) ? al_alert_set_metadata(a, json, !ctx->cfg.disable_secret_redaction)
+                            : ALERT_OK;
+    if (bad || rc == ALERT_ERR_INVALID) {
+        atomic_fetch_add(&ctx->n.metadata_dropped, bad ? 0 : 1);
+        if (!atomic_exchange(&logged, 1))
+            al_ctx_log(ctx, ALERT_LOG_WARNING,
+                       "alerting_metadata that is not a JSON object of at most %d bytes was "
+                       "dropped (logged once; counted)", AL_METADATA_MAX);
+    }
+}
+
+static void set_labels(al_alert *a, const char *model, const char *deployment, const char *api_base,
+                       const char *provider, const char *region, const char *call_id)
+{
+    a->model = al_strdup(model);
+    a->deployment = al_strdup(deployment);
+    a->api_base = al_strdup(api_base);
+    a->provider = al_strdup(provider);
+    a->region = al_strdup(region);
+    a->call_id = al_strdup(call_id);
+}
+
+static void finish_alert(alert_ctx *ctx, al_alert *a, al_text *t)
+{
+    if (al_text_finish(t, a) != ALERT_OK) {
+        al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
+        al_alert_free(a);
+        return;
+    }
+    al_route_alert(ctx, a);
+}
+
+static void fmt_seconds(char *buf, size_t n, int64_t ms)
+{
+    al_fmt_round(buf, n, (double)ms / 1000.0, 2);
+}
+
+/* ---- hanging: the timer wheel says a request reached the threshold ---------- */
+
+typedef struct slot_copy {
+    char var[4096];
+    const char *label[AL_LBL__COUNT];
+    uint16_t off[AL_VAR__COUNT], len[AL_VAR__COUNT];
+    int has_var;
+    int64_t start_ms;
+    int metadata_bad;
+} slot_copy;
+
+static char *copy_var(const slot_copy *c, int which)
+{
+    if (!c->has_var || (c->len[which] == 0 && c->off[which] == 0))
+        return NULL;
+    if (c->off[which] == 0xffff)
+        return al_strdup("");
+    return al_strndup(c->var + c->off[which], c->len[which]);
+}
+
+void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
+{
+    alert_ctx *ctx = arg;
+    if (!type_on(ctx, AL_T_LLM_REQUESTS_HANGING) || al_inflight_pin(ctx->inflight, idx, gen) < 0)
+        return;     /* it ended first: nothing to say */
+    /* copy what the alert needs, then let the request go on at once */
+    slot_copy c;
+    al_slot *s = al_inflight_slot(ctx->inflight, idx);
+    size_t var_size = s->var ? al_inflight_var_class_size(s->var_class) : 0;
+    c.has_var = s->var != NULL;
+    if (var_size)
+        memcpy(c.var, s->var, var_size);
+    for (int i = 0; i < AL_LBL__COUNT; i++) {
+        const char *l = s->label[i];
+        c.label[i] = (l && s->var && l >= s->var && l < s->var + var_size) ? c.var + (l - s->var) : l;
+    }
+    memcpy(c.off, s->var_off, sizeof c.off);
+    memcpy(c.len, s->var_len, sizeof c.len);
+    c.start_ms = s->start_ms;
+    c.metadata_bad = s->metadata_bad;
+    atomic_store_explicit(&s->hang_alerted, 1, memory_order_relaxed);
+    al_inflight_unpin(ctx->inflight, idx, gen);
+
+    int64_t now = al_ctx_now(ctx);
+    al_alert *a = al_alert_new(AL_T_LLM_REQUESTS_HANGING, al_types[AL_T_LLM_REQUESTS_HANGING].level, now);
+    if (!a)
+        return;
+    char *call_id = copy_var(&c, AL_VAR_CALL_ID);
+    char *key_alias = copy_var(&c, AL_VAR_KEY_ALIAS);
+    char *metadata = copy_var(&c, AL_VAR_METADATA);
+    set_labels(a, c.label[AL_LBL_MODEL], c.label[AL_LBL_DEPLOYMENT], c.label[AL_LBL_API_BASE],
+               c.label[AL_LBL_PROVIDER], c.label[AL_LBL_REGION], call_id);
+    a->duration_s = (double)(now - c.start_ms) / 1000.0;
+    char elapsed[64];
+    snprintf(elapsed, sizeof elapsed, "%.2fs", a->duration_s);
+    al_text t = { AL_BUF_INIT, AL_BUF_INIT };
+    al_text_printf(&t, "`Requests are hanging - %ss+ request time`", ctx->cfg.alerting_threshold_text);
+    al_text_field(&t, "Request Model", c.label[AL_LBL_MODEL]);
+    al_text_field(&t, "API Base", c.label[AL_LBL_API_BASE]);
+    al_text_field(&t, "Key Alias", key_alias);
+    al_text_field(&t, "Team Alias", c.label[AL_LBL_TEAM_ALIAS]);
+    al_text_field(&t, "Request ID", call_id);
+    al_text_field(&t, "Elapsed", elapsed);
+    attach_metadata(ctx, a, metadata, c.metadata_bad);
+    al_free(call_id);
+    al_free(key_alias);
+    al_free(metadata);
+    (void)due_ms;
+    finish_alert(ctx, a, &t);
+}
+
+/* ---- events from the hooks ---------------------------------------------------- */
+
+static void on_slow(alert_ctx *ctx, const al_event *e)
+{
+    al_alert *a = al_alert_new(AL_T_LLM_TOO_SLOW, al_types[AL_T_LLM_TOO_SLOW].level, e->end_ms);
+    if (!a)
+        return;
+    set_labels(a, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_API_BASE],
+               e->s[AL_ES_PROVIDER], e->s[AL_ES_REGION], e->s[AL_ES_CALL_ID]);
+    a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
+    char dur[64];
+    fmt_seconds(dur, sizeof dur, e->end_ms - e->start_ms);
+    al_text t = { AL_BUF_INIT, AL_BUF_INIT };
+    al_text_printf(&t, "`Responses are slow - %ss response time > Alerting threshold: %ss`", dur,
+                   ctx->cfg.alerting_threshold_text);
+    if (e->s[AL_ES_KEY_ALIAS]) {
+        al_text_lit(&t, "\n");
+        al_text_field(&t, "Key Name", e->s[AL_ES_KEY_ALIAS]);
+        al_text_field(&t, "Team", e->s[AL_ES_TEAM_ALIAS]);
+    }
+    al_text_field(&t, "Request Model", e->s[AL_ES_MODEL]);
+    al_text_field(&t, "API Base", e->s[AL_ES_API_BASE]);
+    if (e->stream && e->first_token_ms) {
+        char ttft[72];
+        fmt_seconds(ttft, sizeof ttft - 1, e->first_token_ms - e->start_ms);
+        strcat(ttft, "s");
+        al_text_field(&t, "Time to First Token", ttft);
+    }
+    if (ctx->cfg.redact_messages)
+        al_text_field(&t, "Messages", "Message not logged. litellm.redact_messages_in_exceptions=True");
+    else
+        al_text_field(&t, "Messages", e->s[AL_ES_MESSAGES]);
+    attach_metadata(ctx, a, e->s[AL_ES_METADATA], e->metadata_bad);
+    finish_alert(ctx, a, &t);
+}
+
+static void on_failure(alert_ctx *ctx, const al_event *e)
+{
+    al_alert *a = al_alert_new(AL_T_LLM_EXCEPTIONS, al_types[AL_T_LLM_EXCEPTIONS].level, e->end_ms);
+    if (!a)
+        return;
+    set_labels(a, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_API_BASE],
+               e->s[AL_ES_PROVIDER], e->s[AL_ES_REGION], e->s[AL_ES_CALL_ID]);
+    a->status_code = e->status_code;
+    if (e->end_ms > e->start_ms)
+        a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
+    const char *raw = e->s[AL_ES_MESSAGE] ? e->s[AL_ES_MESSAGE]
+                    : e->s[AL_ES_ERROR_CLASS] ? e->s[AL_ES_ERROR_CLASS] : "Unknown error";
+    char *msg = clean_text(ctx, raw);
+    al_text t = { AL_BUF_INIT, AL_BUF_INIT };
+    al_text_lit(&t, "LLM API call failed: `");
+    if (msg)
+        al_text_val(&t, msg);
+    else
+        t.esc.oom = 1;
+    al_text_lit(&t, "`");
+    al_free(msg);
+    al_text_field(&t, "Model", e->s[AL_ES_MODEL]);
+    al_text_field(&t, "Deployment", e->s[AL_ES_DEPLOYMENT]);
+    al_text_field(&t, "API Base", e->s[AL_ES_API_BASE]);
+    attach_metadata(ctx, a, e->s[AL_ES_METADATA], e->metadata_bad);
+    finish_alert(ctx, a, &t);
+}
+
+static void on_hang_resolved(alert_ctx *ctx, const al_event *e)
+{
+    al_alert *a = al_alert_new(AL_T_LLM_REQUESTS_HANGING, ALERT_LEVEL_LOW, e->end_ms);
+    if (!a)
+        return;
+    set_labels(a, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_API_BASE],
+               e->s[AL_ES_PROVIDER], e->s[AL_ES_REGION], e->s[AL_ES_CALL_ID]);
+    a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
+    char dur[64];
+    fmt_seconds(dur, sizeof dur, e->end_ms - e->start_ms);
+    al_text t = { AL_BUF_INIT, AL_BUF_INIT };
+    al_text_printf(&t, "`Resolved: hanging request completed after %ss`", dur);
+    al_text_field(&t, "Request Model", e->s[AL_ES_MODEL]);
+    al_text_field(&t, "API Base", e->s[AL_ES_API_BASE]);
+    al_text_field(&t, "Request ID", e->s[AL_ES_CALL_ID]);
+    finish_alert(ctx, a, &t);
+}
+
+static void on_emit(alert_ctx *ctx, const al_event *e)
+{
+    int type = al_type_from_name(e->s[AL_ES_ALERT_TYPE]);
+    al_alert *a = type >= 0 ? al_alert_new((al_type)type, e->level, e->end_ms) : NULL;
+    if (!a)
+        return;
+    char *msg = clean_text(ctx, e->s[AL_ES_MESSAGE]);
+    al_text t = { AL_BUF_INIT, AL_BUF_INIT };
+    if (msg)
+        al_text_val(&t, msg);
+    else
+        t.esc.oom = 1;
+    al_free(msg);
+    attach_metadata(ctx, a, e->s[AL_ES_METADATA], 0);
+    finish_alert(ctx, a, &t);
+}
+
+void al_latency_on_event(alert_ctx *ctx, const al_event *e)
+{
+    switch (e->kind) {
+    case AL_EV_SLOW: on_slow(ctx, e); break;
+    case AL_EV_FAILURE: on_failure(ctx, e); break;
+    case AL_EV_HANG_RESOLVED: on_hang_resolved(ctx, e); break;
+    case AL_EV_EMIT: on_emit(ctx, e); break;
+    case AL_EV_TEST: al_route_send_test(ctx, e->s[AL_ES_ALERT_TYPE]); break;
+    }
+}

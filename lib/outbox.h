@@ -1,0 +1,70 @@
+/* Pending deliveries: batching and coalescing, retries with backoff, Retry-After,
+ * give-up and dead targets, and the transports that carry them (libcurl multi for
+ * HTTP, the host's vtable for custom transports). Worker-owned. */
+#ifndef AL_OUTBOX_H
+#define AL_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "config.h"
+
+typedef struct alert_ctx alert_ctx;
+typedef struct al_outbox al_outbox;
+
+typedef enum al_dest_kind {
+    AL_DEST_SLACK,
+    AL_DEST_DISCORD,
+    AL_DEST_MS_TEAMS,
+    AL_DEST_WEBHOOK,
+    AL_DEST_EMAIL,
+    AL_DEST_PAGERDUTY,
+    AL_DEST_ALERTMANAGER,
+    AL_DEST_CUSTOM,
+    AL_DEST__COUNT
+} al_dest_kind;
+
+const char *al_dest_name(al_dest_kind k);
+int al_dest_from_name(const char *name);        /* -1 when not built in */
+
+/* What one attempt's answer means (BEHAVIOUR.md section 6). */
+typedef enum al_outcome {
+    AL_OUT_OK,
+    AL_OUT_RETRY,           /* backoff */
+    AL_OUT_RATE_LIMITED,    /* Retry-After, else backoff */
+    AL_OUT_GIVE_UP,
+    AL_OUT_DEAD             /* 404/410: the target is disabled */
+} al_outcome;
+
+al_outcome al_classify_http(al_dest_kind kind, long status, const char *body, size_t body_len);
+
+typedef struct al_target al_target;
+
+al_outbox *al_outbox_new(alert_ctx *ctx);
+void al_outbox_free(al_outbox *o);
+
+/* The target for (kind, url) or (custom transport); created once, shared. */
+al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
+                            al_transport_ref *custom);
+
+/* Queues one message for target: text is the plain alert text (coalescing compares
+ * it), json the webhook JSON for custom transports (may be NULL). */
+int al_outbox_enqueue(al_outbox *o, al_target *t, const al_alert *a, const char *text,
+                      const char *json);
+
+/* One pass: batches due (or all when force) become ready, due deliveries start,
+ * finished transfers are classified. Never blocks. */
+void al_outbox_run(al_outbox *o, int64_t now_ms, int force_flush);
+/* Waits up to ms (real time) for network activity or al_outbox_wakeup. */
+void al_outbox_wait(al_outbox *o, int ms);
+void al_outbox_wakeup(al_outbox *o);
+/* 1 when nothing is in flight, batched or ready to send at now_ms. */
+int al_outbox_idle(al_outbox *o, int64_t now_ms);
+/* Earliest ctx-clock time at which something is due (INT64_MAX: nothing). */
+int64_t al_outbox_next_due(al_outbox *o);
+size_t al_outbox_inflight(al_outbox *o);
+/* Shows a URL as scheme://host only (URLs are secrets). */
+void al_url_display(const char *url, char *out, size_t n);
+
+#endif

@@ -1,0 +1,225 @@
+/* Where alerts go: the alert_types gate, then each destination in `alerting`,
+ * resolved once at alert_ctx_create. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "ctx.h"
+#include "fmt.h"
+#include "outbox.h"
+
+typedef struct target_list {
+    al_target **items;
+    size_t n;
+} target_list;
+
+struct al_routes {
+    int slack_on;
+    target_list slack[AL_T__COUNT];     /* per alert type */
+    target_list custom;
+    int warned_no_slack_url;
+};
+
+static int tl_push(target_list *l, al_target *t)
+{
+    if (!t)
+        return ALERT_ERR_NOMEM;
+    al_target **n = al_realloc(l->items, (l->n + 1) * sizeof *n);
+    if (!n)
+        return ALERT_ERR_NOMEM;
+    l->items = n;
+    l->items[l->n++] = t;
+    return ALERT_OK;
+}
+
+void al_routes_free(al_routes *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < AL_T__COUNT; i++)
+        al_free(r->slack[i].items);
+    al_free(r->custom.items);
+    al_free(r);
+}
+
+static int build_slack(alert_ctx *ctx, al_routes *r)
+{
+    const alert_config *c = &ctx->cfg;
+    r->slack_on = 1;
+    for (int t = 0; t < AL_T__COUNT; t++) {
+        const al_strlist *urls = &c->alert_to_webhook_url[t];
+        if (urls->n) {
+            for (size_t i = 0; i < urls->n; i++)
+                if (tl_push(&r->slack[t], al_outbox_target(ctx->outbox, AL_DEST_SLACK,
+                                                           urls->items[i], NULL)) != ALERT_OK)
+                    return ALERT_ERR_NOMEM;
+        } else if (c->slack_webhook_url) {
+            if (tl_push(&r->slack[t], al_outbox_target(ctx->outbox, AL_DEST_SLACK,
+                                                       c->slack_webhook_url, NULL)) != ALERT_OK)
+                return ALERT_ERR_NOMEM;
+        }
+    }
+    return ALERT_OK;
+}
+
+int al_routes_build(alert_ctx *ctx, alert_error *err)
+{
+    const alert_config *c = &ctx->cfg;
+    al_routes *r = al_calloc(1, sizeof *r);
+    if (!r)
+        return al_error_set(err, ALERT_ERR_NOMEM, "alerting", 0, 0, "out of memory");
+    ctx->routes = r;
+    for (size_t i = 0; i < c->alerting.n; i++) {
+        const char *name = c->alerting.items[i];
+        al_transport_ref *tr = NULL;
+        for (size_t k = 0; k < c->n_transports; k++)
+            if (strcmp(c->transports[k]->name, name) == 0)
+                tr = c->transports[k];
+        int kind = al_dest_from_name(name);
+        int rc = ALERT_OK;
+        if (tr) {
+            rc = tl_push(&r->custom, al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, tr));
+        } else if (kind == AL_DEST_SLACK) {
+            if (!r->slack_on)
+                rc = build_slack(ctx, r);
+        } else if (kind >= 0) {
+            al_ctx_log(ctx, ALERT_LOG_WARNING,
+                       "destination '%s' is not supported by this release; nothing is sent there",
+                       name);
+        } else {
+            return al_error_set(err, ALERT_ERR_CONFIG, "alerting", 0, 0,
+                                "unknown destination '%s': neither built in nor a registered "
+                                "transport", name);
+        }
+        if (rc != ALERT_OK)
+            return al_error_set(err, rc, "alerting", 0, 0, "out of memory");
+    }
+    return ALERT_OK;
+}
+
+static void enqueue(alert_ctx *ctx, al_target *t, const al_alert *a, const char *text, const char *json)
+{
+    int rc = al_outbox_enqueue(ctx->outbox, t, a, text, json);
+    if (rc == ALERT_ERR_NOMEM)
+        al_ctx_error(ctx, "out of memory: a %s alert was not queued", al_types[a->type].name);
+}
+
+static void deliver(alert_ctx *ctx, const al_alert *a, int only_custom, al_transport_ref *only)
+{
+    al_routes *r = ctx->routes;
+    char *text = al_fmt_envelope(ctx, a);
+    if (!text) {
+        al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
+        return;
+    }
+    if (r->slack_on && !only_custom) {
+        const target_list *l = &r->slack[a->type];
+        if (l->n == 0) {
+            atomic_fetch_add(&ctx->n.deliveries_failed, 1);
+            if (!r->warned_no_slack_url++)
+                al_ctx_error(ctx, "slack: no webhook URL for %s alerts (set slack_webhook_url, "
+                                  "SLACK_WEBHOOK_URL or alert_to_webhook_url)",
+                             al_types[a->type].name);
+        }
+        for (size_t i = 0; i < l->n; i++)
+            enqueue(ctx, l->items[i], a, text, NULL);
+    }
+    if (r->custom.n) {
+        char *json = al_fmt_event_json(ctx, a);
+        if (!json)
+            al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
+        for (size_t i = 0; json && i < r->custom.n; i++) {
+            al_target *t = r->custom.items[i];
+            if (!only || (only_custom && t == al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, only)))
+                enqueue(ctx, t, a, text, json);
+        }
+        al_free(json);
+    }
+    al_free(text);
+}
+
+void al_route_alert(alert_ctx *ctx, al_alert *a)
+{
+    if (!((ctx->enabled >> a->type) & 1u)) {
+        atomic_fetch_add(&ctx->n.alerts_filtered, 1);
+        al_alert_free(a);
+        return;
+    }
+    atomic_fetch_add(&ctx->n.alerts_raised, 1);
+    deliver(ctx, a, 0, NULL);
+    al_alert_free(a);
+}
+
+static al_alert *test_alert(alert_ctx *ctx, al_type type, const char *text)
+{
+    al_alert *a = al_alert_new(type, ALERT_LEVEL_LOW, al_ctx_now(ctx));
+    if (a) {
+        a->message = al_strdup(text);
+        a->plain = al_strdup(text);
+        if (!a->message || !a->plain) {
+            al_alert_free(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+static const char *test_text(al_type t)
+{
+    switch (t) {
+    case AL_T_LLM_EXCEPTIONS: return "LLM Exception test alert";
+    case AL_T_LLM_TOO_SLOW: return "LLM Too Slow test alert";
+    case AL_T_LLM_REQUESTS_HANGING: return "LLM Requests Hanging test alert";
+    case AL_T_DB_EXCEPTIONS: return "DB Exception test alert";
+    case AL_T_OUTAGE_ALERTS: return "Outage Alert Exception test alert";
+    case AL_T_DAILY_REPORTS: return "Daily Reports test alert";
+    default: return "Budget Alert test alert";
+    }
+}
+
+/* Like LiteLLM's /health/services: one test alert per routed type, or one alert. */
+int al_route_send_test(alert_ctx *ctx, const char *destination)
+{
+    al_routes *r = ctx->routes;
+    const alert_config *c = &ctx->cfg;
+    if (strcmp(destination, "slack") == 0) {
+        int routed = 0;
+        for (int t = 0; t < AL_T__COUNT; t++) {
+            if (!c->alert_to_webhook_url[t].n || !((ctx->enabled >> t) & 1u))
+                continue;
+            routed = 1;
+            al_alert *a = test_alert(ctx, (al_type)t, test_text((al_type)t));
+            if (!a)
+                return ALERT_ERR_NOMEM;
+            char *text = al_fmt_envelope(ctx, a);
+            for (size_t i = 0; text && i < r->slack[t].n; i++)
+                enqueue(ctx, r->slack[t].items[i], a, text, NULL);
+            al_free(text);
+            al_alert_free(a);
+        }
+        if (!routed) {
+            al_alert *a = test_alert(ctx, AL_T_BUDGET_ALERTS, "This is a test slack alert message");
+            if (!a)
+                return ALERT_ERR_NOMEM;
+            char *text = al_fmt_envelope(ctx, a);
+            const target_list *l = &r->slack[AL_T_BUDGET_ALERTS];
+            if (!l->n)
+                al_ctx_error(ctx, "slack: no webhook URL for the test alert");
+            for (size_t i = 0; text && i < l->n; i++)
+                enqueue(ctx, l->items[i], a, text, NULL);
+            al_free(text);
+            al_alert_free(a);
+        }
+        return ALERT_OK;
+    }
+    for (size_t k = 0; k < c->n_transports; k++)
+        if (strcmp(c->transports[k]->name, destination) == 0) {
+            al_alert *a = test_alert(ctx, AL_T_BUDGET_ALERTS, "This is a test alert message");
+            if (!a)
+                return ALERT_ERR_NOMEM;
+            deliver(ctx, a, 1, c->transports[k]);
+            al_alert_free(a);
+            return ALERT_OK;
+        }
+    return ALERT_ERR_NOT_FOUND;
+}
