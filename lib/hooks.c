@@ -18,16 +18,20 @@
  * inside one. Works on invalid UTF-8 too (the worker repairs it). */
 static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
 {
-    size_t chars = 0, i = 0, last = 0;
-    for (; s[i] && i < max_bytes + 4; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (chars == max_chars || i > max_bytes)
-                return last;
+    size_t chars = 0, i = 0, cut = 0;
+    for (; s[i]; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {     /* a character starts at i */
+            if (i > max_bytes)
+                return cut;
+            cut = i;
+            if (chars == max_chars)
+                return cut;
             chars++;
-            last = i;
         }
+        if (i >= max_bytes + 4)
+            return cut;
     }
-    return (i <= max_bytes) ? i : last;
+    return i <= max_bytes ? i : cut;
 }
 
 static inline int type_on(const alert_ctx *ctx, al_type t)

@@ -1,0 +1,162 @@
+/* Shared pieces of the integration tests: an injected clock, a loopback receiver,
+ * a ctx driven by alert_poll, and readers for what the receiver got. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerting.h"
+#include "receiver.h"
+
+#define T0 1767225600123LL      /* 2026-01-01 00:00:00.123 UTC: not on a tick boundary */
+
+typedef struct harness {
+    int64_t now;
+    rcv *rcv;
+    alert_config *cfg;
+    alert_ctx *ctx;
+    char url[256];
+    char log[64][512];
+    int n_log;
+} harness;
+
+static int64_t h_clock(void *ud)
+{
+    return ((harness *)ud)->now;
+}
+
+static void h_log(int level, const char *msg, void *ud)
+{
+    harness *h = ud;
+    (void)level;
+    if (h->n_log < 64)
+        snprintf(h->log[h->n_log++], sizeof h->log[0], "%s", msg);
+}
+
+/* Clears every inherited delivery target: tests talk only to 127.0.0.1. */
+static void h_clear_env(void)
+{
+    extern char **environ;
+    static const char *fixed[] = { "SLACK_WEBHOOK_URL", "ALERTING_WEBHOOK_URL", "WEBHOOK_URL",
+                                   "ALERTMANAGER_URL", "PROXY_BASE_URL", NULL };
+    for (int i = 0; fixed[i]; i++)
+        unsetenv(fixed[i]);
+    for (int again = 1; again;) {
+        again = 0;
+        for (char **e = environ; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+            int hit = strncmp(*e, "SMTP_", 5) == 0 || strncmp(*e, "PAGERDUTY_", 10) == 0 ||
+                      (n > 12 && strncmp(*e + n - 12, "_WEBHOOK_URL", 12) == 0);
+            if (hit) {
+                char name[256];
+                snprintf(name, sizeof name, "%.*s", (int)n, *e);
+                unsetenv(name);
+                again = 1;
+                break;
+            }
+        }
+    }
+}
+
+/* A harness whose ctx has slack at <receiver>/slack plus the extra YAML lines. */
+static harness *h_new(const char *extra_yaml)
+{
+    harness *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    h->now = T0;
+    h->rcv = rcv_start(0);
+    assert_non_null(h->rcv);
+    rcv_url(h->rcv, "/services/T000/B000/SECRETPATH", h->url, sizeof h->url);
+    assert_int_equal(alert_config_new(&h->cfg), ALERT_OK);
+    assert_int_equal(alert_config_set_clock(h->cfg, h_clock, h), ALERT_OK);
+    assert_int_equal(alert_config_set_log(h->cfg, h_log, h), ALERT_OK);
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n"
+             "  alerting: [slack]\n"
+             "  alerting_threshold: 300\n"
+             "  alerting_args:\n"
+             "    worker_threads: 0\n"
+             "    slack_webhook_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n"
+             "    http_timeout: 2\n"
+             "%s",
+             h->url, extra_yaml ? extra_yaml : "");
+    alert_error err = ALERT_ERROR_INIT;
+    int rc = alert_config_load_string(h->cfg, yaml, strlen(yaml), &err);
+    if (rc != ALERT_OK)
+        fail_msg("config: %s:%d:%d %s", err.source, err.line, err.column, err.text);
+    return h;
+}
+
+static void h_start(harness *h)
+{
+    alert_error err = ALERT_ERROR_INIT;
+    int rc = alert_ctx_create(&h->ctx, h->cfg, &err);
+    if (rc != ALERT_OK)
+        fail_msg("ctx: %s %s", alert_err_name(rc), err.text);
+}
+
+static void h_free(harness *h)
+{
+    alert_ctx_destroy(h->ctx);
+    alert_config_free(h->cfg);
+    rcv_stop(h->rcv);
+    free(h);
+}
+
+/* Moves the injected clock and runs what is due, then delivers what is due now. */
+static void h_advance(harness *h, int64_t ms)
+{
+    h->now += ms;
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
+}
+
+/* The Slack text of request i (caller frees). */
+static char *h_text(harness *h, size_t i)
+{
+    rcv_request q;
+    assert_int_equal(rcv_get(h->rcv, i, &q), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(q.body, 0, &jerr);
+    assert_non_null(j);
+    const char *t = json_string_value(json_object_get(j, "text"));
+    assert_non_null(t);
+    char *out = strdup(t);
+    json_decref(j);
+    rcv_request_free(&q);
+    return out;
+}
+
+static void h_stats(harness *h, alert_stats *s)
+{
+    assert_int_equal(alert_stats_init(s, ALERT_STATS_VERSION), ALERT_OK);
+    assert_int_equal(alert_stats_get(h->ctx, s), ALERT_OK);
+}
+
+static alert_req_id h_req(harness *h, const char *model, const char *call_id, int64_t start)
+{
+    alert_request r;
+    assert_int_equal(alert_request_init(&r, ALERT_REQUEST_VERSION), ALERT_OK);
+    r.model = model;
+    r.call_id = call_id;
+    r.api_base = "https://api.openai.example/v1";
+    r.key_alias = "prod-key";
+    r.team_alias = "search";
+    r.start_ms = start;
+    alert_req_id id = 0;
+    assert_int_equal(alert_on_request_start(h->ctx, &r, &id), ALERT_OK);
+    assert_true(id != 0);
+    return id;
+}
+
+#endif
