@@ -1,0 +1,420 @@
+/* Routing and delivery: the alert_types gate, alert_to_webhook_url, batching and
+ * coalescing, retries, Retry-After, give-up, custom transports, secrets. */
+#include "harness.h"
+
+static void emit(harness *h, const char *type, const char *text)
+{
+    assert_int_equal(alert_emit(h->ctx, type, ALERT_LEVEL_HIGH, text, NULL), ALERT_OK);
+}
+
+static void slow_request(harness *h)
+{
+    alert_req_id id = h_req(h, "gpt-4", "slow", h->now);
+    alert_response resp;
+    alert_response_init(&resp, ALERT_RESPONSE_VERSION);
+    resp.end_ms = h->now + 400000;
+    assert_int_equal(alert_on_request_end(h->ctx, id, &resp), ALERT_OK);
+}
+
+static void alert_types_gate(void **state)
+{
+    (void)state;
+    harness *h = h_new("  alert_types: [llm_exceptions, llm_requests_hanging]\n");
+    h_start(h);
+    slow_request(h);
+    emit(h, "llm_too_slow", "host text");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 0);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_raised, 0);
+    assert_int_equal(s.alerts_filtered, 1);     /* emit counts; a slow end is not even tracked */
+    emit(h, "llm_exceptions", "allowed");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_free(h);
+}
+
+static void no_alerting_no_alerts(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[]", NULL), ALERT_OK);
+    h_start(h);
+    emit(h, "llm_exceptions", "nobody listens");
+    h_req(h, "m", "c", 0);
+    h_advance(h, 400000);
+    assert_int_equal(rcv_count(h->rcv), 0);
+    h_free(h);
+}
+
+static void per_type_webhook_urls(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    char a[256], b[256], c[256], yaml[1024];
+    rcv_url(h->rcv, "/exceptions", a, sizeof a);
+    rcv_url(h->rcv, "/exceptions-2", b, sizeof b);
+    rcv_url(h->rcv, "/slow", c, sizeof c);
+    snprintf(yaml, sizeof yaml, "[\"%s\", \"%s\"]", a, b);
+    assert_int_equal(alert_config_set(h->cfg, "alert_to_webhook_url.llm_exceptions", yaml, NULL), ALERT_OK);
+    assert_int_equal(alert_config_set(h->cfg, "alert_to_webhook_url.llm_too_slow", c, NULL), ALERT_OK);
+    h_start(h);
+    emit(h, "llm_exceptions", "exc");
+    slow_request(h);
+    emit(h, "llm_requests_hanging", "default route");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 4);
+    int exc = 0, exc2 = 0, slow = 0, dflt = 0;
+    for (size_t i = 0; i < 4; i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(h->rcv, i, &q), 0);
+        exc += strcmp(q.path, "/exceptions") == 0 && strstr(q.body, "llm_exceptions");
+        exc2 += strcmp(q.path, "/exceptions-2") == 0 && strstr(q.body, "llm_exceptions");
+        slow += strcmp(q.path, "/slow") == 0 && strstr(q.body, "llm_too_slow");
+        dflt += strcmp(q.path, "/services/T000/B000/SECRETPATH") == 0 && strstr(q.body, "default route");
+        rcv_request_free(&q);
+    }
+    assert_int_equal(exc, 1);
+    assert_int_equal(exc2, 1);
+    assert_int_equal(slow, 1);
+    assert_int_equal(dflt, 1);
+    h_free(h);
+}
+
+static void identical_alerts_coalesce(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    for (int i = 0; i < 3; i++)
+        emit(h, "db_exceptions", "DB read/write call failed: timeout");
+    emit(h, "db_exceptions", "DB read/write call failed: other");
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    assert_int_equal(rcv_count(h->rcv), 0);      /* batched until flush_interval */
+    h->now += 5000;
+    assert_int_equal(alert_poll(h->ctx, 1000), ALERT_OK);
+    assert_int_equal(rcv_wait(h->rcv, 2, 5000), 0);
+    assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    char *t = h_text(h, 0);
+    assert_true(strncmp(t, "[Num Alerts: 3]\n\nAlert type: `db_exceptions`", 44) == 0);
+    assert_non_null(strstr(t, "Message: DB read/write call failed: timeout"));
+    free(t);
+    t = h_text(h, 1);
+    assert_true(strncmp(t, "Alert type: `db_exceptions`", 27) == 0);
+    free(t);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_raised, 4);
+    assert_int_equal(s.alerts_coalesced, 2);
+    assert_int_equal(s.deliveries_ok, 2);
+    h_free(h);
+}
+
+static void batch_size_flushes_early(void **state)
+{
+    (void)state;
+    harness *h = h_new("    batch_size: 3\n");
+    h_start(h);
+    emit(h, "db_exceptions", "one");
+    emit(h, "db_exceptions", "two");
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    assert_int_equal(rcv_count(h->rcv), 0);
+    emit(h, "db_exceptions", "three");
+    /* the clock does not move: only batch_size can have released them */
+    for (int i = 0; i < 100 && rcv_count(h->rcv) < 3; i++)
+        assert_int_equal(alert_poll(h->ctx, 100), ALERT_OK);
+    assert_int_equal(rcv_count(h->rcv), 3);
+    h_free(h);
+}
+
+static void server_errors_are_retried(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_push(h->rcv, 500, NULL, "oops");
+    rcv_push(h->rcv, 503, NULL, "busy");
+    emit(h, "db_exceptions", "must arrive");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 3);
+    h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 3);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 1);
+    assert_int_equal(s.deliveries_retried, 2);
+    assert_int_equal(s.deliveries_failed, 0);
+    assert_int_equal(s.queue_depth, 0);
+    /* every attempt carried the same idempotency key */
+    char k0[80], k2[80];
+    rcv_request q0, q2;
+    assert_int_equal(rcv_get(h->rcv, 0, &q0), 0);
+    assert_int_equal(rcv_get(h->rcv, 2, &q2), 0);
+    assert_non_null(rcv_request_header(&q0, "webhook-id", k0, sizeof k0));
+    assert_non_null(rcv_request_header(&q2, "webhook-id", k2, sizeof k2));
+    assert_string_equal(k0, k2);
+    assert_int_equal(strlen(k0), 36);
+    assert_true(strncmp(k0, "msg_", 4) == 0);
+    rcv_request_free(&q0);
+    rcv_request_free(&q2);
+    h_free(h);
+}
+
+static void retry_after_is_honoured(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_push(h->rcv, 429, "Retry-After: 2\r\n", "{\"ok\":false,\"error\":\"rate_limited\"}");
+    emit(h, "db_exceptions", "throttled");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_advance(h, 1999);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_advance(h, 1);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 1);
+    assert_int_equal(s.deliveries_retried, 1);
+    h_free(h);
+}
+
+static void client_errors_give_up(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_push(h->rcv, 400, NULL, "invalid_payload");
+    rcv_push(h->rcv, 200, NULL, "{\"ok\":false}");    /* Slack says 200 but not "ok" */
+    emit(h, "db_exceptions", "first");
+    h_advance(h, 0);
+    emit(h, "db_exceptions", "second");
+    h_advance(h, 0);
+    h_advance(h, 120000);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_failed, 2);
+    assert_int_equal(s.deliveries_ok, 0);
+    assert_int_equal(s.deliveries_retried, 0);
+    /* the error says what and where, never the secret path of the webhook URL */
+    const char *e = alert_ctx_last_error(h->ctx);
+    assert_non_null(strstr(e, "http://127.0.0.1:"));
+    assert_null(strstr(e, "SECRETPATH"));
+    for (int i = 0; i < h->n_log; i++)
+        assert_null(strstr(h->log[i], "SECRETPATH"));
+    h_free(h);
+}
+
+static void gone_marks_the_target_dead(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_set_default(h->rcv, 404, NULL, "channel_not_found");
+    emit(h, "db_exceptions", "a");
+    h_advance(h, 0);
+    emit(h, "db_exceptions", "b");
+    h_advance(h, 10000);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.destinations_dead, 1);
+    assert_int_equal(s.deliveries_failed, 2);
+    h_free(h);
+}
+
+static void connection_failures_are_retried(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_push(h->rcv, RCV_RESET, NULL, NULL);
+    rcv_push(h->rcv, RCV_HANG, NULL, NULL);
+    assert_int_equal(alert_config_set(h->cfg, "alerting_args.http_timeout", "0.3", NULL), ALERT_OK);
+    alert_ctx_destroy(h->ctx);
+    h_start(h);
+    emit(h, "db_exceptions", "survives");
+    h_advance(h, 0);                    /* reset */
+    h_advance(h, 60000);                /* hangs: our http_timeout fires */
+    rcv_release_hangs(h->rcv);
+    h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 3);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 1);
+    assert_int_equal(s.deliveries_retried, 2);
+    h_free(h);
+}
+
+typedef struct sink {
+    int calls;
+    int fail_first;
+    int destroyed;
+    char last_text[2048];
+    char last_body[4096];
+    char key[64];
+    int last_attempt;
+} sink;
+
+static int sink_send(const alert_delivery *d, void *ud)
+{
+    sink *s = ud;
+    s->calls++;
+    snprintf(s->last_text, sizeof s->last_text, "%s", d->text);
+    snprintf(s->last_body, sizeof s->last_body, "%.*s", (int)d->body_len, d->body);
+    snprintf(s->key, sizeof s->key, "%s", d->idempotency_key);
+    s->last_attempt = d->attempt;
+    assert_null(d->url);
+    assert_string_equal(d->destination, "pager");
+    if (s->fail_first > 0) {
+        s->fail_first--;
+        return ALERT_ERR_TRANSPORT;
+    }
+    return ALERT_OK;
+}
+
+static void sink_destroy(void *ud)
+{
+    ((sink *)ud)->destroyed++;
+}
+
+static void custom_transport(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    sink s;
+    memset(&s, 0, sizeof s);
+    s.fail_first = 1;
+    alert_transport t = ALERT_TRANSPORT_INIT;
+    t.send = sink_send;
+    t.destroy = sink_destroy;
+    assert_int_equal(alert_config_add_transport(h->cfg, "pager", &t, &s), ALERT_OK);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[slack, pager]", NULL), ALERT_OK);
+    h_start(h);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "to both",
+                                "{\"runbook\": \"https://wiki/x\"}"), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(s.calls, 1);
+    h_advance(h, 60000);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(s.last_attempt, 2);
+    assert_true(strncmp(s.key, "msg_", 4) == 0);
+    assert_non_null(strstr(s.last_text, "Message: to both"));
+    json_error_t jerr;
+    json_t *j = json_loads(s.last_body, 0, &jerr);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "event")), "llm_exceptions");
+    assert_string_equal(json_string_value(json_object_get(j, "level")), "High");
+    assert_string_equal(json_string_value(json_object_get(j, "event_message")), "to both");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "alerting_metadata"), "runbook")),
+                        "https://wiki/x");
+    json_decref(j);
+    assert_int_equal(rcv_count(h->rcv), 1);        /* and slack got it too */
+    alert_ctx_destroy(h->ctx);
+    h->ctx = NULL;
+    assert_int_equal(s.destroyed, 0);               /* the config still holds it */
+    alert_config_free(h->cfg);
+    h->cfg = NULL;
+    assert_int_equal(s.destroyed, 1);
+    h_free(h);
+}
+
+static void unknown_destination_fails_create(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[slack, carrier_pigeon]", NULL), ALERT_OK);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_ctx_create(&h->ctx, h->cfg, &err), ALERT_ERR_CONFIG);
+    assert_null(h->ctx);
+    assert_non_null(strstr(err.text, "carrier_pigeon"));
+    h_free(h);
+}
+
+static void send_test_alert(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    assert_int_equal(alert_send_test(h->ctx, "slack"), ALERT_OK);
+    assert_int_equal(alert_send_test(h->ctx, "webhook"), ALERT_ERR_NOT_FOUND);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    char *t = h_text(h, 0);
+    assert_non_null(strstr(t, "Level: `Low`"));
+    assert_non_null(strstr(t, "Message: This is a test slack alert message"));
+    free(t);
+    h_free(h);
+}
+
+static void env_fallback_for_slack(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    char url[256];
+    rcv_url(h->rcv, "/from-env", url, sizeof url);
+    alert_config_free(h->cfg);
+    assert_int_equal(alert_config_new(&h->cfg), ALERT_OK);
+    assert_int_equal(alert_config_set_clock(h->cfg, h_clock, h), ALERT_OK);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[slack]", NULL), ALERT_OK);
+    assert_int_equal(alert_config_set(h->cfg, "alerting_args.worker_threads", "0", NULL), ALERT_OK);
+    setenv("ALERTING_WEBHOOK_URL", url, 1);
+    h_start(h);
+    unsetenv("ALERTING_WEBHOOK_URL");           /* read once, at create */
+    emit(h, "db_exceptions", "via env");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    rcv_request q;
+    assert_int_equal(rcv_get(h->rcv, 0, &q), 0);
+    assert_string_equal(q.path, "/from-env");
+    rcv_request_free(&q);
+    h_free(h);
+}
+
+static void threaded_worker_delivers(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    alert_config_free(h->cfg);
+    assert_int_equal(alert_config_new(&h->cfg), ALERT_OK);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "alerting: [slack]\nslack_webhook_url: \"%s\"\n", h->url);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    h_start(h);
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_ERR_STATE);
+    emit(h, "db_exceptions", "from a thread");
+    assert_int_equal(alert_flush(h->ctx, 10000), ALERT_OK);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_free(h);
+}
+
+int main(void)
+{
+    h_clear_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(alert_types_gate),
+        cmocka_unit_test(no_alerting_no_alerts),
+        cmocka_unit_test(per_type_webhook_urls),
+        cmocka_unit_test(identical_alerts_coalesce),
+        cmocka_unit_test(batch_size_flushes_early),
+        cmocka_unit_test(server_errors_are_retried),
+        cmocka_unit_test(retry_after_is_honoured),
+        cmocka_unit_test(client_errors_give_up),
+        cmocka_unit_test(gone_marks_the_target_dead),
+        cmocka_unit_test(connection_failures_are_retried),
+        cmocka_unit_test(custom_transport),
+        cmocka_unit_test(unknown_destination_fails_create),
+        cmocka_unit_test(send_test_alert),
+        cmocka_unit_test(env_fallback_for_slack),
+        cmocka_unit_test(threaded_worker_delivers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
