@@ -27,12 +27,12 @@ typedef struct harness {
     int n_log;
 } harness;
 
-static int64_t h_clock(void *ud)
+static inline int64_t h_clock(void *ud)
 {
     return ((harness *)ud)->now;
 }
 
-static void h_log(int level, const char *msg, void *ud)
+static inline void h_log(int level, const char *msg, void *ud)
 {
     harness *h = ud;
     (void)level;
@@ -41,7 +41,7 @@ static void h_log(int level, const char *msg, void *ud)
 }
 
 /* Clears every inherited delivery target: tests talk only to 127.0.0.1. */
-static void h_clear_env(void)
+static inline void h_clear_env(void)
 {
     extern char **environ;
     static const char *fixed[] = { "SLACK_WEBHOOK_URL", "ALERTING_WEBHOOK_URL", "WEBHOOK_URL",
@@ -67,7 +67,7 @@ static void h_clear_env(void)
 }
 
 /* A harness whose ctx has slack at <receiver>/slack plus the extra YAML lines. */
-static harness *h_new(const char *extra_yaml)
+static inline harness *h_new(const char *extra_yaml)
 {
     harness *h = calloc(1, sizeof *h);
     assert_non_null(h);
@@ -97,7 +97,7 @@ static harness *h_new(const char *extra_yaml)
     return h;
 }
 
-static void h_start(harness *h)
+static inline void h_start(harness *h)
 {
     alert_error err = ALERT_ERROR_INIT;
     int rc = alert_ctx_create(&h->ctx, h->cfg, &err);
@@ -105,7 +105,7 @@ static void h_start(harness *h)
         fail_msg("ctx: %s %s", alert_err_name(rc), err.text);
 }
 
-static void h_free(harness *h)
+static inline void h_free(harness *h)
 {
     alert_ctx_destroy(h->ctx);
     alert_config_free(h->cfg);
@@ -114,7 +114,7 @@ static void h_free(harness *h)
 }
 
 /* Moves the injected clock and runs what is due, then delivers what is due now. */
-static void h_advance(harness *h, int64_t ms)
+static inline void h_advance(harness *h, int64_t ms)
 {
     h->now += ms;
     assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
@@ -122,7 +122,7 @@ static void h_advance(harness *h, int64_t ms)
 }
 
 /* The Slack text of request i (caller frees). */
-static char *h_text(harness *h, size_t i)
+static inline char *h_text(harness *h, size_t i)
 {
     rcv_request q;
     assert_int_equal(rcv_get(h->rcv, i, &q), 0);
@@ -137,13 +137,13 @@ static char *h_text(harness *h, size_t i)
     return out;
 }
 
-static void h_stats(harness *h, alert_stats *s)
+static inline void h_stats(harness *h, alert_stats *s)
 {
     assert_int_equal(alert_stats_init(s, ALERT_STATS_VERSION), ALERT_OK);
     assert_int_equal(alert_stats_get(h->ctx, s), ALERT_OK);
 }
 
-static alert_req_id h_req(harness *h, const char *model, const char *call_id, int64_t start)
+static inline alert_req_id h_req(harness *h, const char *model, const char *call_id, int64_t start)
 {
     alert_request r;
     assert_int_equal(alert_request_init(&r, ALERT_REQUEST_VERSION), ALERT_OK);
