@@ -1,0 +1,146 @@
+/* In-flight slots under two threads: every handle unique while live, stale handles
+ * refused, nothing lost or leaked, and the start rings deliver every start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerting.h"
+#include "inflight.h"
+#include "intern.h"
+
+#define PER_THREAD 200000
+
+typedef struct worker_arg {
+    al_inflight *t;
+    int rounds;
+    int failures;
+} worker_arg;
+
+static void *churn(void *p)
+{
+    worker_arg *a = p;
+    unsigned stripe = al_inflight_stripe();
+    uint64_t live[64];
+    uint32_t idx;
+    for (int i = 0; i < a->rounds; i++) {
+        uint32_t gen;
+        int k = i % 64;
+        if (i >= 64) {
+            uint32_t got;
+            al_slot *s = al_inflight_claim(a->t, live[k], &got);
+            if (!s) {
+                a->failures++;
+                continue;
+            }
+            /* the slot's block still holds what this thread wrote */
+            if (s->var && memcmp(s->var, &live[k], sizeof live[k]) != 0)
+                a->failures++;
+            al_inflight_release(a->t, stripe, got);
+            if (al_inflight_claim(a->t, live[k], &got))     /* stale now */
+                a->failures++;
+        }
+        if (al_inflight_alloc(a->t, stripe, (i & 1) ? 100 : 0, &idx, &gen) != ALERT_OK) {
+            a->failures++;
+            continue;
+        }
+        live[k] = (uint64_t)gen << 32 | (idx + 1);
+        al_slot *s = al_inflight_slot(a->t, idx);
+        if (s->var)
+            memcpy(s->var, &live[k], sizeof live[k]);
+        al_inflight_publish(a->t, stripe, idx, gen);
+    }
+    return NULL;
+}
+
+static void two_threads_churn(void **state)
+{
+    (void)state;
+    al_inflight *t = al_inflight_new(100000, 1 << 22);
+    assert_non_null(t);
+    worker_arg a[2] = { { t, PER_THREAD, 0 }, { t, PER_THREAD, 0 } };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, churn, &a[i]);
+    /* the worker side drains concurrently */
+    al_start_ev buf[1024];
+    size_t drained = 0;
+    int done = 0;
+    while (!done) {
+        drained += al_inflight_drain(t, buf, 1024);
+        done = al_inflight_started(t) == 2 * PER_THREAD;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    size_t n;
+    while ((n = al_inflight_drain(t, buf, 1024)) > 0)
+        drained += n;
+    assert_int_equal(a[0].failures, 0);
+    assert_int_equal(a[1].failures, 0);
+    assert_int_equal(al_inflight_started(t), 2 * PER_THREAD);
+    assert_int_equal(al_inflight_active(t), 2 * 64);
+    assert_int_equal(drained + al_inflight_dropped_events(t), 2 * PER_THREAD);
+    al_inflight_free(t);
+}
+
+static void capacity_is_a_hard_limit(void **state)
+{
+    (void)state;
+    al_inflight *t = al_inflight_new(10, 64);
+    uint32_t idx, gen;
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(al_inflight_alloc(t, 0, 0, &idx, &gen), ALERT_OK);
+    assert_int_equal(al_inflight_alloc(t, 0, 0, &idx, &gen), ALERT_ERR_FULL);
+    assert_int_equal(al_inflight_alloc(t, 1, 0, &idx, &gen), ALERT_ERR_FULL);
+    al_inflight_free(t);
+}
+
+static void pinned_slot_waits_for_the_worker(void **state)
+{
+    (void)state;
+    al_inflight *t = al_inflight_new(100, 64);
+    uint32_t idx, gen, got;
+    assert_int_equal(al_inflight_alloc(t, 0, 0, &idx, &gen), ALERT_OK);
+    al_inflight_publish(t, 0, idx, gen);
+    assert_int_equal(al_inflight_pin(t, idx, gen), 0);
+    assert_int_equal(al_inflight_pin(t, idx, gen), -1);        /* not twice */
+    al_inflight_unpin(t, idx, gen);
+    uint64_t id = (uint64_t)gen << 32 | (idx + 1);
+    assert_non_null(al_inflight_claim(t, id, &got));
+    assert_int_equal(al_inflight_pin(t, idx, gen), -1);        /* ended: nothing to read */
+    al_inflight_release(t, 0, got);
+    al_inflight_free(t);
+}
+
+static void intern_returns_one_copy(void **state)
+{
+    (void)state;
+    al_intern_table *t = al_intern_new(8);
+    const char *a = al_intern(t, "gpt-4", 5);
+    const char *b = al_intern(t, "gpt-4o", 5);     /* the first 5 bytes: the same label */
+    assert_ptr_equal(a, b);
+    assert_string_equal(a, "gpt-4");
+    assert_non_null(al_intern(t, "x", 1));
+    assert_non_null(al_intern(t, "y", 1));
+    assert_non_null(al_intern(t, "z", 1));
+    assert_non_null(al_intern(t, "w", 1));
+    assert_non_null(al_intern(t, "v", 1));
+    assert_null(al_intern(t, "u", 1));             /* bounded: 3/4 of 8 */
+    assert_int_equal(al_intern_count(t), 6);
+    assert_ptr_equal(al_intern(t, "x", 1), al_intern(t, "x", 1));
+    al_intern_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(two_threads_churn),
+        cmocka_unit_test(capacity_is_a_hard_limit),
+        cmocka_unit_test(pinned_slot_waits_for_the_worker),
+        cmocka_unit_test(intern_returns_one_copy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
