@@ -18,6 +18,11 @@
  * inside one. Works on invalid UTF-8 too (the worker repairs it). */
 static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
 {
+    /* the common case: short enough in bytes, so short enough in characters */
+    size_t fast = max_chars < max_bytes ? max_chars : max_bytes;
+    size_t n = strnlen(s, fast + 1);
+    if (n <= fast)
+        return n;
     size_t chars = 0, i = 0, cut = 0;
     for (; s[i]; i++) {
         if (((unsigned char)s[i] & 0xC0) != 0x80) {     /* a character starts at i */
@@ -84,7 +89,8 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
     plan_var(p, AL_VAR_CUSTOMER_ID, req->customer_id, AL_ID_MAX, AL_ID_MAX);
     if (req->key_hash) {
         /* a raw key never stays in memory: it is hashed here, on the caller's thread */
-        if (strncmp(req->key_hash, "sk-", 3) == 0 || !al_is_sha256_hex(req->key_hash)) {
+        /* 64 characters are taken for a hash (the worker checks before using it) */
+        if (strncmp(req->key_hash, "sk-", 3) == 0 || strnlen(req->key_hash, 65) != 64) {
             if (al_sha256_hex(req->key_hash, strlen(req->key_hash), p->key_hash) == 0)
                 plan_var(p, AL_VAR_KEY_HASH, p->key_hash, 64, 64);
         } else {

@@ -7,8 +7,8 @@
 #include "alloc.h"
 
 #define NIL UINT32_MAX
-#define VAR_CLASSES 3
-static const size_t var_class_size[VAR_CLASSES] = { 128, 512, 4096 };
+#define VAR_CLASSES 4
+static const size_t var_class_size[VAR_CLASSES] = { 128, 256, 512, 4096 };
 #define BLOCKS_PER_GROW 32
 
 typedef struct stripe {
