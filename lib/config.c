@@ -983,25 +983,37 @@ static int budget_amount(cfg_op *op, const al_ynode *v, double *out)
     return get_number(op, v, out, NULL);
 }
 
+static int budget_entity(cfg_op *op, const al_ynode *v, al_budget_decl *b)
+{
+    if (al_ynode_is_null(v))
+        return op_fail(op, v, "expected an entity name");
+    const char *s;
+    int plain;
+    int rc = scalar_text(op, v, &s, &plain);
+    if (rc)
+        return rc;
+    b->entity = entity_from_name(s);
+    return b->entity ? ALERT_OK : op_fail(op, v, "unknown entity '%s'", shown_name(s));
+}
+
+/* A duplicate key within one budget replaces the earlier value. */
+static int budget_text(cfg_op *op, const al_ynode *v, char **field)
+{
+    al_free(*field);
+    *field = NULL;
+    return al_ynode_is_null(v) ? ALERT_OK : get_string(op, v, field);
+}
+
 static int budget_field(cfg_op *op, const al_ynode *key, const al_ynode *v, al_budget_decl *b)
 {
     const char *name = key->text;
-    if (strcmp(name, "entity") == 0) {
-        const char *s;
-        int plain;
-        int rc = al_ynode_is_null(v) ? op_fail(op, v, "expected an entity name")
-                                     : scalar_text(op, v, &s, &plain);
-        if (rc)
-            return rc;
-        b->entity = entity_from_name(s);
-        return b->entity ? ALERT_OK : op_fail(op, v, "unknown entity '%s'", shown_name(s));
-    }
-    if (strcmp(name, "id") == 0 || strcmp(name, "budget_duration") == 0) {
-        char **field = name[0] == 'i' ? &b->id : &b->budget_duration;
-        al_free(*field);
-        *field = NULL;
-        int rc = al_ynode_is_null(v) ? ALERT_OK : get_string(op, v, field);
-        if (!rc && field == &b->budget_duration && *field && !duration_valid(*field))
+    if (strcmp(name, "entity") == 0)
+        return budget_entity(op, v, b);
+    if (strcmp(name, "id") == 0)
+        return budget_text(op, v, &b->id);
+    if (strcmp(name, "budget_duration") == 0) {
+        int rc = budget_text(op, v, &b->budget_duration);
+        if (!rc && b->budget_duration && !duration_valid(b->budget_duration))
             rc = op_fail(op, v, "expected '<N>s', '<N>m', '<N>h', '<N>d' or '<N>mo'");
         return rc;
     }

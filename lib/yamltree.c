@@ -251,7 +251,9 @@ static void offset_position(const char *data, size_t len, size_t offset, int *li
         offset = len;
     for (size_t i = 0; i < offset; i++) {
         unsigned char ch = (unsigned char)data[i];
-        if (ch == '\n') {
+        if (ch == '\r' && i + 1 < len && data[i + 1] == '\n')
+            continue;           /* CRLF is one break, as libyaml counts it */
+        if (ch == '\n' || ch == '\r') {
             l++;
             c = 1;
         } else if ((ch & 0xC0) != 0x80) {
@@ -260,6 +262,18 @@ static void offset_position(const char *data, size_t len, size_t offset, int *li
     }
     *line = l;
     *col = c;
+}
+
+/* At the end of a text without a final newline libyaml puts its mark on the line
+ * after it; "1:7" reads better than "2:1" for the value "[slack". */
+static void clamp_to_end(const char *data, size_t len, al_yerror *err)
+{
+    int line, col;
+    offset_position(data, len, len, &line, &col);
+    if (err->line > line || (err->line == line && err->column > col)) {
+        err->line = line;
+        err->column = col;
+    }
 }
 
 static int parser_error(const yaml_parser_t *p, const char *data, size_t len, al_yerror *err)
@@ -275,6 +289,7 @@ static int parser_error(const yaml_parser_t *p, const char *data, size_t len, al
     default:
         err->line = (int)p->problem_mark.line + 1;
         err->column = (int)p->problem_mark.column + 1;
+        clamp_to_end(data, len, err);
         if (p->context)
             snprintf(err->text, sizeof err->text, "malformed YAML: %s %s", problem, p->context);
         else
