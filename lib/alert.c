@@ -75,12 +75,19 @@ al_alert *al_alert_new(al_type type, int level, int64_t at_ms)
     a->level = level;
     a->at_ms = at_ms;
     a->duration_s = -1;
+    a->refs = 1;
+    return a;
+}
+
+al_alert *al_alert_retain(al_alert *a)
+{
+    a->refs++;
     return a;
 }
 
 void al_alert_free(al_alert *a)
 {
-    if (!a)
+    if (!a || --a->refs > 0)
         return;
     for (size_t i = 0; i < a->n_metadata; i++) {
         al_free(a->metadata[i].key);

@@ -65,9 +65,12 @@ typedef struct al_alert {
     char *model, *deployment, *api_base, *region, *provider, *call_id;
     double duration_s;          /* < 0 unknown */
     int status_code;            /* 0 unknown */
+    int refs;                   /* worker-only: the router and each queued delivery */
 } al_alert;
 
 al_alert *al_alert_new(al_type type, int level, int64_t at_ms);
+al_alert *al_alert_retain(al_alert *a);
+/* Drops one reference; frees at zero. */
 void al_alert_free(al_alert *a);
 /* Parses a JSON object into a->metadata and a->metadata_json; ALERT_ERR_INVALID when the
  * text is not a JSON object (the alert is unchanged). Values are scrubbed when scrub != 0. */

@@ -32,6 +32,14 @@ void al_text_val(al_text *t, const char *v)
         al_text_lit(t, "None");
         return;
     }
+    /* most labels are plain ASCII with nothing to escape: no copies then */
+    const unsigned char *p = (const unsigned char *)v;
+    while (*p && *p < 0x80 && *p != '&' && *p != '<' && *p != '>')
+        p++;
+    if (!*p) {
+        al_text_lit(t, v);
+        return;
+    }
     char *fixed = al_utf8_repair(v, strlen(v));
     char *esc = fixed ? al_slack_escape(fixed) : NULL;
     if (!fixed || !esc) {
@@ -46,7 +54,9 @@ void al_text_val(al_text *t, const char *v)
 
 void al_text_field(al_text *t, const char *name, const char *v)
 {
-    al_text_printf(t, "\n%s: `", name);
+    al_text_lit(t, "\n");
+    al_text_lit(t, name);
+    al_text_lit(t, ": `");
     al_text_val(t, v);
     al_text_lit(t, "`");
 }
@@ -84,8 +94,9 @@ char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
     }
     struct tm tm;
     utc_parts(a->at_ms, &tm);
-    al_buf_printf(&b, "\nLevel: `%s`\nTimestamp: `%02d:%02d:%02d`\n\nMessage: %s",
-                  al_level_name(a->level), tm.tm_hour, tm.tm_min, tm.tm_sec, a->message);
+    al_buf_printf(&b, "\nLevel: `%s`\nTimestamp: `%02d:%02d:%02d`\n\nMessage: ",
+                  al_level_name(a->level), tm.tm_hour, tm.tm_min, tm.tm_sec);
+    al_buf_adds(&b, a->message);
     for (size_t i = 0; i < a->n_metadata; i++) {
         char *k = al_slack_escape(a->metadata[i].key);
         char *v = al_slack_escape(a->metadata[i].value);

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "ctx.h"
+#include "fmt.h"
 #include "sign.h"
 
 #define MAX_INFLIGHT 64
@@ -90,7 +92,7 @@ typedef struct rec {
     int attempt;            /* attempts made */
     int64_t created_ms, next_at_ms, deadline_ms;
     char *text;
-    char *json;
+    al_alert *alert;        /* for the payloads that need more than the text */
     char *body;             /* the payload, built when first sent */
     char idem[40];
     /* the transfer in flight */
@@ -150,7 +152,7 @@ static void rec_free(rec *r)
     curl_slist_free_all(r->headers);
     al_buf_free(&r->resp);
     al_free(r->text);
-    al_free(r->json);
+    al_alert_free(r->alert);
     al_free(r->body);
     al_free(r);
 }
@@ -188,14 +190,9 @@ al_outbox *al_outbox_new(alert_ctx *ctx)
         return NULL;
     }
     curl_multi_setopt(o->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)MAX_INFLIGHT);
-    unsigned char seed[8];
     char hex[17];
-    if (al_random_hex(hex, 8) == 0)
-        memcpy(seed, hex, 8);
-    else
-        memcpy(seed, "libalert", 8);
-    memcpy(&o->rng, seed, 8);
-    o->rng ^= (uint64_t)(uintptr_t)o ^ 0x9e3779b97f4a7c15ull;
+    o->rng = al_random_hex(hex, 8) == 0 ? strtoull(hex, NULL, 16) : 0;
+    o->rng ^= (uint64_t)(uintptr_t)o ^ (uint64_t)time(NULL) ^ 0x9e3779b97f4a7c15ull;
     if (!o->rng)
         o->rng = 1;
     o->next_flush_ms = INT64_MIN;
@@ -290,6 +287,20 @@ static int64_t backoff_ms(al_outbox *o, int attempt)
     return (int64_t)ms;
 }
 
+/* msg_ + 32 hex digits, unique per delivery: a PRNG seeded from the system's
+ * random source, so a key costs nanoseconds, not a call into OpenSSL. */
+static void idempotency_key(al_outbox *o, char out[40])
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "msg_", 4);
+    for (int w = 0; w < 2; w++) {
+        uint64_t v = rng_next(o) * 0x2545f4914f6cdd1dull;
+        for (int i = 0; i < 16; i++, v >>= 4)
+            out[4 + w * 16 + i] = hex[v & 15];
+    }
+    out[36] = '\0';
+}
+
 static void drop_oldest_low(al_outbox *o)
 {
     /* lowest level first, oldest first, never one in flight */
@@ -305,8 +316,7 @@ static void drop_oldest_low(al_outbox *o)
                 }
 }
 
-int al_outbox_enqueue(al_outbox *o, al_target *t, const al_alert *a, const char *text,
-                      const char *json)
+int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
 {
     alert_ctx *ctx = o->ctx;
     if (t->dead) {
@@ -330,13 +340,12 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, const al_alert *a, const char 
     r->count = 1;
     r->retry_after_s = -1;
     r->text = al_strdup(text);
-    r->json = json ? al_strdup(json) : NULL;
-    char hex[33];
-    if (!r->text || (json && !r->json) || al_random_hex(hex, 16) < 0) {
+    if (!r->text) {
         rec_free(r);
         return ALERT_ERR_NOMEM;
     }
-    snprintf(r->idem, sizeof r->idem, "msg_%s", hex);
+    r->alert = al_alert_retain(a);
+    idempotency_key(o, r->idem);
     int64_t now = al_ctx_now(ctx);
     r->created_ms = now;
     r->deadline_ms = now + (int64_t)(ctx->cfg.delivery_deadline * 1000.0);
@@ -377,7 +386,7 @@ static void flush_batch(al_outbox *o, int64_t now)
     update_depth(o);
 }
 
-static char *build_body(const rec *r)
+static char *build_body(al_outbox *o, const rec *r)
 {
     al_buf text = AL_BUF_INIT;
     if (r->count > 1)
@@ -389,12 +398,12 @@ static char *build_body(const rec *r)
     }
     char *body = NULL;
     if (r->target->kind == AL_DEST_CUSTOM) {
-        body = r->json ? al_strdup(r->json) : al_strdup("{}");
+        body = al_fmt_event_json(o->ctx, r->alert);
     } else {
-        json_t *o = json_pack("{s:s%}", "text", text.data, text.len);
-        if (o) {
-            body = json_dumps(o, JSON_COMPACT);
-            json_decref(o);
+        json_t *payload = json_pack("{s:s%}", "text", text.data, text.len);
+        if (payload) {
+            body = json_dumps(payload, JSON_COMPACT);
+            json_decref(payload);
         }
     }
     al_buf_free(&text);
@@ -605,7 +614,7 @@ static void start_due(al_outbox *o, int64_t now)
             }
             if (r->target->kind != AL_DEST_CUSTOM && o->inflight.n >= MAX_INFLIGHT)
                 break;
-            if (!r->body && !(r->body = build_body(r))) {
+            if (!r->body && !(r->body = build_body(o, r))) {
                 r = next;
                 continue;   /* out of memory: stays ready, tried again next pass */
             }

@@ -48,10 +48,9 @@ void al_outbox_free(al_outbox *o);
 al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
                             al_transport_ref *custom);
 
-/* Queues one message for target: text is the plain alert text (coalescing compares
- * it), json the webhook JSON for custom transports (may be NULL). */
-int al_outbox_enqueue(al_outbox *o, al_target *t, const al_alert *a, const char *text,
-                      const char *json);
+/* Queues one message for target: text is the alert text (coalescing compares it);
+ * the alert is kept (a reference) for payloads built when the message is sent. */
+int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text);
 
 /* One pass: batches due (or all when force) become ready, due deliveries start,
  * finished transfers are classified. Never blocks. */

@@ -97,14 +97,14 @@ int al_routes_build(alert_ctx *ctx, alert_error *err)
     return ALERT_OK;
 }
 
-static void enqueue(alert_ctx *ctx, al_target *t, const al_alert *a, const char *text, const char *json)
+static void enqueue(alert_ctx *ctx, al_target *t, al_alert *a, const char *text)
 {
-    int rc = al_outbox_enqueue(ctx->outbox, t, a, text, json);
+    int rc = al_outbox_enqueue(ctx->outbox, t, a, text);
     if (rc == ALERT_ERR_NOMEM)
         al_ctx_error(ctx, "out of memory: a %s alert was not queued", al_types[a->type].name);
 }
 
-static void deliver(alert_ctx *ctx, const al_alert *a, int only_custom, al_transport_ref *only)
+static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_ref *only)
 {
     al_routes *r = ctx->routes;
     char *text = al_fmt_envelope(ctx, a);
@@ -122,18 +122,12 @@ static void deliver(alert_ctx *ctx, const al_alert *a, int only_custom, al_trans
                              al_types[a->type].name);
         }
         for (size_t i = 0; i < l->n; i++)
-            enqueue(ctx, l->items[i], a, text, NULL);
+            enqueue(ctx, l->items[i], a, text);
     }
-    if (r->custom.n) {
-        char *json = al_fmt_event_json(ctx, a);
-        if (!json)
-            al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
-        for (size_t i = 0; json && i < r->custom.n; i++) {
-            al_target *t = r->custom.items[i];
-            if (!only || (only_custom && t == al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, only)))
-                enqueue(ctx, t, a, text, json);
-        }
-        al_free(json);
+    for (size_t i = 0; i < r->custom.n; i++) {
+        al_target *t = r->custom.items[i];
+        if (!only || (only_custom && t == al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, only)))
+            enqueue(ctx, t, a, text);
     }
     al_free(text);
 }
@@ -193,7 +187,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
                 return ALERT_ERR_NOMEM;
             char *text = al_fmt_envelope(ctx, a);
             for (size_t i = 0; text && i < r->slack[t].n; i++)
-                enqueue(ctx, r->slack[t].items[i], a, text, NULL);
+                enqueue(ctx, r->slack[t].items[i], a, text);
             al_free(text);
             al_alert_free(a);
         }
@@ -206,7 +200,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
             if (!l->n)
                 al_ctx_error(ctx, "slack: no webhook URL for the test alert");
             for (size_t i = 0; text && i < l->n; i++)
-                enqueue(ctx, l->items[i], a, text, NULL);
+                enqueue(ctx, l->items[i], a, text);
             al_free(text);
             al_alert_free(a);
         }
