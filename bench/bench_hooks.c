@@ -38,7 +38,7 @@ static alert_ctx *make_ctx(int threads, alert_clock_fn clock, void *ud, const ch
     char yaml[512];
     snprintf(yaml, sizeof yaml,
              "alerting: [discard]\nalerting_threshold: 300\n"
-             "alerting_args: {worker_threads: %d, shutdown_timeout: 0.1%s}\n", threads, extra);
+             "alerting_args: {worker_threads: %d, shutdown_timeout: 0.1, batch_size: 1000000%s}\n", threads, extra);
     alert_error err = ALERT_ERROR_INIT;
     if (alert_config_load_string(cfg, yaml, strlen(yaml), &err) != ALERT_OK) {
         fprintf(stderr, "bench: config: %s\n", err.text);

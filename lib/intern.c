@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "hash.h"
 
 /* Each entry is one allocation: the hash, the length, then the bytes. */
 typedef struct intern_entry {
@@ -19,31 +20,6 @@ struct al_intern_table {
     _Atomic size_t count;
     _Atomic(intern_entry *) *slots;
 };
-
-static inline uint64_t mix(uint64_t h, uint64_t v)
-{
-    h ^= v * 0x9e3779b97f4a7c15ull;
-    h = (h << 27 | h >> 37) * 0xbf58476d1ce4e5b9ull;
-    return h;
-}
-
-/* Eight bytes a step: labels are 5 to 60 bytes and this runs on every start. */
-static uint64_t intern_hash(const char *s, size_t len)
-{
-    uint64_t h = 0x243f6a8885a308d3ull ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t v;
-        memcpy(&v, s + i, 8);
-        h = mix(h, v);
-    }
-    uint64_t tail = 0;
-    memcpy(&tail, s + i, len - i);
-    h = mix(h, tail);
-    h ^= h >> 31;
-    h *= 0x94d049bb133111ebull;
-    return h ^ (h >> 29);
-}
 
 al_intern_table *al_intern_new(size_t capacity_pow2)
 {
@@ -72,7 +48,7 @@ void al_intern_free(al_intern_table *t)
 
 const char *al_intern(al_intern_table *t, const char *s, size_t len)
 {
-    uint64_t h = intern_hash(s, len);
+    uint64_t h = al_hash_bytes(s, len, 0);
     intern_entry *mine = NULL;
     for (size_t i = h & t->mask, probes = 0; probes <= t->mask; i = (i + 1) & t->mask, probes++) {
         intern_entry *e = atomic_load_explicit(&t->slots[i], memory_order_acquire);

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "ctx.h"
 #include "fmt.h"
+#include "hash.h"
 #include "sign.h"
 
 #define MAX_INFLIGHT 64
@@ -356,33 +357,50 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
 }
 
 /* Identical texts to one target in one flush are sent once, as "[Num Alerts: N]";
- * distinct alerts are never merged. */
+ * distinct alerts are never merged. A hash of (target, type, text) finds twins, so
+ * a flush of many alerts is linear. */
+static rec *find_twin(rec **slots, size_t mask, uint64_t h, const rec *r, size_t *at)
+{
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        rec *q = slots[i];
+        if (!q) {
+            *at = i;
+            return NULL;
+        }
+        if (q->target == r->target && q->type == r->type && strcmp(q->text, r->text) == 0)
+            return q;
+    }
+}
+
 static void flush_batch(al_outbox *o, int64_t now)
 {
-    rec_list flushed = { NULL, NULL, 0 };
+    size_t cap = 16;
+    while (cap < o->batched.n * 2)
+        cap *= 2;
+    rec **slots = al_calloc(cap, sizeof *slots);    /* NULL: no merging this time */
     rec *r;
     while ((r = o->batched.head)) {
         list_remove(&o->batched, r);
-        rec *twin = NULL;
-        for (rec *q = flushed.head; q && !twin; q = q->next)
-            if (q->target == r->target && q->type == r->type && strcmp(q->text, r->text) == 0)
-                twin = q;
-        if (twin) {
-            twin->count++;
-            if (r->level > twin->level)
-                twin->level = r->level;
-            atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
-            rec_free(r);
-            continue;
+        if (slots) {
+            uint64_t h = al_hash_bytes(r->text, strlen(r->text),
+                                       (uint64_t)(uintptr_t)r->target ^ (uint64_t)r->type);
+            size_t at;
+            rec *twin = find_twin(slots, cap - 1, h, r, &at);
+            if (twin) {
+                twin->count++;
+                if (r->level > twin->level)
+                    twin->level = r->level;
+                atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
+                rec_free(r);
+                continue;
+            }
+            slots[at] = r;
         }
         r->state = REC_READY;
         r->next_at_ms = now;
-        list_push(&flushed, r);
-    }
-    while ((r = flushed.head)) {
-        list_remove(&flushed, r);
         list_push(&o->ready, r);
     }
+    al_free(slots);
     update_depth(o);
 }
 
