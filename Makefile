@@ -56,6 +56,9 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 MAN3 := $(sort $(wildcard man/man3/*.3))
 MAN5 := $(sort $(wildcard man/man5/*.5))
 
+# keep the objects of the sanitizer build between runs
+.SECONDARY:
+
 .PHONY: all deps check unit unit-san integration meta demo bench install uninstall clean
 
 all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)

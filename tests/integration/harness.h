@@ -137,6 +137,20 @@ static inline char *h_text(harness *h, size_t i)
     return out;
 }
 
+/* The index of the first request whose Slack text contains needle, or -1:
+ * concurrent deliveries arrive in any order. */
+static inline int h_find(harness *h, const char *needle)
+{
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        char *t = h_text(h, i);
+        int hit = strstr(t, needle) != NULL;
+        free(t);
+        if (hit)
+            return (int)i;
+    }
+    return -1;
+}
+
 static inline void h_stats(harness *h, alert_stats *s)
 {
     assert_int_equal(alert_stats_init(s, ALERT_STATS_VERSION), ALERT_OK);
