@@ -103,5 +103,13 @@ void al_alert_free(al_alert *a)
     al_free(a->region);
     al_free(a->provider);
     al_free(a->call_id);
+    al_free(a->webhook_json);
+    al_free(a->subject);
+    for (size_t i = 0; i < a->emails.n; i++)
+        al_free(a->emails.items[i]);
+    al_free(a->emails.items);
+    if (a->settle)
+        a->settle(a->settle_ud, a->settle_key, a->delivered_ok);
+    al_free(a->settle_key);
     al_free(a);
 }

@@ -46,6 +46,11 @@ int al_type_from_name(const char *name);        /* -1 when unknown */
 uint32_t al_type_default_mask(void);            /* bit (1u << type) per default-on type */
 const char *al_level_name(int level);           /* "Low", "Medium", "High" */
 
+typedef struct al_strlist {
+    char **items;
+    size_t n;
+} al_strlist;
+
 typedef struct al_kv {
     char *key;
     char *value;        /* rendered: JSON strings unquoted, others compact JSON */
@@ -66,6 +71,20 @@ typedef struct al_alert {
     double duration_s;          /* < 0 unknown */
     int status_code;            /* 0 unknown */
     int refs;                   /* worker-only: the router and each queued delivery */
+
+    /* optional, for destinations and detectors that need more than the text */
+    char *webhook_json;         /* replaces the generic event JSON (budget events, section 3) */
+    char *subject;              /* what the alert is about ("deployment azure/gpt-4"): dedup keys */
+    int entity;                 /* ALERT_ENTITY_* for budget alerts, else 0 */
+    int severity_major;         /* 1: a Major outage (PagerDuty "critical") */
+    int resolved;               /* 1: the end of an episode (PagerDuty resolve, Alertmanager endsAt) */
+    al_strlist emails;        /* extra e-mail recipients (budget alert_emails, user_email) */
+    /* Called once, when the last delivery of the alert has finished: ok = 1 when at least
+     * one destination accepted it. Lets a detector hold a mark "pending" until then. */
+    void (*settle)(void *ud, const char *key, int ok);
+    void *settle_ud;
+    char *settle_key;
+    int delivered_ok;
 } al_alert;
 
 al_alert *al_alert_new(al_type type, int level, int64_t at_ms);

@@ -12,11 +12,6 @@
 #include "alerting.h"
 #include "alert.h"
 
-typedef struct al_strlist {
-    char **items;
-    size_t n;
-} al_strlist;
-
 int al_strlist_push(al_strlist *l, const char *s);     /* copies s */
 void al_strlist_clear(al_strlist *l);
 int al_strlist_copy(al_strlist *dst, const al_strlist *src);

@@ -435,6 +435,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
     switch (out) {
     case AL_OUT_OK:
         atomic_fetch_add(&ctx->n.deliveries_ok, 1);
+        r->alert->delivered_ok = 1;
         if (ctx->cfg.log_to_console)
             al_ctx_log(ctx, ALERT_LOG_INFO, "%s: delivered to %s: %s", al_dest_name(t->kind),
                        t->display, r->body ? r->body : "");
