@@ -200,6 +200,7 @@ static void ctx_free(alert_ctx *ctx)
     al_wheel_free(ctx->wheel);
     al_inflight_free(ctx->inflight);
     al_intern_free(ctx->intern);
+    al_dstats_free(ctx->dstats);
     al_evqueue_destroy(&ctx->events);
     al_free(ctx->drain_buf);
     pthread_cond_destroy(&ctx->cond);
@@ -249,10 +250,13 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     ctx->drain_buf = al_malloc(DRAIN_BATCH * sizeof *ctx->drain_buf);
     ctx->inflight = al_inflight_new((uint64_t)c->max_inflight, (uint64_t)c->event_queue_size);
     ctx->intern = al_intern_new(16384);
+    if ((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u)
+        ctx->dstats = al_dstats_new(256);
     ctx->wheel = al_wheel_new(wheel_tick_ms(ctx->threshold_ms), 4096,
                               (uint32_t)(((uint64_t)c->max_inflight + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS));
     ctx->outbox = al_outbox_new(ctx);
-    if (!ctx->drain_buf || !ctx->inflight || !ctx->intern || !ctx->wheel || !ctx->outbox) {
+    if (!ctx->drain_buf || !ctx->inflight || !ctx->intern || !ctx->wheel || !ctx->outbox ||
+        (((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u) && !ctx->dstats)) {
         ctx_free(ctx);
         return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
     }

@@ -10,6 +10,7 @@
 
 #include "alerting.h"
 #include "config.h"
+#include "dstats.h"
 #include "events.h"
 #include "inflight.h"
 #include "intern.h"
@@ -36,6 +37,7 @@ struct alert_ctx {
 
     al_inflight *inflight;
     al_intern_table *intern;
+    al_dstats *dstats;              /* per-deployment counters (daily report), or NULL */
     al_evqueue events;
     al_counters n;
 

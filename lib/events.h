@@ -24,6 +24,9 @@ typedef enum al_ev_str {
     AL_ES__COUNT
 } al_ev_str;
 
+#define AL_EVF_EXCEPTION 1     /* a failure to alert as llm_exceptions */
+#define AL_EVF_OUTAGE    2     /* a failure that counts for outages (408, >= 500) */
+
 typedef struct al_event {
     struct al_event *next;
     al_ev_kind kind;
@@ -31,6 +34,7 @@ typedef struct al_event {
     int32_t level;
     int32_t stream;
     int32_t metadata_bad;
+    int32_t flags;                      /* AL_EVF_* */
     int64_t start_ms, end_ms, first_token_ms;
     int64_t prompt_tokens, completion_tokens;
     const char *s[AL_ES__COUNT];        /* into the same allocation; NULL unknown */

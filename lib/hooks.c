@@ -250,6 +250,32 @@ static void push_event(alert_ctx *ctx, al_event *e)
     al_evqueue_push(&ctx->events, e);
 }
 
+/* The deployment a finished request counts for in the daily report: the one chosen
+ * late if any, else the one known at start; interned, so the pointer is the key. */
+static const char *deployment_key(alert_ctx *ctx, const al_slot *s, const char *late_id,
+                                  const char *late_name)
+{
+    const char *late = late_id ? late_id : late_name;
+    if (late)
+        return al_intern(ctx->intern, late, prefix_bytes(late, AL_LABEL_MAX, AL_LABEL_MAX));
+    return s->label[AL_LBL_DEPLOYMENT_ID] ? s->label[AL_LBL_DEPLOYMENT_ID] : s->label[AL_LBL_DEPLOYMENT];
+}
+
+static void count_daily(alert_ctx *ctx, const al_slot *s, const char *late_id, const char *late_name,
+                        const char *late_base, int failed, int64_t dur_ms, int64_t tokens)
+{
+    const char *dep = deployment_key(ctx, s, late_id, late_name);
+    if (!dep)
+        return;
+    const char *base = late_base ? al_intern(ctx->intern, late_base,
+                                             prefix_bytes(late_base, AL_LABEL_MAX, AL_LABEL_MAX))
+                                 : s->label[AL_LBL_API_BASE];
+    uint64_t us = dur_ms > 0 ? (uint64_t)dur_ms * 1000u : 0;
+    if (tokens > 0)
+        us /= (uint64_t)tokens;
+    al_dstats_add(ctx->dstats, al_inflight_stripe(), dep, base, failed, us);
+}
+
 int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
 {
     if (!ctx || id == 0)
@@ -265,6 +291,9 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
         return ALERT_ERR_NOT_FOUND;
     int64_t end = (resp && resp->end_ms) ? resp->end_ms : al_ctx_now(ctx);
     int64_t dur_ms = end - s->start_ms;
+    if (ctx->dstats)
+        count_daily(ctx, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
+                    resp ? resp->api_base : NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
     int slow = type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
     int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
     if (slow || resolved) {
@@ -326,7 +355,11 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     if (rc != ALERT_OK)
         return rc;
     int64_t end = f->end_ms ? f->end_ms : al_ctx_now(ctx);
-    int alert = !f->user_error && type_on(ctx, AL_T_LLM_EXCEPTIONS);
+    int exception = !f->user_error && type_on(ctx, AL_T_LLM_EXCEPTIONS);
+    int outage = (f->status_code == 408 || f->status_code >= 500) &&
+                 (type_on(ctx, AL_T_OUTAGE_ALERTS) || type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
+    int alert = exception || outage;
+    int flags = (exception ? AL_EVF_EXCEPTION : 0) | (outage ? AL_EVF_OUTAGE : 0);
     const char *strs[AL_ES__COUNT];
     size_t lens[AL_ES__COUNT];
     const char *late[5] = { f->deployment, f->deployment_id, f->provider, f->api_base, f->region };
@@ -363,8 +396,10 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
             lens[from[i].es] = prefix_bytes(from[i].v, from[i].max, from[i].max);
         }
         al_event *e = failure_event(f, strs, lens, end, end);
-        if (e)
+        if (e) {
             e->metadata_bad = metadata_bad;
+            e->flags = flags;
+        }
         push_event(ctx, e);
         return ALERT_OK;
     }
@@ -372,11 +407,15 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
     if (!s)
         return ALERT_ERR_NOT_FOUND;
+    if (ctx->dstats)
+        count_daily(ctx, s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
     if (alert) {
         slot_strings(s, strs, lens, late);
         al_event *e = failure_event(f, strs, lens, s->start_ms, end);
-        if (e)
+        if (e) {
             e->metadata_bad = s->metadata_bad;
+            e->flags = flags;
+        }
         push_event(ctx, e);
     }
     al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);

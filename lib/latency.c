@@ -173,6 +173,8 @@ static void on_slow(alert_ctx *ctx, const al_event *e)
 
 static void on_failure(alert_ctx *ctx, const al_event *e)
 {
+    if (!(e->flags & AL_EVF_EXCEPTION))
+        return;
     al_alert *a = al_alert_new(AL_T_LLM_EXCEPTIONS, al_types[AL_T_LLM_EXCEPTIONS].level, e->end_ms);
     if (!a)
         return;
