@@ -79,6 +79,10 @@ struct al_target {
     char display[96];
     al_transport_ref *custom;
     int dead;
+    /* token bucket on the ctx clock; rate 0: unlimited */
+    double rate_per_ms, burst, tokens;
+    int64_t refill_ms;
+    size_t pack_limit;      /* bytes of text one packed message may carry; 0: never packed */
 };
 
 enum { REC_BATCHED, REC_READY, REC_INFLIGHT };
@@ -96,6 +100,8 @@ typedef struct rec {
     al_alert *alert;        /* for the payloads that need more than the text */
     char *body;             /* the payload, built when first sent */
     char idem[40];
+    struct rec *pack;       /* alerts packed into this message while the target is throttled */
+    int pack_n;
     /* the transfer in flight */
     CURL *easy;
     struct curl_slist *headers;
@@ -148,6 +154,11 @@ static void rec_free(rec *r)
 {
     if (!r)
         return;
+    for (rec *p = r->pack, *n; p; p = n) {
+        n = p->pack;
+        p->pack = NULL;
+        rec_free(p);
+    }
     if (r->easy)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
@@ -239,6 +250,79 @@ void al_outbox_free(al_outbox *o)
     al_free(o);
 }
 
+/* "<N>/<unit>" or "<N>/<M><unit>": N per M units. 0 when malformed. */
+static int parse_rate(const char *spec, double *per_ms, double *burst)
+{
+    char *end;
+    double n = strtod(spec, &end);
+    if (end == spec || *end != '/' || !(n > 0))
+        return 0;
+    const char *u = end + 1;
+    double m = 1;
+    if (*u >= '0' && *u <= '9') {
+        m = strtod(u, &end);
+        u = end;
+    }
+    double unit_ms = (*u == 's') ? 1000.0 : (*u == 'm') ? 60000.0 : (*u == 'h') ? 3600000.0 : 0;
+    if (!(m > 0) || unit_ms == 0)
+        return 0;
+    *per_ms = n / (m * unit_ms);
+    *burst = n;
+    return 1;
+}
+
+/* Per target URL: Slack 1/s (burst 3), Discord 5 per 2 s, Teams 4/s, PagerDuty
+ * 120/min, others unlimited; rate_limits overrides by destination name. */
+static void set_rate_limit(al_outbox *o, al_target *t)
+{
+    static const struct { al_dest_kind kind; double per_s; double burst; size_t pack; } dflt[] = {
+        { AL_DEST_SLACK, 1.0, 3, 40000 }, { AL_DEST_DISCORD, 2.5, 5, 2000 },
+        { AL_DEST_MS_TEAMS, 4.0, 4, 27000 }, { AL_DEST_PAGERDUTY, 2.0, 120, 0 },
+    };
+    for (size_t i = 0; i < sizeof dflt / sizeof *dflt; i++)
+        if (dflt[i].kind == t->kind) {
+            t->rate_per_ms = dflt[i].per_s / 1000.0;
+            t->burst = dflt[i].burst;
+            t->pack_limit = dflt[i].pack;
+        }
+    const alert_config *c = &o->ctx->cfg;
+    const char *name = t->custom ? t->custom->name : al_dest_name(t->kind);
+    for (size_t i = 0; i < c->n_rate_limits; i++)
+        if (strcmp(c->rate_limits[i].destination, name) == 0 &&
+            !parse_rate(c->rate_limits[i].spec, &t->rate_per_ms, &t->burst))
+            al_ctx_log(o->ctx, ALERT_LOG_WARNING, "rate_limits.%s: '%s' is not N/unit; ignored",
+                       name, c->rate_limits[i].spec);
+    t->tokens = t->burst;
+    t->refill_ms = INT64_MIN;
+}
+
+static void refill(al_target *t, int64_t now)
+{
+    if (t->rate_per_ms <= 0)
+        return;
+    if (t->refill_ms != INT64_MIN && now > t->refill_ms) {
+        t->tokens += (double)(now - t->refill_ms) * t->rate_per_ms;
+        if (t->tokens > t->burst)
+            t->tokens = t->burst;
+    }
+    if (t->refill_ms == INT64_MIN || now > t->refill_ms)
+        t->refill_ms = now;
+}
+
+static int has_token(al_target *t, int64_t now)
+{
+    refill(t, now);
+    return t->rate_per_ms <= 0 || t->tokens >= 1.0;
+}
+
+/* ctx-clock time at which t has a token again */
+static int64_t token_at(const al_target *t)
+{
+    if (t->rate_per_ms <= 0 || t->tokens >= 1.0)
+        return INT64_MIN;
+    return t->refill_ms + (int64_t)ceil((1.0 - t->tokens) / t->rate_per_ms);
+}
+
 al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
                             al_transport_ref *custom)
 {
@@ -261,6 +345,7 @@ al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
     } else {
         snprintf(t->display, sizeof t->display, "%s", custom ? custom->name : al_dest_name(kind));
     }
+    set_rate_limit(o, t);
     t->next = o->targets;
     o->targets = t;
     return t;
@@ -407,9 +492,13 @@ static void flush_batch(al_outbox *o, int64_t now)
 static char *build_body(al_outbox *o, const rec *r)
 {
     al_buf text = AL_BUF_INIT;
-    if (r->count > 1)
-        al_buf_printf(&text, "[Num Alerts: %d]\n\n", r->count);
-    al_buf_adds(&text, r->text);
+    for (const rec *m = r; m; m = m->pack) {
+        if (m != r)
+            al_buf_adds(&text, "\n\n---\n\n");
+        if (m->count > 1)
+            al_buf_printf(&text, "[Num Alerts: %d]\n\n", m->count);
+        al_buf_adds(&text, m->text);
+    }
     if (text.oom) {
         al_buf_free(&text);
         return NULL;
@@ -432,10 +521,12 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
 {
     alert_ctx *ctx = o->ctx;
     al_target *t = r->target;
+    uint64_t n = 1 + (uint64_t)r->pack_n;     /* alerts carried by this message */
     switch (out) {
     case AL_OUT_OK:
-        atomic_fetch_add(&ctx->n.deliveries_ok, 1);
-        r->alert->delivered_ok = 1;
+        atomic_fetch_add(&ctx->n.deliveries_ok, n);
+        for (rec *m = r; m; m = m->pack)
+            m->alert->delivered_ok = 1;
         if (ctx->cfg.log_to_console)
             al_ctx_log(ctx, ALERT_LOG_INFO, "%s: delivered to %s: %s", al_dest_name(t->kind),
                        t->display, r->body ? r->body : "");
@@ -447,13 +538,13 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         if (out == AL_OUT_RATE_LIMITED && r->retry_after_s >= 0)
             delay = (int64_t)ceil(r->retry_after_s * 1000.0);
         if (now + delay > r->deadline_ms) {
-            atomic_fetch_add(&ctx->n.deliveries_dropped, 1);
+            atomic_fetch_add(&ctx->n.deliveries_dropped, n);
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
                          al_dest_name(t->kind), t->display, r->attempt, why);
             rec_free(r);
             break;
         }
-        atomic_fetch_add(&ctx->n.deliveries_retried, 1);
+        atomic_fetch_add(&ctx->n.deliveries_retried, n);
         al_ctx_log(ctx, ALERT_LOG_WARNING, "%s delivery to %s failed (%s); retry %d in %.1fs",
                    al_dest_name(t->kind), t->display, why, r->attempt + 1, (double)delay / 1000.0);
         r->state = REC_READY;
@@ -469,20 +560,20 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             al_ctx_error(ctx, "%s target %s answered HTTP %ld: disabled until the ctx is recreated",
                          al_dest_name(t->kind), t->display, status);
         }
-        atomic_fetch_add(&ctx->n.deliveries_failed, 1);
+        atomic_fetch_add(&ctx->n.deliveries_failed, n);
         rec_free(r);
         /* whatever else waits for it will not get through either */
-        for (rec *q = o->ready.head, *n; q; q = n) {
-            n = q->next;
+        for (rec *q = o->ready.head, *qn; q; q = qn) {
+            qn = q->next;
             if (q->target == t) {
                 list_remove(&o->ready, q);
-                atomic_fetch_add(&ctx->n.deliveries_failed, 1);
+                atomic_fetch_add(&ctx->n.deliveries_failed, 1 + (uint64_t)q->pack_n);
                 rec_free(q);
             }
         }
         break;
     case AL_OUT_GIVE_UP:
-        atomic_fetch_add(&ctx->n.deliveries_failed, 1);
+        atomic_fetch_add(&ctx->n.deliveries_failed, n);
         al_ctx_error(ctx, "%s delivery to %s failed: %s (not retried)", al_dest_name(t->kind),
                      t->display, why);
         rec_free(r);
@@ -618,35 +709,71 @@ static void send_custom(al_outbox *o, rec *r, int64_t now)
            0, why, now);
 }
 
+/* A throttled target gets the distinct alerts waiting for it in one message (each
+ * with its own envelope) up to the size limit, instead of a minute of single posts. */
+static void pack_waiting(al_outbox *o, rec *r, int64_t now)
+{
+    al_target *t = r->target;
+    if (!t->pack_limit || r->body || r->pack)
+        return;
+    size_t waiting = 0;
+    for (rec *q = r; q; q = q->next)
+        waiting += q->target == t && q->next_at_ms <= now && !q->body;
+    if ((double)waiting <= t->tokens)
+        return;
+    size_t size = strlen(r->text) + 32;
+    rec *tail = r;
+    for (rec *q = r->next, *n; q; q = n) {
+        n = q->next;
+        if (q->target != t || q->next_at_ms > now || q->body || q->pack)
+            continue;
+        size_t add = strlen(q->text) + 40;
+        if (size + add > t->pack_limit)
+            break;
+        size += add;
+        list_remove(&o->ready, q);
+        tail->pack = q;
+        tail = q;
+        r->pack_n++;
+    }
+}
+
 static void start_due(al_outbox *o, int64_t now)
 {
     rec *r = o->ready.head;
     while (r) {
-        rec *next = r->next;
-        if (r->next_at_ms <= now) {
-            if (r->target->dead) {
-                list_remove(&o->ready, r);
-                atomic_fetch_add(&o->ctx->n.deliveries_failed, 1);
-                rec_free(r);
-                r = next;
-                continue;
-            }
-            if (r->target->kind != AL_DEST_CUSTOM && o->inflight.n >= MAX_INFLIGHT)
-                break;
-            if (!r->body && !(r->body = build_body(o, r))) {
-                r = next;
-                continue;   /* out of memory: stays ready, tried again next pass */
-            }
+        al_target *t = r->target;
+        if (r->next_at_ms > now || (!t->dead && !has_token(t, now))) {
+            r = r->next;
+            continue;
+        }
+        if (t->dead) {
+            rec *next = r->next;
             list_remove(&o->ready, r);
-            r->attempt++;
-            if (r->target->kind == AL_DEST_CUSTOM) {
-                send_custom(o, r, now);
-            } else if (start_http(o, r) == 0) {
-                r->state = REC_INFLIGHT;
-                list_push(&o->inflight, r);
-            } else {
-                finish(o, r, AL_OUT_RETRY, 0, "could not start the transfer", now);
-            }
+            atomic_fetch_add(&o->ctx->n.deliveries_failed, 1 + (uint64_t)r->pack_n);
+            rec_free(r);
+            r = next;
+            continue;
+        }
+        if (t->kind != AL_DEST_CUSTOM && o->inflight.n >= MAX_INFLIGHT)
+            break;
+        pack_waiting(o, r, now);
+        if (!r->body && !(r->body = build_body(o, r))) {
+            r = r->next;
+            continue;   /* out of memory: stays ready, tried again next pass */
+        }
+        if (t->rate_per_ms > 0)
+            t->tokens -= 1.0;
+        rec *next = r->next;
+        list_remove(&o->ready, r);
+        r->attempt++;
+        if (t->kind == AL_DEST_CUSTOM) {
+            send_custom(o, r, now);
+        } else if (start_http(o, r) == 0) {
+            r->state = REC_INFLIGHT;
+            list_push(&o->inflight, r);
+        } else {
+            finish(o, r, AL_OUT_RETRY, 0, "could not start the transfer", now);
         }
         r = next;
     }
@@ -719,12 +846,18 @@ void al_outbox_wakeup(al_outbox *o)
     curl_multi_wakeup(o->multi);
 }
 
+static int64_t sendable_at(const rec *r)
+{
+    int64_t tok = token_at(r->target);
+    return tok > r->next_at_ms ? tok : r->next_at_ms;
+}
+
 int al_outbox_idle(al_outbox *o, int64_t now)
 {
     if (o->inflight.n || o->batched.n)
         return 0;
     for (rec *r = o->ready.head; r; r = r->next)
-        if (r->next_at_ms <= now)
+        if (!r->target->dead && sendable_at(r) <= now)
             return 0;
     return 1;
 }
@@ -735,8 +868,8 @@ int64_t al_outbox_next_due(al_outbox *o)
     if (o->batched.n)
         t = o->next_flush_ms;
     for (rec *r = o->ready.head; r; r = r->next)
-        if (r->next_at_ms < t)
-            t = r->next_at_ms;
+        if (sendable_at(r) < t)
+            t = sendable_at(r);
     return t;
 }
 

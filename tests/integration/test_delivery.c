@@ -132,6 +132,45 @@ static void batch_size_flushes_early(void **state)
     h_free(h);
 }
 
+static void throttled_target_packs_nothing_lost(void **state)
+{
+    (void)state;
+    harness *h = h_new("    rate_limits: {slack: \"1/s\"}\n");
+    h_start(h);
+    char text[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(text, sizeof text, "storm %d", i);
+        emit(h, "db_exceptions", text);
+    }
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);        /* one token: one packed post */
+    char *t = h_text(h, 0);
+    const char *at = t;
+    for (int i = 0; i < 5; i++) {
+        snprintf(text, sizeof text, "Message: storm %d", i);
+        const char *hit = strstr(at, text);
+        assert_non_null(hit);                       /* all there, in order */
+        at = hit;
+    }
+    assert_non_null(strstr(t, "\n\n---\n\nAlert type: `db_exceptions`"));
+    free(t);
+    emit(h, "db_exceptions", "late 1");
+    emit(h, "db_exceptions", "late 2");
+    h_advance(h, 500);                              /* no token yet: waits, flush is not stuck */
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_advance(h, 500);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    t = h_text(h, 1);
+    assert_non_null(strstr(t, "late 1"));
+    assert_non_null(strstr(t, "late 2"));
+    free(t);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 7);
+    assert_int_equal(s.queue_depth, 0);
+    h_free(h);
+}
+
 static void server_errors_are_retried(void **state)
 {
     (void)state;
@@ -408,6 +447,7 @@ int main(void)
         cmocka_unit_test(per_type_webhook_urls),
         cmocka_unit_test(identical_alerts_coalesce),
         cmocka_unit_test(batch_size_flushes_early),
+        cmocka_unit_test(throttled_target_packs_nothing_lost),
         cmocka_unit_test(server_errors_are_retried),
         cmocka_unit_test(retry_after_is_honoured),
         cmocka_unit_test(client_errors_give_up),

@@ -42,7 +42,26 @@ static void hanging_61_in_one_tick(void **state)
     h_advance(h, 299999);
     assert_int_equal(rcv_count(h->rcv), 0);
     h_advance(h, 1);
-    assert_int_equal(rcv_count(h->rcv), 61);
+    /* Slack takes about one post a second: the storm arrives packed, nothing lost */
+    size_t posts = rcv_count(h->rcv);
+    assert_true(posts >= 1 && posts <= 3);
+    int seen[61] = { 0 };
+    int alerts = 0;
+    for (size_t p = 0; p < posts; p++) {
+        char *t = h_text(h, p);
+        for (char *at = t; (at = strstr(at, "Alert type: `llm_requests_hanging`")); at++)
+            alerts++;
+        for (int i = 0; i < 61; i++) {
+            char want[48];
+            snprintf(want, sizeof want, "Request ID: `call-%d`", i);
+            for (char *at = t; (at = strstr(at, want)); at++)
+                seen[i]++;
+        }
+        free(t);
+    }
+    assert_int_equal(alerts, 61);
+    for (int i = 0; i < 61; i++)
+        assert_int_equal(seen[i], 1);
     alert_stats s;
     h_stats(h, &s);
     assert_int_equal(s.alerts_raised, 61);
