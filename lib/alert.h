@@ -74,10 +74,12 @@ typedef struct al_alert {
 
     /* optional, for destinations and detectors that need more than the text */
     char *webhook_json;         /* replaces the generic event JSON (budget events, section 3) */
+    char *envelope;             /* replaces the whole text envelope (digests) */
     char *subject;              /* what the alert is about ("deployment azure/gpt-4"): dedup keys */
     int entity;                 /* ALERT_ENTITY_* for budget alerts, else 0 */
     int severity_major;         /* 1: a Major outage (PagerDuty "critical") */
     int resolved;               /* 1: the end of an episode (PagerDuty resolve, Alertmanager endsAt) */
+    int notice;                 /* 1: our own notice of dropped alerts: never dropped itself */
     al_strlist emails;        /* extra e-mail recipients (budget alert_emails, user_email) */
     /* Called once, when the last delivery of the alert has finished: ok = 1 when at least
      * one destination accepted it. Lets a detector hold a mark "pending" until then. */

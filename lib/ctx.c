@@ -99,6 +99,7 @@ static void worker_pass(alert_ctx *ctx, int force)
         al_event_free(e);
         e = next;
     }
+    al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
     atomic_store(&ctx->worker_busy, 0);
 }
@@ -293,6 +294,8 @@ void alert_ctx_destroy(alert_ctx *ctx)
         ctx->threaded = 0;
     }
     /* what is due now gets its chance within shutdown_timeout; the rest is counted */
+    worker_pass(ctx, 1);
+    al_route_tick(ctx, al_ctx_now(ctx), 1);
     drive_until_idle(ctx, (int64_t)(ctx->cfg.shutdown_timeout * 1000.0));
     ctx_free(ctx);
 }

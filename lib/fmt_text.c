@@ -86,6 +86,8 @@ static void utc_parts(int64_t ms, struct tm *tm)
 
 char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
 {
+    if (a->envelope)
+        return al_strdup(a->envelope);
     al_buf b = AL_BUF_INIT;
     al_buf_printf(&b, "Alert type: `%s`", al_types[a->type].name);
     if (a->type == AL_T_DAILY_REPORTS || a->type == AL_T_NEW_MODEL_ADDED) {

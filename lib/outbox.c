@@ -122,6 +122,8 @@ struct al_outbox {
     rec_list batched, ready, inflight;
     int64_t next_flush_ms;
     uint64_t rng;
+    uint64_t dropped_for_notice;
+    al_type dropped_type;
 };
 
 static void list_push(rec_list *l, rec *r)
@@ -387,19 +389,29 @@ static void idempotency_key(al_outbox *o, char out[40])
     out[36] = '\0';
 }
 
-static void drop_oldest_low(al_outbox *o)
+static void count_dropped(al_outbox *o, al_type type, uint64_t n)
 {
-    /* lowest level first, oldest first, never one in flight */
+    atomic_fetch_add(&o->ctx->n.deliveries_dropped, n);
+    if (!o->dropped_for_notice)
+        o->dropped_type = type;
+    o->dropped_for_notice += n;
+}
+
+/* The queue is full: the oldest item of the lowest level goes, never one in flight.
+ * Returns 0 when everything queued outranks the newcomer (then it is the one dropped). */
+static int drop_oldest_low(al_outbox *o, int new_level)
+{
     rec_list *lists[2] = { &o->batched, &o->ready };
-    for (int level = ALERT_LEVEL_LOW; level <= ALERT_LEVEL_HIGH; level++)
+    for (int level = ALERT_LEVEL_LOW; level <= new_level; level++)
         for (int li = 0; li < 2; li++)
             for (rec *r = lists[li]->head; r; r = r->next)
                 if (r->level == level) {
                     list_remove(lists[li], r);
-                    atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1);
+                    count_dropped(o, r->type, 1 + (uint64_t)r->pack_n);
                     rec_free(r);
-                    return;
+                    return 1;
                 }
+    return 0;
 }
 
 int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
@@ -410,12 +422,9 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
         return ALERT_ERR_TRANSPORT;
     }
     size_t pending = o->batched.n + o->ready.n + o->inflight.n;
-    if ((int64_t)pending >= ctx->cfg.max_queue) {
-        drop_oldest_low(o);
-        if ((int64_t)(o->batched.n + o->ready.n + o->inflight.n) >= ctx->cfg.max_queue) {
-            atomic_fetch_add(&ctx->n.deliveries_dropped, 1);
-            return ALERT_ERR_FULL;
-        }
+    if (!a->notice && (int64_t)pending >= ctx->cfg.max_queue && !drop_oldest_low(o, a->level)) {
+        count_dropped(o, a->type, 1);
+        return ALERT_ERR_FULL;
     }
     rec *r = al_calloc(1, sizeof *r);
     if (!r)
@@ -871,6 +880,14 @@ int64_t al_outbox_next_due(al_outbox *o)
         if (sendable_at(r) < t)
             t = sendable_at(r);
     return t;
+}
+
+uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type)
+{
+    uint64_t n = o->dropped_for_notice;
+    *first_type = o->dropped_type;
+    o->dropped_for_notice = 0;
+    return n;
 }
 
 size_t al_outbox_inflight(al_outbox *o)

@@ -63,6 +63,8 @@ int al_outbox_idle(al_outbox *o, int64_t now_ms);
 /* Earliest ctx-clock time at which something is due (INT64_MAX: nothing). */
 int64_t al_outbox_next_due(al_outbox *o);
 size_t al_outbox_inflight(al_outbox *o);
+/* Alerts dropped from a full queue since the last call, and the type of the first. */
+uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
 /* Shows a URL as scheme://host only (URLs are secrets). */
 void al_url_display(const char *url, char *out, size_t n);
 

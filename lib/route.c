@@ -2,6 +2,7 @@
  * resolved once at alert_ctx_create. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "ctx.h"
@@ -13,7 +14,16 @@ typedef struct target_list {
     size_t n;
 } target_list;
 
+/* Digest mode: one message per (type, model, api_base) per interval. */
+typedef struct digest {
+    struct digest *next;
+    al_alert *first;        /* a reference: the first alert of the interval */
+    int count;
+    int64_t start_ms, last_ms;
+} digest;
+
 struct al_routes {
+    digest *digests;
     int slack_on;
     target_list slack[AL_T__COUNT];     /* per alert type */
     target_list custom;
@@ -36,6 +46,11 @@ void al_routes_free(al_routes *r)
 {
     if (!r)
         return;
+    for (digest *d = r->digests, *n; d; d = n) {
+        n = d->next;
+        al_alert_free(d->first);
+        al_free(d);
+    }
     for (int i = 0; i < AL_T__COUNT; i++)
         al_free(r->slack[i].items);
     al_free(r->custom.items);
@@ -132,6 +147,98 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
     al_free(text);
 }
 
+static int same_label(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Takes a: into its digest bucket. */
+static void digest_add(alert_ctx *ctx, al_alert *a)
+{
+    al_routes *r = ctx->routes;
+    for (digest *d = r->digests; d; d = d->next)
+        if (d->first->type == a->type && same_label(d->first->model, a->model) &&
+            same_label(d->first->api_base, a->api_base)) {
+            d->count++;
+            d->last_ms = a->at_ms;
+            atomic_fetch_add(&ctx->n.alerts_coalesced, 1);
+            al_alert_free(a);
+            return;
+        }
+    digest *d = al_calloc(1, sizeof *d);
+    if (!d) {
+        deliver(ctx, a, 0, NULL);       /* no memory for a bucket: send it as it is */
+        al_alert_free(a);
+        return;
+    }
+    d->first = a;
+    d->count = 1;
+    d->start_ms = d->last_ms = a->at_ms;
+    d->next = r->digests;
+    r->digests = d;
+}
+
+static void fmt_datetime(char *out, size_t n, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void digest_send(alert_ctx *ctx, digest *d)
+{
+    al_alert *a = d->first;
+    char start[32], end[32];
+    fmt_datetime(start, sizeof start, d->start_ms);
+    fmt_datetime(end, sizeof end, d->last_ms);
+    al_buf b = AL_BUF_INIT;
+    al_buf_printf(&b, "Alert type: `%s` (Digest)\nLevel: `%s`\nStart: `%s`\nEnd: `%s`\nCount: `%d`"
+                      "\n\nMessage: ", al_types[a->type].name, al_level_name(a->level), start, end,
+                  d->count);
+    al_buf_adds(&b, a->message);
+    if (ctx->cfg.proxy_base_url)
+        al_buf_printf(&b, "\n\nProxy URL: `%s`", ctx->cfg.proxy_base_url);
+    al_free(a->envelope);
+    a->envelope = al_buf_take(&b);
+    if (!a->envelope)
+        al_ctx_error(ctx, "out of memory: a %s digest was sent without its counts",
+                     al_types[a->type].name);
+    deliver(ctx, a, 0, NULL);
+}
+
+void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
+{
+    al_routes *r = ctx->routes;
+    for (digest **p = &r->digests; *p;) {
+        digest *d = *p;
+        double interval = ctx->cfg.type_conf[d->first->type].digest_interval * 1000.0;
+        if (!all && (double)(now_ms - d->start_ms) < interval) {
+            p = &d->next;
+            continue;
+        }
+        *p = d->next;
+        digest_send(ctx, d);
+        al_alert_free(d->first);
+        al_free(d);
+    }
+    al_type type;
+    uint64_t dropped = al_outbox_take_dropped(ctx->outbox, &type);
+    if (dropped) {
+        /* the notice goes out whatever alert_types says: it is about alerts lost */
+        al_alert *a = al_alert_new(type, ALERT_LEVEL_HIGH, now_ms);
+        if (a)
+            a->notice = 1;
+        char text[200];
+        snprintf(text, sizeof text, "`%llu alerts dropped`: the delivery queue was full "
+                 "(max_queue = %lld); the oldest, lowest-level alerts went first",
+                 (unsigned long long)dropped, (long long)ctx->cfg.max_queue);
+        if (a && (a->message = al_strdup(text)) && (a->plain = al_strdup(text)))
+            deliver(ctx, a, 0, NULL);
+        al_alert_free(a);
+    }
+}
+
 void al_route_alert(alert_ctx *ctx, al_alert *a)
 {
     if (!((ctx->enabled >> a->type) & 1u)) {
@@ -140,6 +247,10 @@ void al_route_alert(alert_ctx *ctx, al_alert *a)
         return;
     }
     atomic_fetch_add(&ctx->n.alerts_raised, 1);
+    if (ctx->cfg.type_conf[a->type].digest) {
+        digest_add(ctx, a);
+        return;
+    }
     deliver(ctx, a, 0, NULL);
     al_alert_free(a);
 }

@@ -171,6 +171,66 @@ static void throttled_target_packs_nothing_lost(void **state)
     h_free(h);
 }
 
+static void digest_mode_sends_one_message_per_interval(void **state)
+{
+    (void)state;
+    harness *h = h_new("  alert_type_config:\n    db_exceptions: {digest: true, digest_interval: 60}\n");
+    h_start(h);
+    for (int i = 0; i < 3; i++)
+        emit(h, "db_exceptions", "DB read/write call failed: timeout");
+    emit(h, "llm_exceptions", "not digested");
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    assert_true(h_find(h, "not digested") == 0);
+    h_advance(h, 30000);
+    emit(h, "db_exceptions", "DB read/write call failed: timeout");
+    h_advance(h, 29999);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_advance(h, 1);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    char *t = h_text(h, 1);
+    assert_non_null(strstr(t, "Alert type: `db_exceptions` (Digest)\nLevel: `High`\n"
+                              "Start: `2026-01-01 00:00:00`\nEnd: `2026-01-01 00:00:30`\nCount: `4`\n\n"
+                              "Message: DB read/write call failed: timeout"));
+    free(t);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_raised, 5);
+    assert_int_equal(s.alerts_coalesced, 3);
+    h_free(h);
+}
+
+static void full_queue_drops_lowest_first_and_says_so(void **state)
+{
+    (void)state;
+    harness *h = h_new("    max_queue: 3\n");
+    h_start(h);
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "high 1", NULL), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_LOW, "low 1", NULL), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_LOW, "low 2", NULL), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "high 2", NULL), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_LOW, "low 3", NULL), ALERT_OK);
+    h_advance(h, 0);
+    assert_true(h_find(h, "high 1") >= 0);
+    assert_true(h_find(h, "high 2") >= 0);
+    assert_true(h_find(h, "low 3") >= 0);
+    assert_true(h_find(h, "low 1") < 0);       /* the oldest Low went first */
+    assert_true(h_find(h, "low 2") < 0);       /* then the next oldest Low */
+    assert_true(h_find(h, "`2 alerts dropped`: the delivery queue was full (max_queue = 3)") >= 0);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_dropped, 2);
+    assert_int_equal(s.queue_depth, 0);
+    /* a full queue of High alerts turns away a Low newcomer, not a High one */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "keep", NULL), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_LOW, "newcomer", NULL), ALERT_OK);
+    h_advance(h, 0);
+    assert_true(h_find(h, "newcomer") < 0);
+    assert_true(h_find(h, "`1 alerts dropped`") >= 0);
+    h_free(h);
+}
+
 static void server_errors_are_retried(void **state)
 {
     (void)state;
@@ -448,6 +508,8 @@ int main(void)
         cmocka_unit_test(identical_alerts_coalesce),
         cmocka_unit_test(batch_size_flushes_early),
         cmocka_unit_test(throttled_target_packs_nothing_lost),
+        cmocka_unit_test(digest_mode_sends_one_message_per_interval),
+        cmocka_unit_test(full_queue_drops_lowest_first_and_says_so),
         cmocka_unit_test(server_errors_are_retried),
         cmocka_unit_test(retry_after_is_honoured),
         cmocka_unit_test(client_errors_give_up),
