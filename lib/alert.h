@@ -80,6 +80,7 @@ typedef struct al_alert {
     int severity_major;         /* 1: a Major outage (PagerDuty "critical") */
     int resolved;               /* 1: the end of an episode (PagerDuty resolve, Alertmanager endsAt) */
     int notice;                 /* 1: our own notice of dropped alerts: never dropped itself */
+    int page;                   /* 1: for PagerDuty (its aggregates) */
     al_strlist emails;        /* extra e-mail recipients (budget alert_emails, user_email) */
     /* Called once, when the last delivery of the alert has finished: ok = 1 when at least
      * one destination accepted it. Lets a detector hold a mark "pending" until then. */

@@ -82,6 +82,10 @@ static void drain_starts(alert_ctx *ctx)
                 continue;
             if (al_wheel_add(ctx->wheel, e->idx, e->gen, e->start_ms + ctx->threshold_ms) != ALERT_OK)
                 al_ctx_error(ctx, "out of memory: a request is not watched for hanging");
+            if (ctx->wheel_pd &&
+                al_wheel_add(ctx->wheel_pd, e->idx, e->gen,
+                             e->start_ms + (int64_t)(ctx->cfg.hanging_threshold_seconds * 1000.0)) != ALERT_OK)
+                al_ctx_error(ctx, "out of memory: a request is not watched for PagerDuty");
         }
     } while (n == ctx->drain_cap);
 }
@@ -90,8 +94,12 @@ static void worker_pass(alert_ctx *ctx, int force)
 {
     atomic_store(&ctx->worker_busy, 1);
     int64_t now = al_ctx_now(ctx);
+    if (ctx->store)
+        al_store_begin(ctx->store);     /* one commit for everything this pass writes */
     drain_starts(ctx);
     al_wheel_advance(ctx->wheel, now, al_latency_on_due, ctx);
+    if (ctx->wheel_pd)
+        al_wheel_advance(ctx->wheel_pd, now, al_latency_on_pd_due, ctx);
     al_event *e = al_evqueue_take_all(&ctx->events);
     while (e) {
         al_event *next = e->next;
@@ -101,6 +109,8 @@ static void worker_pass(alert_ctx *ctx, int force)
     }
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
+    if (ctx->store && al_store_commit(ctx->store) != ALERT_OK)
+        al_ctx_error(ctx, "state_path: could not save this pass (%s)", al_store_last_error(ctx->store));
     atomic_store(&ctx->worker_busy, 0);
 }
 
@@ -197,8 +207,12 @@ static int64_t wheel_tick_ms(int64_t threshold_ms)
 static void ctx_free(alert_ctx *ctx)
 {
     al_outbox_free(ctx->outbox);
+    al_store_close(ctx->store);
     al_routes_free(ctx->routes);
     al_wheel_free(ctx->wheel);
+    al_wheel_free(ctx->wheel_pd);
+    al_pdwindow_free(&ctx->pd_failures);
+    al_pdwindow_free(&ctx->pd_hanging);
     al_inflight_free(ctx->inflight);
     al_intern_free(ctx->intern);
     al_dstats_free(ctx->dstats);
@@ -261,10 +275,37 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         ctx_free(ctx);
         return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
     }
+    for (size_t i = 0; i < c->alerting.n; i++)
+        if (strcmp(c->alerting.items[i], "pagerduty") == 0)
+            ctx->pagerduty_on = 1;
+    if (ctx->pagerduty_on) {
+        uint32_t chunks = (uint32_t)(((uint64_t)c->max_inflight + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS);
+        ctx->wheel_pd = al_wheel_new(wheel_tick_ms((int64_t)(c->hanging_threshold_seconds * 1000.0)),
+                                     4096, chunks);
+        if (!ctx->wheel_pd ||
+            al_pdwindow_init(&ctx->pd_failures, c->failure_threshold,
+                             (int64_t)(c->failure_threshold_window_seconds * 1000.0)) != ALERT_OK ||
+            al_pdwindow_init(&ctx->pd_hanging, c->hanging_threshold_fails,
+                             (int64_t)(c->hanging_threshold_window_seconds * 1000.0)) != ALERT_OK) {
+            ctx_free(ctx);
+            return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
+        }
+    }
     rc = al_routes_build(ctx, err);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return rc;
+    }
+    if (c->state_path) {
+        char why[256];
+        rc = al_store_open(&ctx->store, c->state_path, why, sizeof why);
+        if (rc == ALERT_OK)
+            rc = al_outbox_replay(ctx->outbox);
+        if (rc != ALERT_OK) {
+            al_error_set(err, rc, "state_path", 0, 0, "%s", ctx->store ? al_store_last_error(ctx->store) : why);
+            ctx_free(ctx);
+            return rc;
+        }
     }
     if (c->insecure_skip_verify)
         al_ctx_log(ctx, ALERT_LOG_WARNING,

@@ -14,6 +14,8 @@
 #include "events.h"
 #include "inflight.h"
 #include "intern.h"
+#include "pdagg.h"
+#include "store.h"
 #include "wheel.h"
 
 typedef struct al_outbox al_outbox;
@@ -41,10 +43,16 @@ struct alert_ctx {
     al_evqueue events;
     al_counters n;
 
+    /* PagerDuty's aggregates (when pagerduty is a destination) */
+    int pagerduty_on;
+    al_wheel *wheel_pd;             /* requests at start + hanging_threshold_seconds */
+    al_pdwindow pd_failures, pd_hanging;
+
     /* worker state */
     al_wheel *wheel;
     al_outbox *outbox;
     al_routes *routes;
+    al_store *store;                /* state_path, or NULL */
     al_start_ev *drain_buf;
     size_t drain_cap;
 
@@ -73,6 +81,7 @@ int al_check_version(const void *p, uint32_t max_version);
 /* latency.c: turns request events and due timers into alerts. */
 void al_latency_on_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
 void al_latency_on_event(alert_ctx *ctx, const al_event *e);
+void al_latency_on_pd_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
 
 /* route.c: resolves the destinations at alert_ctx_create (ALERT_ERR_CONFIG names an
  * unknown one). */
@@ -83,6 +92,8 @@ void al_route_alert(alert_ctx *ctx, al_alert *a);
 /* Digests whose interval is over (all of them when all != 0), and the notice of
  * alerts dropped from a full queue. */
 void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all);
+/* PagerDuty's aggregate pages: to PagerDuty only, whatever alert_types says. */
+void al_route_page(alert_ctx *ctx, al_alert *a);
 /* alert_send_test: queues the test alerts of one destination. */
 int al_route_send_test(alert_ctx *ctx, const char *destination);
 

@@ -26,6 +26,7 @@ typedef enum al_ev_str {
 
 #define AL_EVF_EXCEPTION 1     /* a failure to alert as llm_exceptions */
 #define AL_EVF_OUTAGE    2     /* a failure that counts for outages (408, >= 500) */
+#define AL_EVF_PAGERDUTY 4     /* a failure for PagerDuty's failure-rate aggregate */
 
 typedef struct al_event {
     struct al_event *next;

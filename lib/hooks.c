@@ -358,8 +358,10 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     int exception = !f->user_error && type_on(ctx, AL_T_LLM_EXCEPTIONS);
     int outage = (f->status_code == 408 || f->status_code >= 500) &&
                  (type_on(ctx, AL_T_OUTAGE_ALERTS) || type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
-    int alert = exception || outage;
-    int flags = (exception ? AL_EVF_EXCEPTION : 0) | (outage ? AL_EVF_OUTAGE : 0);
+    int page = ctx->pagerduty_on && !f->user_error;
+    int alert = exception || outage || page;
+    int flags = (exception ? AL_EVF_EXCEPTION : 0) | (outage ? AL_EVF_OUTAGE : 0) |
+                (page ? AL_EVF_PAGERDUTY : 0);
     const char *strs[AL_ES__COUNT];
     size_t lens[AL_ES__COUNT];
     const char *late[5] = { f->deployment, f->deployment_id, f->provider, f->api_base, f->region };

@@ -171,8 +171,47 @@ static void on_slow(alert_ctx *ctx, const al_event *e)
     finish_alert(ctx, a, &t);
 }
 
+/* PagerDuty's compat aggregates: one page when a window fills, then it starts over. */
+static void page(alert_ctx *ctx, al_type type, const char *what, int64_t n, double window_s,
+                 int64_t at_ms)
+{
+    al_alert *a = al_alert_new(type, ALERT_LEVEL_HIGH, at_ms);
+    if (!a)
+        return;
+    char text[160];
+    snprintf(text, sizeof text, "%s: %lld in the last %g seconds.", what, (long long)n, window_s);
+    a->message = al_strdup(text);
+    a->plain = al_strdup(text);
+    a->subject = al_strdup(what);
+    a->page = 2;
+    if (!a->message || !a->plain || !a->subject) {
+        al_alert_free(a);
+        return;
+    }
+    al_route_page(ctx, a);
+}
+
+void al_latency_on_pd_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
+{
+    alert_ctx *ctx = arg;
+    al_slot *s = al_inflight_slot(ctx->inflight, idx);
+    uint64_t w = s ? atomic_load_explicit(&s->word, memory_order_acquire) : 0;
+    if (w != ((uint64_t)gen << 32 | AL_SLOT_ACTIVE) && w != ((uint64_t)gen << 32 | AL_SLOT_READING))
+        return;     /* it finished in time */
+    int64_t n = al_pdwindow_add(&ctx->pd_hanging, due_ms);
+    if (n)
+        page(ctx, AL_T_LLM_REQUESTS_HANGING, "High Number of Hanging LLM Requests", n,
+             ctx->cfg.hanging_threshold_window_seconds, due_ms);
+}
+
 static void on_failure(alert_ctx *ctx, const al_event *e)
 {
+    if (e->flags & AL_EVF_PAGERDUTY) {
+        int64_t n = al_pdwindow_add(&ctx->pd_failures, e->end_ms);
+        if (n)
+            page(ctx, AL_T_LLM_EXCEPTIONS, "High LLM API Failure Rate", n,
+                 ctx->cfg.failure_threshold_window_seconds, e->end_ms);
+    }
     if (!(e->flags & AL_EVF_EXCEPTION))
         return;
     al_alert *a = al_alert_new(AL_T_LLM_EXCEPTIONS, al_types[AL_T_LLM_EXCEPTIONS].level, e->end_ms);

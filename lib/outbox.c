@@ -13,8 +13,11 @@
 #include "buf.h"
 #include "ctx.h"
 #include "fmt.h"
+#include "fmt_dest.h"
 #include "hash.h"
 #include "sign.h"
+#include "spool.h"
+#include "store.h"
 
 #define MAX_INFLIGHT 64
 #define BODY_KEEP (64 * 1024)           /* kept of a response body, for classification */
@@ -76,9 +79,11 @@ struct al_target {
     struct al_target *next;
     al_dest_kind kind;
     char *url;
+    char *config_url;       /* as configured (what the store keeps) */
     char display[96];
     al_transport_ref *custom;
     int dead;
+    int slack_compat;       /* a Discord URL ending in /slack: the Slack payload */
     /* token bucket on the ctx clock; rate 0: unlimited */
     double rate_per_ms, burst, tokens;
     int64_t refill_ms;
@@ -102,9 +107,14 @@ typedef struct rec {
     char idem[40];
     struct rec *pack;       /* alerts packed into this message while the target is throttled */
     int pack_n;
+    int64_t store_id;       /* its row in the store, or 0 */
+    int64_t *merged;        /* rows of the alerts coalesced into it */
+    size_t n_merged;
     /* the transfer in flight */
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *rcpt;        /* e-mail */
+    size_t upload_off;              /* e-mail: bytes of body read by libcurl */
     al_buf resp;
     size_t resp_total;
     double retry_after_s;   /* < 0: none */
@@ -164,8 +174,10 @@ static void rec_free(rec *r)
     if (r->easy)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->rcpt);
     al_buf_free(&r->resp);
     al_free(r->text);
+    al_free(r->merged);
     al_alert_free(r->alert);
     al_free(r->body);
     al_free(r);
@@ -232,7 +244,10 @@ void al_outbox_free(al_outbox *o)
     if (!o)
         return;
     uint64_t lost = o->batched.n + o->ready.n + o->inflight.n;
-    if (lost) {
+    if (lost && o->ctx->store) {
+        al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are kept "
+                   "in state_path for the next start", (unsigned long long)lost);
+    } else if (lost) {
         atomic_fetch_add(&o->ctx->n.deliveries_dropped, lost);
         al_ctx_log(o->ctx, ALERT_LOG_ERROR,
                    "%llu deliveries still pending at shutdown were dropped",
@@ -245,6 +260,7 @@ void al_outbox_free(al_outbox *o)
     while (t) {
         al_target *n = t->next;
         al_free(t->url);
+        al_free(t->config_url);
         al_free(t);
         t = n;
     }
@@ -330,7 +346,7 @@ al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
 {
     for (al_target *t = o->targets; t; t = t->next)
         if (t->kind == kind && t->custom == custom &&
-            ((!t->url && !url) || (t->url && url && strcmp(t->url, url) == 0)))
+            ((!t->url && !url) || (t->config_url && url && strcmp(t->config_url, url) == 0)))
             return t;
     al_target *t = al_calloc(1, sizeof *t);
     if (!t)
@@ -338,8 +354,12 @@ al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
     t->kind = kind;
     t->custom = custom;
     if (url) {
-        t->url = al_strdup(url);
-        if (!t->url) {
+        t->slack_compat = kind == AL_DEST_DISCORD && al_discord_is_slack_compat(url);
+        t->url = kind == AL_DEST_DISCORD ? al_discord_url(url) : al_strdup(url);
+        t->config_url = al_strdup(url);
+        if (!t->url || !t->config_url) {
+            al_free(t->url);
+            al_free(t->config_url);
             al_free(t);
             return NULL;
         }
@@ -389,6 +409,57 @@ static void idempotency_key(al_outbox *o, char out[40])
     out[36] = '\0';
 }
 
+/* ---- the store: every queued message has a row until its fate is known ---- */
+
+static al_store *store_of(const al_outbox *o)
+{
+    return o->ctx->store;
+}
+
+static void store_put(al_outbox *o, rec *r, int count)
+{
+    al_store *st = store_of(o);
+    if (!st)
+        return;
+    char *extra = al_alert_to_json(r->alert, count);
+    al_spool_row row;
+    memset(&row, 0, sizeof row);
+    row.target_kind = r->target->kind;
+    row.level = r->level;
+    row.attempt = r->attempt;
+    row.target = r->target->custom ? r->target->custom->name : r->target->config_url;
+    row.alert_type = al_types[r->type].name;
+    row.text = r->text;
+    row.extra = extra;
+    row.idem = r->idem;
+    row.created_ms = r->created_ms;
+    row.next_at_ms = r->next_at_ms;
+    row.deadline_ms = r->deadline_ms;
+    if (!extra || al_store_spool_put(st, &row, &r->store_id) != ALERT_OK)
+        al_ctx_error(o->ctx, "state_path: a pending delivery could not be saved (%s)",
+                     extra ? al_store_last_error(st) : "out of memory");
+    al_free(extra);
+}
+
+static void store_retry(al_outbox *o, rec *r)
+{
+    for (rec *m = r; m && store_of(o); m = m->pack)
+        if (m->store_id)
+            al_store_spool_update(store_of(o), m->store_id, r->attempt, r->next_at_ms);
+}
+
+/* The message's fate is known: its rows go, and those of what rode with it. */
+static void store_forget(al_outbox *o, rec *r)
+{
+    al_store *st = store_of(o);
+    for (rec *m = r; m && st; m = m->pack) {
+        if (m->store_id)
+            al_store_spool_delete(st, m->store_id);
+        for (size_t i = 0; i < m->n_merged; i++)
+            al_store_spool_delete(st, m->merged[i]);
+    }
+}
+
 static void count_dropped(al_outbox *o, al_type type, uint64_t n)
 {
     atomic_fetch_add(&o->ctx->n.deliveries_dropped, n);
@@ -407,6 +478,7 @@ static int drop_oldest_low(al_outbox *o, int new_level)
             for (rec *r = lists[li]->head; r; r = r->next)
                 if (r->level == level) {
                     list_remove(lists[li], r);
+                    store_forget(o, r);
                     count_dropped(o, r->type, 1 + (uint64_t)r->pack_n);
                     rec_free(r);
                     return 1;
@@ -445,6 +517,8 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     r->created_ms = now;
     r->deadline_ms = now + (int64_t)(ctx->cfg.delivery_deadline * 1000.0);
     r->state = REC_BATCHED;
+    r->next_at_ms = now;
+    store_put(o, r, 1);
     list_push(&o->batched, r);
     update_depth(o);
     return ALERT_OK;
@@ -484,6 +558,13 @@ static void flush_batch(al_outbox *o, int64_t now)
                 twin->count++;
                 if (r->level > twin->level)
                     twin->level = r->level;
+                if (r->store_id) {      /* its row stays until the twin's fate is known */
+                    int64_t *m = al_realloc(twin->merged, (twin->n_merged + 1) * sizeof *m);
+                    if (m) {
+                        twin->merged = m;
+                        twin->merged[twin->n_merged++] = r->store_id;
+                    }
+                }
                 atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
                 rec_free(r);
                 continue;
@@ -498,6 +579,34 @@ static void flush_batch(al_outbox *o, int64_t now)
     update_depth(o);
 }
 
+static al_fmt_env fmt_env(const al_outbox *o)
+{
+    const alert_ctx *ctx = o->ctx;
+    al_fmt_env env = { ctx->instance, al_ctx_now(ctx), ctx->cfg.alertmanager_resolve_after,
+                       ctx->cfg.proxy_base_url };
+    return env;
+}
+
+static char *email_message(al_outbox *o, const rec *r, const char *text)
+{
+    const alert_config *c = &o->ctx->cfg;
+    size_t n = c->email_recipients.n + r->alert->emails.n;
+    const char **to = al_calloc(n ? n : 1, sizeof *to);
+    if (!to)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < c->email_recipients.n; i++)
+        to[k++] = c->email_recipients.items[i];
+    for (size_t i = 0; i < r->alert->emails.n; i++)
+        to[k++] = r->alert->emails.items[i];
+    al_fmt_env env = fmt_env(o);
+    const char *from = c->smtp_sender_email ? c->smtp_sender_email : "libalerting@localhost";
+    char *msg = al_fmt_email(&env, r->alert, text, from, to, k, r->idem);
+    al_free(to);
+    return msg;
+}
+
+/* The payload of a message, in its destination's format. */
 static char *build_body(al_outbox *o, const rec *r)
 {
     al_buf text = AL_BUF_INIT;
@@ -512,15 +621,33 @@ static char *build_body(al_outbox *o, const rec *r)
         al_buf_free(&text);
         return NULL;
     }
+    al_fmt_env env = fmt_env(o);
+    const al_alert *a = r->alert;
     char *body = NULL;
-    if (r->target->kind == AL_DEST_CUSTOM) {
-        body = al_fmt_event_json(o->ctx, r->alert);
-    } else {
-        json_t *payload = json_pack("{s:s%}", "text", text.data, text.len);
-        if (payload) {
-            body = json_dumps(payload, JSON_COMPACT);
-            json_decref(payload);
-        }
+    switch (r->target->kind) {
+    case AL_DEST_SLACK:
+        body = al_fmt_slack_body(text.data);
+        break;
+    case AL_DEST_DISCORD:
+        body = r->target->slack_compat ? al_fmt_slack_body(text.data) : al_fmt_discord_body(text.data);
+        break;
+    case AL_DEST_MS_TEAMS:
+        body = al_fmt_teams_body(text.data);
+        break;
+    case AL_DEST_PAGERDUTY:
+        body = al_fmt_pagerduty_body(&env, a, o->ctx->cfg.pagerduty_api_key, NULL);
+        break;
+    case AL_DEST_ALERTMANAGER:
+        body = al_fmt_alertmanager_body(&env, a);
+        break;
+    case AL_DEST_EMAIL:
+        body = email_message(o, r, text.data);
+        break;
+    case AL_DEST_WEBHOOK:
+    case AL_DEST_CUSTOM:
+    default:
+        body = a->webhook_json ? al_strdup(a->webhook_json) : al_fmt_event_json(o->ctx, a);
+        break;
     }
     al_buf_free(&text);
     return body;
@@ -536,6 +663,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         atomic_fetch_add(&ctx->n.deliveries_ok, n);
         for (rec *m = r; m; m = m->pack)
             m->alert->delivered_ok = 1;
+        store_forget(o, r);
         if (ctx->cfg.log_to_console)
             al_ctx_log(ctx, ALERT_LOG_INFO, "%s: delivered to %s: %s", al_dest_name(t->kind),
                        t->display, r->body ? r->body : "");
@@ -550,6 +678,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             atomic_fetch_add(&ctx->n.deliveries_dropped, n);
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
                          al_dest_name(t->kind), t->display, r->attempt, why);
+            store_forget(o, r);
             rec_free(r);
             break;
         }
@@ -559,6 +688,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         r->state = REC_READY;
         r->next_at_ms = now + delay;
         r->retry_after_s = -1;
+        store_retry(o, r);
         list_push(&o->ready, r);
         break;
     }
@@ -570,6 +700,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
                          al_dest_name(t->kind), t->display, status);
         }
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
+        store_forget(o, r);
         rec_free(r);
         /* whatever else waits for it will not get through either */
         for (rec *q = o->ready.head, *qn; q; q = qn) {
@@ -577,6 +708,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             if (q->target == t) {
                 list_remove(&o->ready, q);
                 atomic_fetch_add(&ctx->n.deliveries_failed, 1 + (uint64_t)q->pack_n);
+                store_forget(o, q);
                 rec_free(q);
             }
         }
@@ -585,6 +717,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
         al_ctx_error(ctx, "%s delivery to %s failed: %s (not retried)", al_dest_name(t->kind),
                      t->display, why);
+        store_forget(o, r);
         rec_free(r);
         break;
     }
@@ -634,60 +767,132 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static int start_http(al_outbox *o, rec *r)
+static int add_header(struct curl_slist **hs, const char *h)
+{
+    struct curl_slist *n = curl_slist_append(*hs, h);
+    if (!n)
+        return -1;
+    *hs = n;
+    return 0;
+}
+
+/* Standard Webhooks: a timestamp from the ctx clock and the signature over
+ * "id.timestamp.body", made again on every attempt (receivers check freshness). */
+static int add_signature(al_outbox *o, rec *r, struct curl_slist **hs)
+{
+    const char *secret = o->ctx->cfg.webhook_secret;
+    if (!secret || r->target->kind != AL_DEST_WEBHOOK)
+        return 0;
+    int64_t ts = al_ctx_now(o->ctx) / 1000;
+    char sig[160], h[200];
+    if (al_webhook_sign(secret, r->idem, ts, r->body, strlen(r->body), sig, sizeof sig) != 0)
+        return -1;
+    snprintf(h, sizeof h, "webhook-timestamp: %lld", (long long)ts);
+    if (add_header(hs, h) < 0)
+        return -1;
+    snprintf(h, sizeof h, "webhook-signature: %s", sig);
+    return add_header(hs, h);
+}
+
+static size_t on_upload(char *p, size_t size, size_t n, void *ud)
+{
+    rec *r = ud;
+    size_t len = strlen(r->body);
+    size_t left = len - r->upload_off;
+    size_t take = size * n < left ? size * n : left;
+    memcpy(p, r->body + r->upload_off, take);
+    r->upload_off += take;
+    return take;
+}
+
+static int setup_smtp(al_outbox *o, rec *r, CURL *e)
+{
+    const alert_config *c = &o->ctx->cfg;
+    for (size_t i = 0; i < c->email_recipients.n; i++)
+        if (add_header(&r->rcpt, c->email_recipients.items[i]) < 0)
+            return -1;
+    for (size_t i = 0; i < r->alert->emails.n; i++)
+        if (add_header(&r->rcpt, r->alert->emails.items[i]) < 0)
+            return -1;
+    if (!r->rcpt)
+        return -2;
+    r->upload_off = 0;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, c->smtp_sender_email ? c->smtp_sender_email
+                                                                 : "libalerting@localhost");
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)strlen(r->body));
+    if (c->smtp_username)
+        curl_easy_setopt(e, CURLOPT_USERNAME, c->smtp_username);
+    if (c->smtp_password)
+        curl_easy_setopt(e, CURLOPT_PASSWORD, c->smtp_password);
+    const char *tls = c->smtp_tls;
+    if (tls && (strcasecmp(tls, "true") == 0 || strcmp(tls, "1") == 0 || strcasecmp(tls, "yes") == 0))
+        curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    return 0;
+}
+
+static int setup_http(al_outbox *o, rec *r, CURL *e)
+{
+    char h[96];
+    const char *fixed[] = { "Content-Type: application/json", "Expect:",
+                            "User-Agent: libalerting/" ALERT_VERSION_STRING };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (add_header(&r->headers, fixed[i]) < 0)
+            return -1;
+    snprintf(h, sizeof h, "webhook-id: %s", r->idem);
+    if (add_header(&r->headers, h) < 0 || add_signature(o, r, &r->headers) < 0)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    return 0;
+}
+
+/* 0 started; -1 could not (retry later); -2 nothing to send it to (give up). */
+static int start_transfer(al_outbox *o, rec *r)
 {
     const alert_config *cfg = &o->ctx->cfg;
     CURL *e = curl_easy_init();
     if (!e)
         return -1;
     r->easy = e;
-    char h[96];
-    struct curl_slist *hs = NULL, *tmp;
-    const char *fixed[] = { "Content-Type: application/json", "Expect:",
-                            "User-Agent: libalerting/" ALERT_VERSION_STRING };
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
-        if (!(tmp = curl_slist_append(hs, fixed[i])))
-            goto fail;
-        hs = tmp;
-    }
-    snprintf(h, sizeof h, "webhook-id: %s", r->idem);
-    if (!(tmp = curl_slist_append(hs, h)))
-        goto fail;
-    hs = tmp;
-    r->headers = hs;
     al_buf_free(&r->resp);
     r->resp_total = 0;
     r->retry_after_s = -1;
-    curl_easy_setopt(e, CURLOPT_URL, r->target->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hs);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->body));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(cfg->http_timeout * 1000.0));
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    if (cfg->ca_bundle)
-        curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_bundle);
-    if (cfg->proxy)
-        curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy);
-    if (cfg->insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->rcpt);
+    r->headers = r->rcpt = NULL;
+    int rc = r->target->kind == AL_DEST_EMAIL ? setup_smtp(o, r, e) : setup_http(o, r, e);
+    if (rc == 0) {
+        curl_easy_setopt(e, CURLOPT_URL, r->target->url);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);    /* redirects are never followed */
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(cfg->http_timeout * 1000.0));
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+        if (cfg->ca_bundle)
+            curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_bundle);
+        if (cfg->proxy)
+            curl_easy_setopt(e, CURLOPT_PROXY, cfg->proxy);
+        if (cfg->insecure_skip_verify) {
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+        if (curl_multi_add_handle(o->multi, e) == CURLM_OK)
+            return 0;
+        rc = -1;
     }
-    if (curl_multi_add_handle(o->multi, e) != CURLM_OK)
-        goto fail;
-    return 0;
-fail:
-    curl_slist_free_all(hs);
-    r->headers = NULL;
     curl_easy_cleanup(e);
     r->easy = NULL;
-    return -1;
+    return rc;
 }
 
 static void send_custom(al_outbox *o, rec *r, int64_t now)
@@ -760,6 +965,7 @@ static void start_due(al_outbox *o, int64_t now)
             rec *next = r->next;
             list_remove(&o->ready, r);
             atomic_fetch_add(&o->ctx->n.deliveries_failed, 1 + (uint64_t)r->pack_n);
+            store_forget(o, r);
             rec_free(r);
             r = next;
             continue;
@@ -778,15 +984,59 @@ static void start_due(al_outbox *o, int64_t now)
         r->attempt++;
         if (t->kind == AL_DEST_CUSTOM) {
             send_custom(o, r, now);
-        } else if (start_http(o, r) == 0) {
-            r->state = REC_INFLIGHT;
-            list_push(&o->inflight, r);
         } else {
-            finish(o, r, AL_OUT_RETRY, 0, "could not start the transfer", now);
+            int rc = start_transfer(o, r);
+            if (rc == 0) {
+                r->state = REC_INFLIGHT;
+                list_push(&o->inflight, r);
+            } else if (rc == -2) {
+                finish(o, r, AL_OUT_GIVE_UP, 0, "no e-mail recipient (email_recipients)", now);
+            } else {
+                finish(o, r, AL_OUT_RETRY, 0, "could not start the transfer", now);
+            }
         }
         r = next;
     }
     update_depth(o);
+}
+
+/* Discord answers 429 with {"retry_after": 1.5} and sometimes no header. */
+static void json_retry_after(rec *r)
+{
+    if (r->retry_after_s >= 0 || !r->resp.data)
+        return;
+    json_error_t jerr;
+    json_t *j = json_loadb(r->resp.data, r->resp.len, 0, &jerr);
+    json_t *v = j ? json_object_get(j, "retry_after") : NULL;
+    if (v && json_is_number(v) && json_number_value(v) >= 0)
+        r->retry_after_s = json_number_value(v) > 86400 ? 86400 : json_number_value(v);
+    json_decref(j);
+}
+
+static al_outcome classify_done(rec *r, CURLcode res, long status, char *why, size_t n)
+{
+    if (r->target->kind == AL_DEST_EMAIL) {
+        /* SMTP: 2xx done, 4xx try again, 5xx refused for good */
+        snprintf(why, n, "%s (SMTP %ld)", curl_easy_strerror(res), status);
+        if (res == CURLE_OK)
+            return AL_OUT_OK;
+        if (res == CURLE_LOGIN_DENIED || (status >= 500 && status <= 599) ||
+            res == CURLE_UNSUPPORTED_PROTOCOL || res == CURLE_URL_MALFORMAT)
+            return AL_OUT_GIVE_UP;
+        return AL_OUT_RETRY;
+    }
+    if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && status > 0)) {
+        snprintf(why, n, "HTTP %ld", status);
+        if (status == 429)
+            json_retry_after(r);
+        return al_classify_http(r->target->kind, status, r->resp.data ? r->resp.data : "",
+                                r->resp.len);
+    }
+    /* connection refused or reset, DNS, TLS, our http_timeout: all worth a retry,
+     * except what no retry can fix */
+    snprintf(why, n, "%s", curl_easy_strerror(res));
+    return (res == CURLE_UNSUPPORTED_PROTOCOL || res == CURLE_URL_MALFORMAT) ? AL_OUT_GIVE_UP
+                                                                            : AL_OUT_RETRY;
 }
 
 static void collect(al_outbox *o, int64_t now)
@@ -810,18 +1060,7 @@ static void collect(al_outbox *o, int64_t now)
         r->headers = NULL;
         list_remove(&o->inflight, r);
         char why[160];
-        al_outcome out;
-        if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && status > 0)) {
-            out = al_classify_http(r->target->kind, status, r->resp.data ? r->resp.data : "",
-                                   r->resp.len);
-            snprintf(why, sizeof why, "HTTP %ld", status);
-        } else {
-            /* connection refused or reset, DNS, TLS, our http_timeout: all worth a retry,
-             * except what no retry can fix */
-            out = (res == CURLE_UNSUPPORTED_PROTOCOL || res == CURLE_URL_MALFORMAT)
-                      ? AL_OUT_GIVE_UP : AL_OUT_RETRY;
-            snprintf(why, sizeof why, "%s", curl_easy_strerror(res));
-        }
+        al_outcome out = classify_done(r, res, status, why, sizeof why);
         finish(o, r, out, status, why, now);
     }
 }
@@ -880,6 +1119,59 @@ int64_t al_outbox_next_due(al_outbox *o)
         if (sendable_at(r) < t)
             t = sendable_at(r);
     return t;
+}
+
+static int replay_row(void *ud, const al_spool_row *row)
+{
+    al_outbox *o = ud;
+    const alert_config *c = &o->ctx->cfg;
+    al_target *t = NULL;
+    if (row->target_kind == AL_DEST_CUSTOM) {
+        for (size_t i = 0; i < c->n_transports; i++)
+            if (strcmp(c->transports[i]->name, row->target) == 0)
+                t = al_outbox_target(o, AL_DEST_CUSTOM, NULL, c->transports[i]);
+    } else if (row->target_kind >= 0 && row->target_kind < AL_DEST_CUSTOM) {
+        t = al_outbox_target(o, (al_dest_kind)row->target_kind, row->target, NULL);
+    }
+    int count = 1;
+    al_alert *a = al_alert_from_json(row->extra, &count);
+    rec *r = (t && a) ? al_calloc(1, sizeof *r) : NULL;
+    if (!r || !(r->text = al_strdup(row->text))) {
+        /* its transport is gone, or the row is not ours: it cannot be sent any more */
+        al_ctx_log(o->ctx, ALERT_LOG_ERROR, "state_path: a pending %s delivery could not be "
+                   "restored and is dropped", row->alert_type ? row->alert_type : "");
+        atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1);
+        al_store_spool_delete(store_of(o), row->id);
+        al_alert_free(a);
+        al_free(r);
+        return 0;
+    }
+    r->target = t;
+    r->alert = a;
+    r->type = a->type;
+    r->level = row->level;
+    r->count = count;
+    r->attempt = row->attempt;
+    r->retry_after_s = -1;
+    r->created_ms = row->created_ms;
+    r->next_at_ms = row->next_at_ms;
+    r->deadline_ms = row->deadline_ms;
+    r->store_id = row->id;
+    snprintf(r->idem, sizeof r->idem, "%s", row->idem ? row->idem : "");
+    r->state = REC_READY;
+    list_push(&o->ready, r);
+    return 0;
+}
+
+int al_outbox_replay(al_outbox *o)
+{
+    if (!store_of(o))
+        return ALERT_OK;
+    int rc = al_store_spool_load(store_of(o), replay_row, o);
+    update_depth(o);
+    if (o->ready.n)
+        al_ctx_log(o->ctx, ALERT_LOG_INFO, "state_path: %zu pending deliveries restored", o->ready.n);
+    return rc;
 }
 
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type)

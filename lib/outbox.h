@@ -65,6 +65,8 @@ int64_t al_outbox_next_due(al_outbox *o);
 size_t al_outbox_inflight(al_outbox *o);
 /* Alerts dropped from a full queue since the last call, and the type of the first. */
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
+/* state_path: the deliveries a previous run left pending, queued again. */
+int al_outbox_replay(al_outbox *o);
 /* Shows a URL as scheme://host only (URLs are secrets). */
 void al_url_display(const char *url, char *out, size_t n);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
+
 #include "alloc.h"
 #include "ctx.h"
 #include "fmt.h"
@@ -27,6 +29,8 @@ struct al_routes {
     int slack_on;
     target_list slack[AL_T__COUNT];     /* per alert type */
     target_list custom;
+    target_list every;                  /* discord, ms_teams, webhook, email, alertmanager */
+    target_list pagerduty;              /* pages only: aggregates, outages, budget crossed */
     int warned_no_slack_url;
 };
 
@@ -54,6 +58,8 @@ void al_routes_free(al_routes *r)
     for (int i = 0; i < AL_T__COUNT; i++)
         al_free(r->slack[i].items);
     al_free(r->custom.items);
+    al_free(r->every.items);
+    al_free(r->pagerduty.items);
     al_free(r);
 }
 
@@ -77,6 +83,105 @@ static int build_slack(alert_ctx *ctx, al_routes *r)
     return ALERT_OK;
 }
 
+/* Only these schemes ever leave the library (CURLOPT_PROTOCOLS_STR enforces it too). */
+static int check_url(const char *url, int email, const char *key, alert_error *err)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    int ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+    int allowed = ok && (email ? (strcmp(scheme, "smtp") == 0 || strcmp(scheme, "smtps") == 0)
+                               : (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0));
+    int rc = ALERT_OK;
+    if (!ok)
+        rc = al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s is not a valid URL", key);
+    else if (!allowed)
+        rc = al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0,
+                          "%s: scheme '%s' is not allowed (only %s)", key, scheme,
+                          email ? "smtp, smtps" : "http, https");
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int missing(alert_error *err, const char *dest, const char *key, const char *env)
+{
+    return al_error_set(err, ALERT_ERR_CONFIG, "alerting", 0, 0,
+                        "'%s' is in alerting but neither %s nor %s is set", dest, key, env);
+}
+
+static int add_target(alert_ctx *ctx, target_list *l, al_dest_kind kind, const char *url, int email,
+                      const char *key, alert_error *err)
+{
+    int rc = check_url(url, email, key, err);
+    if (rc != ALERT_OK)
+        return rc;
+    if (tl_push(l, al_outbox_target(ctx->outbox, kind, url, NULL)) != ALERT_OK)
+        return al_error_set(err, ALERT_ERR_NOMEM, "alerting", 0, 0, "out of memory");
+    return ALERT_OK;
+}
+
+static int build_builtin(alert_ctx *ctx, al_routes *r, al_dest_kind kind, alert_error *err)
+{
+    const alert_config *c = &ctx->cfg;
+    char url[2048];
+    switch (kind) {
+    case AL_DEST_SLACK:
+        if (r->slack_on)
+            return ALERT_OK;
+        for (int t = 0; t < AL_T__COUNT; t++)
+            for (size_t i = 0; i < c->alert_to_webhook_url[t].n; i++)
+                if (check_url(c->alert_to_webhook_url[t].items[i], 0, "alert_to_webhook_url", err))
+                    return ALERT_ERR_CONFIG;
+        if (c->slack_webhook_url && check_url(c->slack_webhook_url, 0, "slack_webhook_url", err))
+            return ALERT_ERR_CONFIG;
+        return build_slack(ctx, r) == ALERT_OK
+                   ? ALERT_OK : al_error_set(err, ALERT_ERR_NOMEM, "alerting", 0, 0, "out of memory");
+    case AL_DEST_DISCORD:
+        if (!c->discord_webhook_url)
+            return missing(err, "discord", "discord_webhook_url", "DISCORD_WEBHOOK_URL");
+        return add_target(ctx, &r->every, kind, c->discord_webhook_url, 0, "discord_webhook_url", err);
+    case AL_DEST_MS_TEAMS:
+        if (!c->ms_teams_webhook_url)
+            return missing(err, "ms_teams", "ms_teams_webhook_url", "MS_TEAMS_WEBHOOK_URL");
+        return add_target(ctx, &r->every, kind, c->ms_teams_webhook_url, 0, "ms_teams_webhook_url", err);
+    case AL_DEST_WEBHOOK:
+        if (!c->webhook_url)
+            return missing(err, "webhook", "webhook_url", "WEBHOOK_URL");
+        return add_target(ctx, &r->every, kind, c->webhook_url, 0, "webhook_url", err);
+    case AL_DEST_ALERTMANAGER: {
+        if (!c->alertmanager_url)
+            return missing(err, "alertmanager", "alertmanager_url", "ALERTMANAGER_URL");
+        size_t n = strlen(c->alertmanager_url);
+        while (n && c->alertmanager_url[n - 1] == '/')
+            n--;
+        snprintf(url, sizeof url, "%.*s/api/v2/alerts", (int)n, c->alertmanager_url);
+        return add_target(ctx, &r->every, kind, url, 0, "alertmanager_url", err);
+    }
+    case AL_DEST_PAGERDUTY:
+        if (!c->pagerduty_api_key)
+            return missing(err, "pagerduty", "pagerduty_api_key", "PAGERDUTY_API_KEY");
+        return add_target(ctx, &r->pagerduty, kind,
+                          c->pagerduty_url ? c->pagerduty_url : "https://events.pagerduty.com/v2/enqueue",
+                          0, "pagerduty_url", err);
+    case AL_DEST_EMAIL: {
+        if (!c->smtp_host)
+            return missing(err, "email", "smtp_host", "SMTP_HOST");
+        const char *port = c->smtp_port ? c->smtp_port : "25";
+        snprintf(url, sizeof url, "%s://%s:%s", strcmp(port, "465") == 0 ? "smtps" : "smtp",
+                 c->smtp_host, port);
+        if (!c->email_recipients.n)
+            al_ctx_log(ctx, ALERT_LOG_WARNING, "email: no email_recipients; only budget alerts "
+                                               "that carry their own addresses are sent");
+        return add_target(ctx, &r->every, kind, url, 1, "smtp_host", err);
+    }
+    default:
+        return ALERT_OK;
+    }
+}
+
 int al_routes_build(alert_ctx *ctx, alert_error *err)
 {
     const alert_config *c = &ctx->cfg;
@@ -93,21 +198,17 @@ int al_routes_build(alert_ctx *ctx, alert_error *err)
         int kind = al_dest_from_name(name);
         int rc = ALERT_OK;
         if (tr) {
-            rc = tl_push(&r->custom, al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, tr));
-        } else if (kind == AL_DEST_SLACK) {
-            if (!r->slack_on)
-                rc = build_slack(ctx, r);
+            if (tl_push(&r->custom, al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, tr)) != ALERT_OK)
+                rc = al_error_set(err, ALERT_ERR_NOMEM, "alerting", 0, 0, "out of memory");
         } else if (kind >= 0) {
-            al_ctx_log(ctx, ALERT_LOG_WARNING,
-                       "destination '%s' is not supported by this release; nothing is sent there",
-                       name);
+            rc = build_builtin(ctx, r, (al_dest_kind)kind, err);
         } else {
-            return al_error_set(err, ALERT_ERR_CONFIG, "alerting", 0, 0,
-                                "unknown destination '%s': neither built in nor a registered "
-                                "transport", name);
+            rc = al_error_set(err, ALERT_ERR_CONFIG, "alerting", 0, 0,
+                              "unknown destination '%s': neither built in nor a registered "
+                              "transport", name);
         }
         if (rc != ALERT_OK)
-            return al_error_set(err, rc, "alerting", 0, 0, "out of memory");
+            return rc;
     }
     return ALERT_OK;
 }
@@ -119,6 +220,15 @@ static void enqueue(alert_ctx *ctx, al_target *t, al_alert *a, const char *text)
         al_ctx_error(ctx, "out of memory: a %s alert was not queued", al_types[a->type].name);
 }
 
+/* PagerDuty gets pages, not every alert: its aggregates, outages, budgets crossed. */
+static int pages(const al_alert *a)
+{
+    if (a->page || a->type == AL_T_OUTAGE_ALERTS || a->type == AL_T_REGION_OUTAGE_ALERTS)
+        return 1;
+    return a->type == AL_T_BUDGET_ALERTS && a->webhook_json &&
+           strstr(a->webhook_json, "\"event\":\"budget_crossed\"") != NULL;
+}
+
 static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_ref *only)
 {
     al_routes *r = ctx->routes;
@@ -127,7 +237,7 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
         al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
         return;
     }
-    if (r->slack_on && !only_custom) {
+    if (r->slack_on && !only_custom && a->page != 2) {
         const target_list *l = &r->slack[a->type];
         if (l->n == 0) {
             atomic_fetch_add(&ctx->n.deliveries_failed, 1);
@@ -139,11 +249,18 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
         for (size_t i = 0; i < l->n; i++)
             enqueue(ctx, l->items[i], a, text);
     }
-    for (size_t i = 0; i < r->custom.n; i++) {
+    for (size_t i = 0; i < r->custom.n && a->page != 2; i++) {
         al_target *t = r->custom.items[i];
         if (!only || (only_custom && t == al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, only)))
             enqueue(ctx, t, a, text);
     }
+    if (!only_custom && a->page != 2) {
+        for (size_t i = 0; i < r->every.n; i++)
+            enqueue(ctx, r->every.items[i], a, text);
+    }
+    if (!only_custom && pages(a))
+        for (size_t i = 0; i < r->pagerduty.n; i++)
+            enqueue(ctx, r->pagerduty.items[i], a, text);
     al_free(text);
 }
 
@@ -237,6 +354,13 @@ void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
             deliver(ctx, a, 0, NULL);
         al_alert_free(a);
     }
+}
+
+void al_route_page(alert_ctx *ctx, al_alert *a)
+{
+    atomic_fetch_add(&ctx->n.alerts_raised, 1);
+    deliver(ctx, a, 0, NULL);
+    al_alert_free(a);
 }
 
 void al_route_alert(alert_ctx *ctx, al_alert *a)

@@ -454,9 +454,12 @@ static void send_error(rcv_conn *c, int status)
 
 /* ---------------------------------------------------------------- recording */
 
-/* Takes ownership of headers and body (freed here on failure). */
+/* Takes ownership of headers and body (freed here on failure). hang_generation, if not NULL,
+ * receives the generation current when the request became visible, so that a
+ * rcv_release_hangs issued by a test that has just seen it cannot be missed. */
 static void record(rcv *r, const req_head *h, char *headers, char *body, size_t body_len,
-                   int status, int complete, long long received_ms)
+                   int status, int complete, long long received_ms,
+                   unsigned long *hang_generation)
 {
     rcv_request q;
     memset(&q, 0, sizeof q);
@@ -470,6 +473,8 @@ static void record(rcv *r, const req_head *h, char *headers, char *body, size_t 
     q.received_ms = received_ms;
 
     pthread_mutex_lock(&r->mu);
+    if (hang_generation)
+        *hang_generation = r->hang_generation;
     if (r->nreqs == r->reqs_cap) {
         size_t ncap = r->reqs_cap ? r->reqs_cap * 2 : 16;
         rcv_request *n = realloc(r->reqs, ncap * sizeof *n);
@@ -776,7 +781,7 @@ static void *conn_main(void *arg)
         rcv_answer ans;
         int early = 0;
         pthread_mutex_lock(&r->mu);
-        if (r->script_head && r->script_head->status == RCV_RESET)
+        if ((r->script_head ? r->script_head->status : r->dflt.status) == RCV_RESET)
             early = take_answer_locked(r, &ans) == 0;
         pthread_mutex_unlock(&r->mu);
         if (early) {
@@ -792,7 +797,7 @@ static void *conn_main(void *arg)
             if (part)
                 part[got] = '\0';
             if (part)
-                record(r, &h, headers, part, got, RCV_RESET, !has_body, realtime_ms());
+                record(r, &h, headers, part, got, RCV_RESET, !has_body, realtime_ms(), NULL);
             else
                 free(headers);
             close_with_reset(c);
@@ -852,15 +857,15 @@ static void *conn_main(void *arg)
         int status = ans.status;
         if (status == RCV_RESET) {
             answer_free(&ans);
-            record(r, &h, headers, body, body_len, RCV_RESET, 1, when);
+            record(r, &h, headers, body, body_len, RCV_RESET, 1, when, NULL);
             close_with_reset(c);
             break;
         }
         if (status == RCV_HANG) {
             answer_free(&ans);
-            record(r, &h, headers, body, body_len, RCV_HANG, 1, when);
+            unsigned long gen;
+            record(r, &h, headers, body, body_len, RCV_HANG, 1, when, &gen);
             pthread_mutex_lock(&r->mu);
-            unsigned long gen = r->hang_generation;
             while (!r->stopping && r->hang_generation == gen)
                 pthread_cond_wait(&r->hang_cv, &r->mu);
             pthread_mutex_unlock(&r->mu);
@@ -875,7 +880,7 @@ static void *conn_main(void *arg)
         int closing = h.close_after || stopping || script_close;
         int head_only = strcmp(h.method, "HEAD") == 0;
         /* Recorded before the answer leaves: a client that has its answer can count on it. */
-        record(r, &h, headers, body, body_len, status, 1, when);
+        record(r, &h, headers, body, body_len, status, 1, when, NULL);
         int sent = send_response(c, status, ans.headers, ans.body, ans.body_len, head_only,
                                  closing && !script_close);
         answer_free(&ans);

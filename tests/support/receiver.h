@@ -27,11 +27,12 @@ typedef struct rcv rcv;
 /* Pseudo status codes for rcv_push / rcv_set_default. */
 #define RCV_HANG  (-1) /* read the whole request, then never answer; the connection is closed
                           (without an answer) by rcv_release_hangs or rcv_stop */
-#define RCV_RESET (-2) /* close with a TCP RST (SO_LINGER 0). Decided as soon as the header block
-                          has been read when the script's next answer is a reset: then part of a
-                          Content-Length body is read (half of it, at most 64 KB; none when the
-                          client waits for 100-continue or sends chunks), so the client sees the
-                          reset mid-upload. */
+#define RCV_RESET (-2) /* close with a TCP RST (SO_LINGER 0). Taken as soon as the header block
+                          has been read if the next answer (scripted, or else the default) is a
+                          reset; then part of a Content-Length body is read (half of it, at most
+                          64 KB; none when the client waits for 100-continue or sends chunks),
+                          so the client sees the reset mid-upload. The request is recorded with
+                          what was read and complete = 0 if the body was cut short. */
 
 #define RCV_MAX_HEAD  (64 * 1024)        /* request line + header block; larger gets 431 */
 #define RCV_MAX_BODY  (64 * 1024 * 1024) /* larger gets 413 */

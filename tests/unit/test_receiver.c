@@ -434,6 +434,16 @@ static void test_reset(void **state)
     assert_true(q.body_len > 0 && q.body_len < big);
     rcv_request_free(&q);
 
+    /* a reset as the default answer */
+    rcv_set_default(f->r, RCV_RESET, NULL, NULL);
+    e = easy_for(f->r, "/reset4", &rs);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, "x");
+    rc = curl_easy_perform(e);
+    assert_true(is_reset_error(rc));
+    curl_easy_cleanup(e);
+    assert_int_equal(rcv_wait(f->r, 4, WAIT_MS), 0);
+    rcv_set_default(f->r, 200, NULL, "ok");
+
     /* the receiver is fine afterwards */
     e = easy_for(f->r, "/after", &rs);
     assert_int_equal(curl_easy_perform(e), CURLE_OK);
