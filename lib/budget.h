@@ -157,6 +157,10 @@ size_t al_marks_count(const al_marks *m);
 int al_marks_export(al_marks *m, al_mark_put_fn put, void *ud);
 int al_marks_import(al_marks *m, const char *key, const char *value, int64_t expires_ms);
 
+/* prefix + value + suffix with '\\' and '\n' of value escaped, so that keys joined
+ * by '\n' split back (value NULL: "None"). NULL on allocation failure. */
+char *al_mark_key(const char *prefix, const char *value, const char *suffix);
+
 /* failed_tracking_spend: "Failed Tracking Cost for <error_text>" (error_text already
  * scrubbed by the caller; NULL prints None), type failed_tracking_spend, High, once
  * per model per ttl_ms (budget_alert_ttl) through m (key "failed_tracking|<model>").

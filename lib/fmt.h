@@ -27,6 +27,8 @@ void al_text_free(al_text *t);
 
 /* "Alert type: `t`\nLevel: ...\n\nMessage: <text>" + metadata + Proxy URL. */
 char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a);
+/* The same, escaped (Slack, Teams) or plain (Discord, e-mail). */
+char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped);
 /* {"event": ..., "event_group": "proxy", "event_message": ..., ...} */
 char *al_fmt_event_json(const alert_ctx *ctx, const al_alert *a);
 

@@ -645,6 +645,23 @@ static void add_encoded_words(al_buf *b, const char *s)
     }
 }
 
+/* Plain ASCII s folded before a space wherever a line would pass 78 columns (unfolding
+ * removes only the CRLF, so the value reads back unchanged); a longer word stays whole. */
+static void add_folded(al_buf *b, const char *s, size_t col)
+{
+    while (*s) {
+        size_t word = 1 + strcspn(s + 1, " ");
+        /* never before a blank that another follows: no line of blanks only */
+        if (col + word > 78 && *s == ' ' && word > 1 && col > 1) {
+            al_buf_adds(b, "\r\n");
+            col = 0;
+        }
+        al_buf_add(b, s, word);
+        col += word;
+        s += word;
+    }
+}
+
 static int needs_encoding(const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
@@ -698,9 +715,11 @@ static void add_qp(al_buf *b, const char *s)
         }
         size_t n = 1;
         if (*p >= 0xC0) {
+            /* a broken sequence ends at the first byte that is no continuation (a NUL, a
+             * line break), which the next round handles */
             n = utf8_seq_len(*p);
             for (size_t k = 1; k < n; k++)
-                if (p[k] == '\0') {
+                if ((p[k] & 0xC0) != 0x80) {
                     n = k;
                     break;
                 }
@@ -790,7 +809,8 @@ char *al_fmt_email(const al_fmt_env *env, const al_alert *a, const char *text, c
         if (written) {
             al_buf_addc(&b, ',');
             col++;
-            if (col + 1 + n > 78) {
+            /* room for " ", the address and the comma that may follow it */
+            if (col + 1 + n + 1 > 78) {
                 al_buf_adds(&b, "\r\n");
                 col = 0;
             }
@@ -807,12 +827,12 @@ char *al_fmt_email(const al_fmt_env *env, const al_alert *a, const char *text, c
     if (needs_encoding(subject))
         add_encoded_words(&b, subject);
     else
-        al_buf_adds(&b, subject);
+        add_folded(&b, subject, strlen("Subject: "));
     al_buf_printf(&b,
                   "\r\nMessage-ID: <%.32s@%s>\r\n"
                   "Auto-Submitted: auto-generated\r\n"
                   "MIME-Version: 1.0\r\n"
-                  "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
+                  "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n"
                   "\r\n"
                   "--%s\r\n"
                   "Content-Type: text/plain; charset=UTF-8\r\n"

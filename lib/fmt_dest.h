@@ -64,10 +64,11 @@ char *al_pagerduty_dedup_key(const al_alert *a);
 char *al_fmt_pagerduty_body(const al_fmt_env *env, const al_alert *a, const char *routing_key,
                             const char *summary_override);
 
-/* POST /api/v2/alerts body: [{"labels":{alertname, severity (al_fmt_am_severity), instance, model, deployment,
- * region, entity (those known)}, "annotations":{summary, description}, "startsAt":
- * a->at_ms, "endsAt": startsAt + resolve_after, or now when a->resolved,
- * "generatorURL": proxy_base_url when set}] with RFC 3339 UTC millisecond times. */
+/* POST /api/v2/alerts body: [{"labels":{alertname, severity (al_fmt_am_severity),
+ * instance, model, deployment, region, entity (those known)}, "annotations":{summary,
+ * description}, "startsAt": a->at_ms, "endsAt": startsAt + resolve_after, or now when
+ * a->resolved, "generatorURL": proxy_base_url when set}] with RFC 3339 UTC millisecond
+ * times. */
 char *al_fmt_alertmanager_body(const al_fmt_env *env, const al_alert *a);
 
 /* A complete RFC 5322 message with CRLF line endings, for CURLOPT_READFUNCTION of an

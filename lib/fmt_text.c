@@ -84,24 +84,27 @@ static void utc_parts(int64_t ms, struct tm *tm)
     gmtime_r(&secs, tm);
 }
 
-char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
+/* escaped: Slack and Teams (& < > escaped in values we did not write); else the
+ * plain text for Discord (allowed_mentions guards it) and e-mail. */
+char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped)
 {
     if (a->envelope)
         return al_strdup(a->envelope);
+    const char *message = escaped || !a->plain ? a->message : a->plain;
     al_buf b = AL_BUF_INIT;
     al_buf_printf(&b, "Alert type: `%s`", al_types[a->type].name);
     if (a->type == AL_T_DAILY_REPORTS || a->type == AL_T_NEW_MODEL_ADDED) {
-        al_buf_adds(&b, a->message);
+        al_buf_adds(&b, message);
         return al_buf_take(&b);
     }
     struct tm tm;
     utc_parts(a->at_ms, &tm);
     al_buf_printf(&b, "\nLevel: `%s`\nTimestamp: `%02d:%02d:%02d`\n\nMessage: ",
                   al_level_name(a->level), tm.tm_hour, tm.tm_min, tm.tm_sec);
-    al_buf_adds(&b, a->message);
+    al_buf_adds(&b, message);
     for (size_t i = 0; i < a->n_metadata; i++) {
-        char *k = al_slack_escape(a->metadata[i].key);
-        char *v = al_slack_escape(a->metadata[i].value);
+        char *k = escaped ? al_slack_escape(a->metadata[i].key) : al_strdup(a->metadata[i].key);
+        char *v = escaped ? al_slack_escape(a->metadata[i].value) : al_strdup(a->metadata[i].value);
         if (!k || !v)
             b.oom = 1;
         al_buf_printf(&b, "\n\n*Alerting Metadata*: \n%s: `%s`", k ? k : "", v ? v : "");
@@ -111,6 +114,11 @@ char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
     if (ctx->cfg.proxy_base_url)
         al_buf_printf(&b, "\n\nProxy URL: `%s`", ctx->cfg.proxy_base_url);
     return al_buf_take(&b);
+}
+
+char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
+{
+    return al_fmt_envelope_as(ctx, a, 1);
 }
 
 static json_t *str_or_null(const char *s)

@@ -483,9 +483,6 @@ int alert_send_test(alert_ctx *ctx, const char *destination)
             listed = 1;
     if (!listed)
         return ALERT_ERR_NOT_FOUND;
-    int kind = al_dest_from_name(destination);
-    if (kind >= 0 && kind != AL_DEST_SLACK)
-        return ALERT_ERR_UNSUPPORTED;
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_ALERT_TYPE] = destination;
     al_event *e = al_event_new(AL_EV_TEST, strs, NULL);

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "fmt.h"
 #include "hash.h"
+#include "text.h"
 
 /* What an alert is about: the labels its text prints and it carries. */
 enum { L_MODEL_NAME, L_MODEL, L_DEPLOYMENT, L_PROVIDER, L_API_BASE, L_REGION, L__COUNT };
@@ -355,7 +356,7 @@ static void fmt_seconds(char *buf, size_t n, int64_t ms)
     if (ms % 1000 == 0)
         snprintf(buf, n, "%lld", (long long)(ms / 1000));
     else
-        snprintf(buf, n, "%.3f", (double)ms / 1000.0);
+        al_fmt_pyfloat(buf, n, (double)ms / 1000.0);
 }
 
 static char *subject_of(int region, const char *key, const about *ab)

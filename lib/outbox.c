@@ -579,6 +579,11 @@ static void flush_batch(al_outbox *o, int64_t now)
     update_depth(o);
 }
 
+al_dest_kind al_outbox_target_kind(const al_target *t)
+{
+    return t->kind;
+}
+
 static al_fmt_env fmt_env(const al_outbox *o)
 {
     const alert_ctx *ctx = o->ctx;

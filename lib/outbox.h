@@ -12,6 +12,7 @@
 
 typedef struct alert_ctx alert_ctx;
 typedef struct al_outbox al_outbox;
+typedef struct al_target al_target;
 
 typedef enum al_dest_kind {
     AL_DEST_SLACK,
@@ -26,6 +27,7 @@ typedef enum al_dest_kind {
 } al_dest_kind;
 
 const char *al_dest_name(al_dest_kind k);
+al_dest_kind al_outbox_target_kind(const al_target *t);
 int al_dest_from_name(const char *name);        /* -1 when not built in */
 
 /* What one attempt's answer means (BEHAVIOUR.md section 6). */
@@ -39,7 +41,6 @@ typedef enum al_outcome {
 
 al_outcome al_classify_http(al_dest_kind kind, long status, const char *body, size_t body_len);
 
-typedef struct al_target al_target;
 
 al_outbox *al_outbox_new(alert_ctx *ctx);
 void al_outbox_free(al_outbox *o);

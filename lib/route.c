@@ -254,9 +254,15 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
         if (!only || (only_custom && t == al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, only)))
             enqueue(ctx, t, a, text);
     }
-    if (!only_custom && a->page != 2) {
-        for (size_t i = 0; i < r->every.n; i++)
-            enqueue(ctx, r->every.items[i], a, text);
+    if (!only_custom && a->page != 2 && r->every.n) {
+        char *plain = al_fmt_envelope_as(ctx, a, 0);
+        for (size_t i = 0; i < r->every.n; i++) {
+            al_dest_kind k = al_outbox_target_kind(r->every.items[i]);
+            int esc = k == AL_DEST_MS_TEAMS || k == AL_DEST_WEBHOOK || k == AL_DEST_ALERTMANAGER;
+            if (esc || plain)
+                enqueue(ctx, r->every.items[i], a, esc ? text : plain);
+        }
+        al_free(plain);
     }
     if (!only_custom && pages(a))
         for (size_t i = 0; i < r->pagerduty.n; i++)
@@ -439,6 +445,32 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
             al_free(text);
             al_alert_free(a);
         }
+        return ALERT_OK;
+    }
+    int kind = al_dest_from_name(destination);
+    if (kind >= 0) {
+        /* like /health/services?service=webhook: a user budget crossed, spend 1 of 0 */
+        al_alert *a = test_alert(ctx, AL_T_BUDGET_ALERTS, kind == AL_DEST_WEBHOOK
+                                     ? "User Budget: Budget Crossed\n Total Budget:`0.0`"
+                                     : "This is a test alert message");
+        if (!a)
+            return ALERT_ERR_NOMEM;
+        if (kind == AL_DEST_WEBHOOK)
+            a->webhook_json = al_strdup(
+                "{\"spend\":1.0,\"max_budget\":0.0,\"soft_budget\":null,\"token\":null,"
+                "\"customer_id\":null,\"user_id\":\"default_user_id\",\"team_id\":null,"
+                "\"team_alias\":null,\"organization_id\":null,\"user_email\":null,"
+                "\"key_alias\":null,\"projected_exceeded_date\":null,\"projected_spend\":null,"
+                "\"event_group\":\"user\",\"alert_emails\":null,\"event\":\"budget_crossed\","
+                "\"event_message\":\"User Budget: Budget Crossed\\n Total Budget:`0.0`\"}");
+        a->page = kind == AL_DEST_PAGERDUTY ? 1 : 0;
+        char *text = al_fmt_envelope(ctx, a);
+        const target_list *l = kind == AL_DEST_PAGERDUTY ? &r->pagerduty : &r->every;
+        for (size_t i = 0; text && i < l->n; i++)
+            if ((int)al_outbox_target_kind(l->items[i]) == kind)
+                enqueue(ctx, l->items[i], a, text);
+        al_free(text);
+        al_alert_free(a);
         return ALERT_OK;
     }
     for (size_t k = 0; k < c->n_transports; k++)
