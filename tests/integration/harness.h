@@ -12,6 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "alerting.h"
 #include "receiver.h"
 
@@ -149,6 +155,42 @@ static inline int h_find(harness *h, const char *needle)
             return (int)i;
     }
     return -1;
+}
+
+/* Starts a helper process that writes its port to port_file once it listens; returns
+ * its pid and the port (waits on the file, up to 10 s of real time, for the start). */
+static inline pid_t h_spawn(char *const argv[], const char *port_file, int *port)
+{
+    unlink(port_file);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) {
+        FILE *f = fopen(port_file, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", port) == 1;
+            fclose(f);
+            if (ok)
+                return pid;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            fail_msg("%s exited before it listened", argv[0]);
+        struct timespec ts = { 0, 10 * 1000000L };  /* waiting for a process to start */
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    fail_msg("%s did not start", argv[0]);
+    return -1;
+}
+
+static inline void h_kill(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
 }
 
 static inline void h_stats(harness *h, alert_stats *s)
