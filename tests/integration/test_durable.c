@@ -1,0 +1,186 @@
+/* Nothing lost: a receiver that is down for a while, and a process killed with
+ * deliveries pending and started again on the same state_path. */
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "harness.h"
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int64_t clock_ms = T0;
+static int64_t fixed_clock(void *ud)
+{
+    (void)ud;
+    return clock_ms;
+}
+
+static alert_ctx *webhook_ctx(int port, const char *state_path, int *rc_out)
+{
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    alert_config_set_clock(cfg, fixed_clock, NULL);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "alerting: [webhook]\n"
+             "alerting_args:\n  worker_threads: 0\n  webhook_url: \"http://127.0.0.1:%d/hook\"\n"
+             "  state_path: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 2\n", port, state_path);
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    alert_ctx *ctx = NULL;
+    alert_error err = ALERT_ERROR_INIT;
+    *rc_out = alert_ctx_create(&ctx, cfg, &err);
+    alert_config_free(cfg);
+    return ctx;
+}
+
+static void down_for_a_minute_then_back(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    int port = rcv_port(h->rcv);
+    h_start(h);
+    rcv_stop(h->rcv);                   /* the receiver goes away */
+    h->rcv = NULL;
+    for (int i = 0; i < 20; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "during the outage %d", i);
+        assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, text, NULL), ALERT_OK);
+    }
+    for (int s = 0; s < 60; s += 5)
+        h_advance(h, 5000);
+    alert_stats st;
+    h_stats(h, &st);
+    assert_int_equal(st.deliveries_ok, 0);
+    assert_true(st.deliveries_retried > 0);
+    assert_int_equal(st.deliveries_dropped, 0);
+    h->rcv = rcv_start(port);           /* back, on the same address */
+    assert_non_null(h->rcv);
+    for (int i = 0; i < 20 && (h_stats(h, &st), st.queue_depth > 0); i++)
+        h_advance(h, 60000);
+    h_stats(h, &st);
+    assert_int_equal(st.deliveries_ok, 20);
+    assert_int_equal(st.queue_depth, 0);
+    for (int i = 0; i < 20; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "during the outage %d", i);
+        assert_true(h_find(h, text) >= 0);
+    }
+    h_free(h);
+}
+
+static void sigkill_with_1000_pending_loses_nothing(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libalerting-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/alerting.db", dir);
+    int port = free_port();             /* nothing listens there yet: the receiver is down */
+
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int rc;
+        alert_ctx *ctx = webhook_ctx(port, path, &rc);
+        if (rc != ALERT_OK)
+            _exit(10);
+        for (int i = 0; i < 1000; i++) {
+            char text[32];
+            snprintf(text, sizeof text, "pending #%d", i);
+            if (alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH, text, NULL) != ALERT_OK)
+                _exit(11);
+        }
+        alert_poll(ctx, 0);
+        alert_flush(ctx, 10000);        /* every attempt is refused: all wait for a retry */
+        alert_stats s = ALERT_STATS_INIT;
+        alert_stats_get(ctx, &s);
+        if (s.queue_depth != 1000 || s.deliveries_ok != 0)
+            _exit(12);
+        kill(getpid(), SIGKILL);        /* no destroy, no flush: a crash */
+        _exit(13);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+
+    rcv *r = rcv_start(port);           /* the receiver is up now */
+    assert_non_null(r);
+    clock_ms = T0 + 3600 * 1000;
+    int rc;
+    alert_ctx *ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    int rc2;
+    alert_ctx *second = webhook_ctx(port, path, &rc2);
+    assert_int_equal(rc2, ALERT_ERR_STATE);     /* one process per state_path */
+    assert_null(second);
+    alert_stats s = ALERT_STATS_INIT;
+    for (int i = 0; i < 50; i++) {
+        clock_ms += 60000;
+        alert_poll(ctx, 0);
+        alert_flush(ctx, 10000);
+        alert_stats_get(ctx, &s);
+        if (s.queue_depth == 0)
+            break;
+    }
+    assert_int_equal(s.queue_depth, 0);
+    size_t n = rcv_count(r);
+    assert_true(n >= 1000);
+    char *seen = calloc(1000, 1);
+    char (*keys)[40] = calloc(1000, 40);
+    for (size_t i = 0; i < n; i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(r, i, &q), 0);
+        json_error_t jerr;
+        json_t *j = json_loads(q.body, 0, &jerr);
+        assert_non_null(j);
+        int k = -1;
+        assert_int_equal(sscanf(json_string_value(json_object_get(j, "event_message")), "pending #%d", &k), 1);
+        assert_true(k >= 0 && k < 1000);
+        char id[64];
+        assert_non_null(rcv_request_header(&q, "webhook-id", id, sizeof id));
+        if (seen[k])
+            assert_string_equal(keys[k], id);  /* a duplicate carries the same key */
+        seen[k] = 1;
+        snprintf(keys[k], 40, "%.39s", id);
+        json_decref(j);
+        rcv_request_free(&q);
+    }
+    for (int k = 0; k < 1000; k++)
+        if (!seen[k])
+            fail_msg("alert pending #%d was lost", k);
+    free(seen);
+    free(keys);
+    alert_ctx_destroy(ctx);
+    /* delivered means forgotten: a third start has nothing to send */
+    ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    alert_stats_get(ctx, &s);
+    assert_int_equal(s.queue_depth, 0);
+    alert_ctx_destroy(ctx);
+    rcv_stop(r);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    h_clear_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(down_for_a_minute_then_back),
+        cmocka_unit_test(sigkill_with_1000_pending_loses_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
