@@ -2,6 +2,7 @@
 #include "ops.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,12 +266,22 @@ static int parse_object(const char *s, json_t **out)
     return ALERT_OK;
 }
 
-/* Strings print without quotes, everything else as compact JSON (as metadata). */
+/* As Python printed the endpoint's arguments (compat): strings unquoted, None,
+ * True, False, numbers as Python prints them; lists and objects as compact JSON. */
 static char *render_value(json_t *v, int scrub)
 {
     char *raw;
+    char num[64];
     if (json_is_string(v)) {
         raw = al_strdup(json_string_value(v));
+    } else if (json_is_null(v) || json_is_boolean(v)) {
+        raw = al_strdup(json_is_null(v) ? "None" : json_is_true(v) ? "True" : "False");
+    } else if (json_is_integer(v)) {
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        raw = al_strdup(num);
+    } else if (json_is_real(v)) {
+        al_fmt_pyfloat(num, sizeof num, json_real_value(v));
+        raw = al_strdup(num);
     } else {
         char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         raw = d ? al_strdup(d) : NULL;
