@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fleet.h"
 #include "outbox.h"
 
 #define DRAIN_BATCH 4096
@@ -107,6 +108,7 @@ static void worker_pass(alert_ctx *ctx, int force)
         al_event_free(e);
         e = next;
     }
+    al_fleet_tick(ctx, now);
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
     if (ctx->store && al_store_commit(ctx->store) != ALERT_OK)
@@ -206,9 +208,11 @@ static int64_t wheel_tick_ms(int64_t threshold_ms)
 
 static void ctx_free(alert_ctx *ctx)
 {
+    /* the outbox and the digests hold alerts whose settling reaches the fleet */
     al_outbox_free(ctx->outbox);
-    al_store_close(ctx->store);
     al_routes_free(ctx->routes);
+    al_fleet_free(ctx->fleet);
+    al_store_close(ctx->store);
     al_wheel_free(ctx->wheel);
     al_wheel_free(ctx->wheel_pd);
     al_pdwindow_free(&ctx->pd_failures);
@@ -306,6 +310,12 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
             ctx_free(ctx);
             return rc;
         }
+    }
+    rc = al_fleet_new(ctx, &ctx->fleet);
+    if (rc != ALERT_OK) {
+        ctx_free(ctx);
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "%s",
+                            rc == ALERT_ERR_NOMEM ? "out of memory" : "outage thresholds out of range");
     }
     if (c->insecure_skip_verify)
         al_ctx_log(ctx, ALERT_LOG_WARNING,

@@ -20,6 +20,7 @@
 
 typedef struct al_outbox al_outbox;
 typedef struct al_routes al_routes;
+typedef struct al_fleet al_fleet;
 
 typedef struct al_counters {
     _Atomic uint64_t alerts_raised, alerts_filtered, alerts_deduplicated, alerts_coalesced;
@@ -53,6 +54,7 @@ struct alert_ctx {
     al_outbox *outbox;
     al_routes *routes;
     al_store *store;                /* state_path, or NULL */
+    al_fleet *fleet;                /* outages, daily and fallback reports, operations */
     al_start_ev *drain_buf;
     size_t drain_cap;
 

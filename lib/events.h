@@ -15,6 +15,10 @@ typedef enum al_ev_kind {
     AL_EV_EMIT,
     AL_EV_HANG_RESOLVED,
     AL_EV_TEST,             /* alert_send_test: s[AL_ES_ALERT_TYPE] is the destination */
+    AL_EV_DB_ERROR,         /* s[AL_ES_MESSAGE] */
+    AL_EV_COOLDOWN,         /* s[AL_ES_DEPLOYMENT], s[AL_ES_MESSAGE] reason, status_code seconds */
+    AL_EV_FALLBACK,         /* s[AL_ES_MODEL] primary, s[AL_ES_DEPLOYMENT] fallback, status_code ok */
+    AL_EV_MGMT,             /* s[AL_ES_ALERT_TYPE], s[AL_ES_MESSAGE] actor, s[AL_ES_METADATA] details */
 } al_ev_kind;
 
 typedef enum al_ev_str {

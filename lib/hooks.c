@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "ops.h"
 #include "ctx.h"
 #include "outbox.h"
 #include "sign.h"
@@ -539,9 +540,32 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
     return budget_duration ? ALERT_ERR_UNSUPPORTED : ALERT_ERR_INVALID;
 }
 
+/* The operations events: checked here, built on the worker. */
+static int push_ops(alert_ctx *ctx, al_type type, al_ev_kind kind, const char *strs[AL_ES__COUNT],
+                    int32_t value)
+{
+    if (!type_on(ctx, type)) {
+        atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
+        return ALERT_OK;
+    }
+    size_t lens[AL_ES__COUNT];
+    for (int i = 0; i < AL_ES__COUNT; i++)
+        lens[i] = strs[i] ? prefix_bytes(strs[i], MESSAGE_MAX, MESSAGE_MAX) : SIZE_MAX;
+    al_event *e = al_event_new(kind, strs, lens);
+    if (!e)
+        return ALERT_ERR_NOMEM;
+    e->status_code = value;
+    e->end_ms = al_ctx_now(ctx);
+    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+}
+
 int alert_on_db_error(alert_ctx *ctx, const char *error_text)
 {
-    return (!ctx || !error_text) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+    if (!ctx || !error_text)
+        return ALERT_ERR_INVALID;
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_MESSAGE] = error_text;
+    return push_ops(ctx, AL_T_DB_EXCEPTIONS, AL_EV_DB_ERROR, strs, 0);
 }
 
 int alert_on_spend_tracking_failure(alert_ctx *ctx, const char *model, const char *error_text)
@@ -552,19 +576,39 @@ int alert_on_spend_tracking_failure(alert_ctx *ctx, const char *model, const cha
 int alert_on_deployment_cooldown(alert_ctx *ctx, const char *deployment, const char *reason,
                                  int32_t cooldown_seconds)
 {
-    return (!ctx || !deployment || cooldown_seconds < 0) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+    if (!ctx || !deployment || cooldown_seconds < 0)
+        return ALERT_ERR_INVALID;
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_DEPLOYMENT] = deployment;
+    strs[AL_ES_MESSAGE] = reason;
+    return push_ops(ctx, AL_T_COOLDOWN_DEPLOYMENT, AL_EV_COOLDOWN, strs, cooldown_seconds);
 }
 
 int alert_on_fallback(alert_ctx *ctx, const char *primary_model, const char *fallback_model,
                       int32_t succeeded)
 {
-    return (!ctx || !primary_model || !fallback_model) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+    if (!ctx || !primary_model || !fallback_model)
+        return ALERT_ERR_INVALID;
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_MODEL] = primary_model;
+    strs[AL_ES_DEPLOYMENT] = fallback_model;
+    return push_ops(ctx, AL_T_FALLBACK_REPORTS, AL_EV_FALLBACK, strs, succeeded ? 1 : 0);
 }
 
 int alert_on_management_event(alert_ctx *ctx, const char *alert_type, const char *actor_json,
                               const char *details_json)
 {
-    if (!ctx || !alert_type || al_type_from_name(alert_type) < 0)
+    if (!ctx || !alert_type)
         return ALERT_ERR_INVALID;
-    return ALERT_ERR_UNSUPPORTED;
+    int t = al_type_from_name(alert_type);
+    if (t < 0 || !al_ops_is_management_type(t))
+        return ALERT_ERR_INVALID;
+    if ((actor_json && (strnlen(actor_json, EMIT_MAX + 1) > EMIT_MAX || !is_json_object(actor_json))) ||
+        (details_json && (strnlen(details_json, EMIT_MAX + 1) > EMIT_MAX || !is_json_object(details_json))))
+        return ALERT_ERR_INVALID;
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_ALERT_TYPE] = alert_type;
+    strs[AL_ES_MESSAGE] = actor_json;
+    strs[AL_ES_METADATA] = details_json;
+    return push_ops(ctx, (al_type)t, AL_EV_MGMT, strs, 0);
 }

@@ -1,0 +1,241 @@
+#include "fleet.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "ctx.h"
+#include "dstats.h"
+#include "ops.h"
+#include "outage.h"
+#include "reports.h"
+#include "store.h"
+
+struct al_fleet {
+    al_outage *outage;
+    al_cooldowns *cooldowns;
+    al_fallbacks *fallbacks;
+    int64_t daily_last_ms, fallback_last_ms;
+    /* the counters the last delivered daily report covered, and those of the one
+     * on its way (they become the baseline once it is delivered) */
+    al_dstat_total *baseline, *pending;
+    size_t n_baseline, n_pending;
+    int daily_in_flight, fallback_in_flight;
+};
+
+static int on(const alert_ctx *ctx, al_type t)
+{
+    return (ctx->enabled >> t) & 1u;
+}
+
+static int64_t schedule_base(alert_ctx *ctx, const char *name)
+{
+    int64_t last, now = al_ctx_now(ctx);
+    if (ctx->store && al_store_schedule_get(ctx->store, name, &last) == ALERT_OK)
+        return last;
+    /* first start: the first report is due one period from now, even across restarts */
+    if (ctx->store)
+        al_store_schedule_put(ctx->store, name, now);
+    return now;
+}
+
+int al_fleet_new(alert_ctx *ctx, al_fleet **out)
+{
+    const alert_config *c = &ctx->cfg;
+    al_fleet *f = al_calloc(1, sizeof *f);
+    if (!f)
+        return ALERT_ERR_NOMEM;
+    *out = f;
+    al_outage_conf oc = {
+        .ttl_s = c->outage_alert_ttl, .region_ttl_s = c->region_outage_alert_ttl,
+        .minor = c->minor_outage_alert_threshold, .major = c->major_outage_alert_threshold,
+        .max_tracked = c->max_tracked_deployments, .send_resolved = c->send_resolved,
+        .deployments_on = on(ctx, AL_T_OUTAGE_ALERTS), .regions_on = on(ctx, AL_T_REGION_OUTAGE_ALERTS),
+    };
+    int rc = al_outage_new(&oc, &f->outage);
+    if (rc != ALERT_OK)
+        return rc;
+    f->cooldowns = al_cooldowns_new((size_t)c->max_tracked_deployments);
+    f->fallbacks = al_fallbacks_new(0);
+    if (!f->cooldowns || !f->fallbacks)
+        return ALERT_ERR_NOMEM;
+    if (ctx->store)
+        al_store_begin(ctx->store);
+    f->daily_last_ms = schedule_base(ctx, "daily_report");
+    f->fallback_last_ms = schedule_base(ctx, "fallback_report");
+    if (ctx->store)
+        al_store_commit(ctx->store);
+    return ALERT_OK;
+}
+
+void al_fleet_free(al_fleet *f)
+{
+    if (!f)
+        return;
+    al_outage_free(f->outage);
+    al_cooldowns_free(f->cooldowns);
+    al_fallbacks_free(f->fallbacks);
+    al_free(f->baseline);
+    al_free(f->pending);
+    al_free(f);
+}
+
+static void route_all(alert_ctx *ctx, al_alert **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        al_route_alert(ctx, v[i]);
+    al_free(v);
+}
+
+void al_fleet_on_event(alert_ctx *ctx, const al_event *e)
+{
+    al_fleet *f = ctx->fleet;
+    int scrub = !ctx->cfg.disable_secret_redaction;
+    al_alert *a = NULL;
+    int err = ALERT_OK;
+    switch (e->kind) {
+    case AL_EV_FAILURE: {
+        if (!(e->flags & AL_EVF_OUTAGE))
+            return;
+        al_outage_failure of = { e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_DEPLOYMENT_ID],
+                                 e->s[AL_ES_PROVIDER], e->s[AL_ES_API_BASE], e->s[AL_ES_REGION],
+                                 e->status_code, e->end_ms };
+        al_alert **v = NULL;
+        size_t n = 0;
+        if (al_outage_on_failure(f->outage, &of, &v, &n) == ALERT_ERR_NOMEM)
+            al_ctx_error(ctx, "out of memory in outage tracking");
+        route_all(ctx, v, n);
+        return;
+    }
+    case AL_EV_DB_ERROR:
+        a = al_ops_db_error(e->s[AL_ES_MESSAGE], scrub, e->end_ms);
+        break;
+    case AL_EV_COOLDOWN:
+        if (al_cooldowns_check(f->cooldowns, e->s[AL_ES_DEPLOYMENT], e->status_code, e->end_ms) != 1) {
+            atomic_fetch_add(&ctx->n.alerts_deduplicated, 1);
+            return;
+        }
+        a = al_ops_cooldown(e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_MESSAGE], e->status_code, scrub, e->end_ms);
+        break;
+    case AL_EV_FALLBACK:
+        if (al_fallbacks_add(f->fallbacks, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->status_code) ==
+            ALERT_ERR_FULL)
+            al_ctx_log(ctx, ALERT_LOG_WARNING, "fallback report: too many model pairs; one not counted");
+        return;
+    case AL_EV_MGMT:
+        a = al_ops_management(e->s[AL_ES_ALERT_TYPE], e->s[AL_ES_MESSAGE], e->s[AL_ES_METADATA], scrub,
+                              e->end_ms, &err);
+        break;
+    default:
+        return;
+    }
+    if (a)
+        al_route_alert(ctx, a);
+    else
+        al_ctx_error(ctx, "an operations alert could not be built (%s)", alert_err_name(err ? err : ALERT_ERR_NOMEM));
+}
+
+/* ---- the daily report: counters since the last one that was delivered ---- */
+
+static const al_dstat_total *find(const al_dstat_total *v, size_t n, const char *dep)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].deployment == dep)
+            return &v[i];
+    return NULL;
+}
+
+static void daily_settle(void *ud, const char *key, int ok)
+{
+    alert_ctx *ctx = ud;
+    al_fleet *f = ctx->fleet;
+    (void)key;
+    f->daily_in_flight = 0;
+    if (!ok || !f) {
+        al_free(f ? f->pending : NULL);
+        if (f)
+            f->pending = NULL;
+        return;                     /* not delivered: the next report covers these too */
+    }
+    al_free(f->baseline);
+    f->baseline = f->pending;
+    f->n_baseline = f->n_pending;
+    f->pending = NULL;
+}
+
+static void daily_report(alert_ctx *ctx, int64_t now)
+{
+    al_fleet *f = ctx->fleet;
+    al_dstat_total *cur = NULL;
+    size_t n = ctx->dstats ? al_dstats_collect(ctx->dstats, &cur) : 0;
+    al_deploy_totals *v = n ? al_calloc(n, sizeof *v) : NULL;
+    for (size_t i = 0; v && i < n; i++) {
+        const al_dstat_total *b = find(f->baseline, f->n_baseline, cur[i].deployment);
+        v[i].deployment = cur[i].deployment;
+        v[i].api_base = cur[i].api_base;
+        v[i].failed = cur[i].failed - (b ? b->failed : 0);
+        v[i].requests = cur[i].requests - (b ? b->requests : 0);
+        v[i].latency_sum_s = (double)(cur[i].latency_us_sum - (b ? b->latency_us_sum : 0)) / 1e6;
+        v[i].latency_count = cur[i].latency_n - (b ? b->latency_n : 0);
+    }
+    int err = ALERT_OK;
+    al_alert *a = v ? al_daily_report(v, n, now, ctx->cfg.daily_report_frequency, &err) : NULL;
+    al_free(v);
+    if (!a) {
+        al_free(cur);           /* nothing to say (or no memory): the counters go on */
+        return;
+    }
+    al_free(f->pending);
+    f->pending = cur;
+    f->n_pending = n;
+    f->daily_in_flight = 1;
+    a->settle = daily_settle;
+    a->settle_ud = ctx;
+    al_route_alert(ctx, a);
+}
+
+static void fallback_settle(void *ud, const char *key, int ok)
+{
+    alert_ctx *ctx = ud;
+    (void)key;
+    ctx->fleet->fallback_in_flight = 0;
+    if (ok)
+        al_fallbacks_commit(ctx->fleet->fallbacks);
+}
+
+static void fallback_report(alert_ctx *ctx, int64_t now)
+{
+    al_fleet *f = ctx->fleet;
+    int err = ALERT_OK;
+    al_alert *a = al_fallbacks_report(f->fallbacks, now, &err);
+    if (!a)
+        return;
+    f->fallback_in_flight = 1;
+    a->settle = fallback_settle;
+    a->settle_ud = ctx;
+    al_route_alert(ctx, a);
+}
+
+void al_fleet_tick(alert_ctx *ctx, int64_t now)
+{
+    al_fleet *f = ctx->fleet;
+    if (now >= al_outage_next_due(f->outage)) {
+        al_alert **v = NULL;
+        size_t n = 0;
+        al_outage_tick(f->outage, now, &v, &n);
+        route_all(ctx, v, n);
+    }
+    int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);
+    if (on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
+        daily_report(ctx, now);
+        f->daily_last_ms = now;
+        if (ctx->store)
+            al_store_schedule_put(ctx->store, "daily_report", now);
+    }
+    if (on(ctx, AL_T_FALLBACK_REPORTS) && !f->fallback_in_flight &&
+        al_schedule_due(f->fallback_last_ms, period, now)) {
+        fallback_report(ctx, now);
+        f->fallback_last_ms = now;
+        if (ctx->store)
+            al_store_schedule_put(ctx->store, "fallback_report", now);
+    }
+}

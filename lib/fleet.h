@@ -1,0 +1,21 @@
+/* Fleet health on the worker (issue 5): outage windows fed by failures, the daily
+ * and fallback reports on their schedules, and the operations events. Glue between
+ * the pure modules (outage, reports, ops) and the ctx: routing, the store, settling. */
+#ifndef AL_FLEET_H
+#define AL_FLEET_H
+
+#include <stdint.h>
+
+#include "events.h"
+
+typedef struct alert_ctx alert_ctx;
+typedef struct al_fleet al_fleet;
+
+int al_fleet_new(alert_ctx *ctx, al_fleet **out);
+void al_fleet_free(al_fleet *f);
+/* A failure (AL_EVF_OUTAGE), db error, cooldown, fallback or management event. */
+void al_fleet_on_event(alert_ctx *ctx, const al_event *e);
+/* Episodes that ended; reports that are due. */
+void al_fleet_tick(alert_ctx *ctx, int64_t now_ms);
+
+#endif
