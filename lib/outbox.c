@@ -83,6 +83,11 @@ struct al_target {
     char display[96];
     al_transport_ref *custom;
     int dead;
+    /* a target that just failed gets one probe at a time until it answers again, and
+     * nothing before the probe's retry time (or its Retry-After): no storm of retries */
+    int failing;
+    int inflight;
+    int64_t blocked_until;
     int slack_compat;       /* a Discord URL ending in /slack: the Slack payload */
     /* token bucket on the ctx clock; rate 0: unlimited */
     double rate_per_ms, burst, tokens;
@@ -134,6 +139,8 @@ struct al_outbox {
     uint64_t rng;
     uint64_t dropped_for_notice;
     al_type dropped_type;
+    size_t max_transfers;
+    uint64_t finished;      /* transfers completed, ever */
 };
 
 static void list_push(rec_list *l, rec *r)
@@ -222,6 +229,7 @@ al_outbox *al_outbox_new(alert_ctx *ctx)
     if (!o->rng)
         o->rng = 1;
     o->next_flush_ms = INT64_MIN;
+    o->max_transfers = MAX_INFLIGHT;
     return o;
 }
 
@@ -663,6 +671,10 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
     alert_ctx *ctx = o->ctx;
     al_target *t = r->target;
     uint64_t n = 1 + (uint64_t)r->pack_n;     /* alerts carried by this message */
+    if (out == AL_OUT_OK) {
+        t->failing = 0;
+        t->blocked_until = 0;
+    }
     switch (out) {
     case AL_OUT_OK:
         atomic_fetch_add(&ctx->n.deliveries_ok, n);
@@ -693,6 +705,9 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         r->state = REC_READY;
         r->next_at_ms = now + delay;
         r->retry_after_s = -1;
+        t->failing = 1;
+        if (r->next_at_ms > t->blocked_until)
+            t->blocked_until = r->next_at_ms;
         store_retry(o, r);
         list_push(&o->ready, r);
         break;
@@ -879,6 +894,7 @@ static int start_transfer(al_outbox *o, rec *r)
         curl_easy_setopt(e, CURLOPT_URL, r->target->url);
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);    /* redirects are never followed */
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(cfg->http_timeout * 1000.0));
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
@@ -962,7 +978,8 @@ static void start_due(al_outbox *o, int64_t now)
     rec *r = o->ready.head;
     while (r) {
         al_target *t = r->target;
-        if (r->next_at_ms > now || (!t->dead && !has_token(t, now))) {
+        if (r->next_at_ms > now || t->blocked_until > now || (t->failing && t->inflight > 0) ||
+            (!t->dead && !has_token(t, now))) {
             r = r->next;
             continue;
         }
@@ -975,7 +992,7 @@ static void start_due(al_outbox *o, int64_t now)
             r = next;
             continue;
         }
-        if (t->kind != AL_DEST_CUSTOM && o->inflight.n >= MAX_INFLIGHT)
+        if (t->kind != AL_DEST_CUSTOM && o->inflight.n >= o->max_transfers)
             break;
         pack_waiting(o, r, now);
         if (!r->body && !(r->body = build_body(o, r))) {
@@ -993,6 +1010,7 @@ static void start_due(al_outbox *o, int64_t now)
             int rc = start_transfer(o, r);
             if (rc == 0) {
                 r->state = REC_INFLIGHT;
+                t->inflight++;
                 list_push(&o->inflight, r);
             } else if (rc == -2) {
                 finish(o, r, AL_OUT_GIVE_UP, 0, "no e-mail recipient (email_recipients)", now);
@@ -1064,9 +1082,11 @@ static void collect(al_outbox *o, int64_t now)
         curl_slist_free_all(r->headers);
         r->headers = NULL;
         list_remove(&o->inflight, r);
+        r->target->inflight--;
         char why[160];
         al_outcome out = classify_done(r, res, status, why, sizeof why);
         finish(o, r, out, status, why, now);
+        o->finished++;
     }
 }
 
@@ -1083,8 +1103,15 @@ void al_outbox_run(al_outbox *o, int64_t now, int force_flush)
         o->next_flush_ms = now + (int64_t)(cfg->flush_interval * 1000.0);
     }
     collect(o, now);
-    start_due(o, now);
-    collect(o, now);
+    /* a fast receiver answers within the pass: start the next ones at once instead of
+     * waiting for a wake-up that no socket will give */
+    for (int i = 0; i < 256; i++) {
+        uint64_t before = o->finished;
+        start_due(o, now);
+        collect(o, now);
+        if (o->finished == before)
+            break;
+    }
 }
 
 void al_outbox_wait(al_outbox *o, int ms)
@@ -1101,8 +1128,10 @@ void al_outbox_wakeup(al_outbox *o)
 
 static int64_t sendable_at(const rec *r)
 {
-    int64_t tok = token_at(r->target);
-    return tok > r->next_at_ms ? tok : r->next_at_ms;
+    int64_t at = token_at(r->target);
+    if (r->next_at_ms > at)
+        at = r->next_at_ms;
+    return r->target->blocked_until > at ? r->target->blocked_until : at;
 }
 
 int al_outbox_idle(al_outbox *o, int64_t now)
@@ -1185,6 +1214,12 @@ uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type)
     *first_type = o->dropped_type;
     o->dropped_for_notice = 0;
     return n;
+}
+
+void al_outbox_set_max_transfers(al_outbox *o, size_t n)
+{
+    o->max_transfers = n ? n : 1;
+    curl_multi_setopt(o->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->max_transfers);
 }
 
 size_t al_outbox_inflight(al_outbox *o)

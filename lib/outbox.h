@@ -64,6 +64,8 @@ int al_outbox_idle(al_outbox *o, int64_t now_ms);
 /* Earliest ctx-clock time at which something is due (INT64_MAX: nothing). */
 int64_t al_outbox_next_due(al_outbox *o);
 size_t al_outbox_inflight(al_outbox *o);
+/* Transfers at once (default 64); the bench compares 1 and 64. */
+void al_outbox_set_max_transfers(al_outbox *o, size_t n);
 /* Alerts dropped from a full queue since the last call, and the type of the first. */
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
 /* state_path: the deliveries a previous run left pending, queued again. */
