@@ -59,7 +59,8 @@ MAN5 := $(sort $(wildcard man/man5/*.5))
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
 
-.PHONY: all deps check unit unit-san integration meta demo bench install uninstall clean
+.PHONY: all deps check unit unit-san integration meta python install-check demo bench install \
+        uninstall clean FORCE
 
 all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
 
@@ -86,9 +87,17 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-$(PCFILE): pkgconfig/libalerting.pc.in include/alerting.h
+# libdir and includedir relative to ${prefix} where they can be, so that
+# pkg-config --define-prefix can relocate a staged tree; rebuilt when PREFIX changes.
+$(B)/prefix.stamp: FORCE
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	@echo '$(PREFIX) $(LIBDIR) $(INCDIR)' | cmp -s - $@ || echo '$(PREFIX) $(LIBDIR) $(INCDIR)' > $@
+
+$(PCFILE): pkgconfig/libalerting.pc.in include/alerting.h $(B)/prefix.stamp
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCDIR))|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # --- test support ---------------------------------------------------------------
@@ -128,7 +137,7 @@ $(B)/bench/%: bench/%.c $(LIB_OBJS) $(SUP_OBJS)
 # --- check ----------------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit unit-san integration meta
+	@$(MAKE) --no-print-directory unit unit-san integration meta python install-check
 	@echo "make check: all passed"
 
 unit: $(UNIT_BINS)
@@ -143,6 +152,12 @@ integration: $(INTEG_BINS) $(B)/alert-receiver
 
 meta: $(SHLIB) $(STLIB)
 	@sh scripts/check-meta.sh $(SHLIB) $(STLIB)
+
+python: $(B)/libalerting.so $(B)/alert-receiver
+	@sh scripts/check-python.sh $(B)/libalerting.so.0
+
+install-check: all
+	@MAKE="$(MAKE)" sh scripts/check-install.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

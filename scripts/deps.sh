@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc g++ make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
 libcmocka-dev libssl-dev libsqlite3-dev mandoc python3 python3-aiosmtpd curl \
-prometheus-alertmanager"
+prometheus-alertmanager python3-cffi python3-pip python3-setuptools python3-wheel"
 
 missing=""
 for p in $PKGS; do

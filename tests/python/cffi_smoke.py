@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """cffi in ABI mode over include/alerting.h: no compiler build step, only the header.
 
 Run by test_cffi.py with whichever Python has cffi (the one running the tests, else
