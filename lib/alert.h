@@ -81,6 +81,7 @@ typedef struct al_alert {
     int resolved;               /* 1: the end of an episode (PagerDuty resolve, Alertmanager endsAt) */
     int notice;                 /* 1: our own notice of dropped alerts: never dropped itself */
     int page;                   /* 1: for PagerDuty (its aggregates) */
+    int only_kind;              /* al_dest_kind + 1: to that kind of destination only; 0: all */
     al_strlist emails;        /* extra e-mail recipients (budget alert_emails, user_email) */
     /* Called once, when the last delivery of the alert has finished: ok = 1 when at least
      * one destination accepted it. Lets a detector hold a mark "pending" until then. */

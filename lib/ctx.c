@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "fleet.h"
+#include "money.h"
 #include "outbox.h"
 
 #define DRAIN_BATCH 4096
@@ -109,6 +110,7 @@ static void worker_pass(alert_ctx *ctx, int force)
         e = next;
     }
     al_fleet_tick(ctx, now);
+    al_money_tick(ctx, now);
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
     if (ctx->store && al_store_commit(ctx->store) != ALERT_OK)
@@ -231,6 +233,7 @@ static void ctx_free(alert_ctx *ctx)
     al_outbox_free(ctx->outbox);
     al_routes_free(ctx->routes);
     al_fleet_free(ctx->fleet);
+    al_money_free(ctx->money);
     al_store_close(ctx->store);
     al_wheel_free(ctx->wheel);
     al_wheel_free(ctx->wheel_pd);
@@ -329,6 +332,15 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
             ctx_free(ctx);
             return rc;
         }
+    }
+    if (ctx->store)
+        al_store_begin(ctx->store);
+    rc = al_money_new(ctx, &ctx->money);
+    if (ctx->store)
+        al_store_commit(ctx->store);
+    if (rc != ALERT_OK) {
+        ctx_free(ctx);
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
     }
     rc = al_fleet_new(ctx, &ctx->fleet);
     if (rc != ALERT_OK) {

@@ -21,6 +21,7 @@
 typedef struct al_outbox al_outbox;
 typedef struct al_routes al_routes;
 typedef struct al_fleet al_fleet;
+typedef struct al_money al_money;
 
 typedef struct al_counters {
     _Atomic uint64_t alerts_raised, alerts_filtered, alerts_deduplicated, alerts_coalesced;
@@ -55,6 +56,7 @@ struct alert_ctx {
     al_routes *routes;
     al_store *store;                /* state_path, or NULL */
     al_fleet *fleet;                /* outages, daily and fallback reports, operations */
+    al_money *money;                /* budgets, ledger, spend reports */
     al_start_ev *drain_buf;
     size_t drain_cap;
 

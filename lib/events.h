@@ -19,6 +19,10 @@ typedef enum al_ev_kind {
     AL_EV_COOLDOWN,         /* s[AL_ES_DEPLOYMENT], s[AL_ES_MESSAGE] reason, status_code seconds */
     AL_EV_FALLBACK,         /* s[AL_ES_MODEL] primary, s[AL_ES_DEPLOYMENT] fallback, status_code ok */
     AL_EV_MGMT,             /* s[AL_ES_ALERT_TYPE], s[AL_ES_MESSAGE] actor, s[AL_ES_METADATA] details */
+    AL_EV_SPEND,            /* payload: alert_spend */
+    AL_EV_BUDGET,           /* payload: alert_budget */
+    AL_EV_SET_BUDGET,       /* payload: alert_budget, s[AL_ES_MESSAGE] the duration */
+    AL_EV_TRACKING_FAILURE, /* s[AL_ES_MODEL], s[AL_ES_MESSAGE] */
 } al_ev_kind;
 
 typedef enum al_ev_str {
@@ -43,6 +47,7 @@ typedef struct al_event {
     int64_t start_ms, end_ms, first_token_ms;
     int64_t prompt_tokens, completion_tokens;
     const char *s[AL_ES__COUNT];        /* into the same allocation; NULL unknown */
+    void *payload;                      /* spend and budget events: their struct, same allocation */
 } al_event;
 
 /* Builds an event with copies of strs[i][0..lens[i]) (lens[i] == SIZE_MAX: strlen). */

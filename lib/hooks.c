@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "budget.h"
+#include "money.h"
 #include "ops.h"
 #include "ctx.h"
 #include "outbox.h"
@@ -500,6 +502,13 @@ static int finite_nonneg(double v)
     return isfinite(v) && v >= 0;
 }
 
+static int push_money(alert_ctx *ctx, al_event *e)
+{
+    if (!e)
+        return ALERT_ERR_NOMEM;
+    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+}
+
 int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
 {
     if (!ctx || !s)
@@ -507,9 +516,12 @@ int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
     int rc = al_check_version(s, ALERT_SPEND_VERSION);
     if (rc != ALERT_OK)
         return rc;
-    if (!finite_nonneg(s->cost) || (s->tag_count && !s->tags))
+    if (!finite_nonneg(s->cost) || (s->tag_count && !s->tags) || s->tag_count > 64)
         return ALERT_ERR_INVALID;
-    return ALERT_ERR_UNSUPPORTED;
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        if (!s->tags[i])
+            return ALERT_ERR_INVALID;
+    return push_money(ctx, al_money_spend_event(s, s->at_ms ? s->at_ms : al_ctx_now(ctx)));
 }
 
 static int check_budget(alert_ctx *ctx, const alert_budget *b)
@@ -519,17 +531,22 @@ static int check_budget(alert_ctx *ctx, const alert_budget *b)
     int rc = al_check_version(b, ALERT_BUDGET_VERSION);
     if (rc != ALERT_OK)
         return rc;
-    if (b->entity < ALERT_ENTITY_KEY || b->entity > ALERT_ENTITY_PROXY || !isfinite(b->spend) ||
+    if (b->entity < ALERT_ENTITY_KEY || b->entity > ALERT_ENTITY_PROXY || !finite_nonneg(b->spend) ||
         !isfinite(b->max_budget) || !isfinite(b->soft_budget) ||
-        (b->alert_email_count && !b->alert_emails))
+        (b->alert_email_count && !b->alert_emails) || b->alert_email_count > 64)
         return ALERT_ERR_INVALID;
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        if (!b->alert_emails[i])
+            return ALERT_ERR_INVALID;
     return ALERT_OK;
 }
 
 int alert_on_budget(alert_ctx *ctx, const alert_budget *b)
 {
     int rc = check_budget(ctx, b);
-    return rc != ALERT_OK ? rc : ALERT_ERR_UNSUPPORTED;
+    if (rc != ALERT_OK)
+        return rc;
+    return push_money(ctx, al_money_budget_event(AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
 }
 
 int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_duration)
@@ -537,7 +554,11 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
     int rc = check_budget(ctx, b);
     if (rc != ALERT_OK)
         return rc;
-    return budget_duration ? ALERT_ERR_UNSUPPORTED : ALERT_ERR_INVALID;
+    int64_t len_ms;
+    int32_t months;
+    if (!budget_duration || al_budget_parse_duration(budget_duration, &len_ms, &months) != ALERT_OK)
+        return ALERT_ERR_INVALID;
+    return push_money(ctx, al_money_budget_event(AL_EV_SET_BUDGET, b, budget_duration, al_ctx_now(ctx)));
 }
 
 /* The operations events: checked here, built on the worker. */
@@ -570,7 +591,12 @@ int alert_on_db_error(alert_ctx *ctx, const char *error_text)
 
 int alert_on_spend_tracking_failure(alert_ctx *ctx, const char *model, const char *error_text)
 {
-    return (!ctx || !error_text) ? ALERT_ERR_INVALID : ALERT_ERR_UNSUPPORTED;
+    if (!ctx || !error_text)
+        return ALERT_ERR_INVALID;
+    const char *strs[AL_ES__COUNT] = { 0 };
+    strs[AL_ES_MODEL] = model;
+    strs[AL_ES_MESSAGE] = error_text;
+    return push_ops(ctx, AL_T_FAILED_TRACKING_SPEND, AL_EV_TRACKING_FAILURE, strs, 0);
 }
 
 int alert_on_deployment_cooldown(alert_ctx *ctx, const char *deployment, const char *reason,

@@ -5,6 +5,7 @@
 #include "alloc.h"
 #include "ctx.h"
 #include "fleet.h"
+#include "money.h"
 #include "fmt.h"
 #include "redact.h"
 #include "text.h"
@@ -289,6 +290,12 @@ void al_latency_on_event(alert_ctx *ctx, const al_event *e)
     case AL_EV_FALLBACK:
     case AL_EV_MGMT:
         al_fleet_on_event(ctx, e);
+        break;
+    case AL_EV_SPEND:
+    case AL_EV_BUDGET:
+    case AL_EV_SET_BUDGET:
+    case AL_EV_TRACKING_FAILURE:
+        al_money_on_event(ctx, e);
         break;
     case AL_EV_HANG_RESOLVED: on_hang_resolved(ctx, e); break;
     case AL_EV_EMIT: on_emit(ctx, e); break;

@@ -215,6 +215,8 @@ int al_routes_build(alert_ctx *ctx, alert_error *err)
 
 static void enqueue(alert_ctx *ctx, al_target *t, al_alert *a, const char *text)
 {
+    if (a->only_kind && (int)al_outbox_target_kind(t) != a->only_kind - 1)
+        return;
     int rc = al_outbox_enqueue(ctx->outbox, t, a, text);
     if (rc == ALERT_ERR_NOMEM)
         al_ctx_error(ctx, "out of memory: a %s alert was not queued", al_types[a->type].name);

@@ -172,7 +172,7 @@ static void stale_and_forged_ids(void **state)
     h_free(h);
 }
 
-static void later_issues_say_unsupported(void **state)
+static void money_arguments_are_checked(void **state)
 {
     (void)state;
     harness *h = h_new(NULL);
@@ -180,7 +180,7 @@ static void later_issues_say_unsupported(void **state)
     alert_spend s;
     alert_spend_init(&s, ALERT_SPEND_VERSION);
     s.cost = 0.5;
-    assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_ERR_UNSUPPORTED);
+    assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
     s.cost = -1;
     assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_ERR_INVALID);
     s.cost = 0.0 / 0.0;
@@ -190,6 +190,17 @@ static void later_issues_say_unsupported(void **state)
     b.entity = ALERT_ENTITY_KEY;
     b.spend = 1.0 / 0.0;
     assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_ERR_INVALID);
+    b.spend = 1;
+    b.max_budget = 0.0 / 0.0;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_ERR_INVALID);
+    b.max_budget = 10;
+    b.entity = 99;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_ERR_INVALID);
+    b.entity = ALERT_ENTITY_TEAM;
+    assert_int_equal(alert_set_budget(h->ctx, &b, "7x"), ALERT_ERR_INVALID);
+    assert_int_equal(alert_set_budget(h->ctx, &b, NULL), ALERT_ERR_INVALID);
+    assert_int_equal(alert_set_budget(h->ctx, &b, "30d"), ALERT_OK);
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
     h_free(h);
 }
 
@@ -224,7 +235,7 @@ int main(void)
         cmocka_unit_test(nulls_are_invalid),
         cmocka_unit_test(version_zero_and_future_are_refused),
         cmocka_unit_test(stale_and_forged_ids),
-        cmocka_unit_test(later_issues_say_unsupported),
+        cmocka_unit_test(money_arguments_are_checked),
         cmocka_unit_test(full_table_rejects_and_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

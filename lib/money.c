@@ -1,0 +1,351 @@
+#include "money.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "budget.h"
+#include "ctx.h"
+#include "ledger.h"
+#include "outbox.h"
+#include "redact.h"
+#include "sign.h"
+#include "store.h"
+#include "text.h"
+
+#define ID_MAX 256      /* labels of spend and budget events are cut here */
+
+struct al_money {
+    al_budgets *budgets;
+    al_ledger *ledger;
+    al_marks *marks;
+    al_report_state spend_report, monthly_report;
+    int32_t spend_saved, monthly_saved;     /* what the store has, to write only changes */
+    int64_t next_anomaly_ms;
+    int32_t ledger_day;
+};
+
+/* ---- the host side: one allocation per event ------------------------------- */
+
+typedef struct packer {
+    char *p, *end;
+} packer;
+
+static size_t str_size(const char *s)
+{
+    return s ? strnlen(s, ID_MAX) + 1 : 0;
+}
+
+static const char *pack_str(packer *k, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strnlen(s, ID_MAX);
+    char *d = k->p;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    k->p += n + 1;
+    return d;
+}
+
+/* A raw "sk-" key never leaves the caller's thread unhashed. */
+static const char *key_hash_of(const char *key, char out[65])
+{
+    if (key && strncmp(key, "sk-", 3) == 0 && al_sha256_hex(key, strlen(key), out) == 0)
+        return out;
+    return key;
+}
+
+al_event *al_money_spend_event(const alert_spend *s, int64_t at_ms)
+{
+    char hashed[65];
+    const char *key = key_hash_of(s->key_hash, hashed);
+    const char *strs[] = { key, s->key_alias, s->user_id, s->user_email, s->team_id, s->team_alias,
+                           s->customer_id, s->organization_id, s->model, s->deployment };
+    size_t need = sizeof(al_event) + sizeof(alert_spend) + s->tag_count * sizeof(char *);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        need += str_size(strs[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        need += str_size(s->tags[i]);
+    al_event *e = al_calloc(1, need);
+    if (!e)
+        return NULL;
+    e->kind = AL_EV_SPEND;
+    e->end_ms = at_ms;
+    alert_spend *c = (alert_spend *)(e + 1);
+    *c = *s;
+    const char **tags = (const char **)(c + 1);
+    packer k = { (char *)(tags + s->tag_count), (char *)e + need };
+    const char **dst[] = { &c->key_hash, &c->key_alias, &c->user_id, &c->user_email, &c->team_id,
+                           &c->team_alias, &c->customer_id, &c->organization_id, &c->model,
+                           &c->deployment };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        *dst[i] = pack_str(&k, strs[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        tags[i] = pack_str(&k, s->tags[i]);
+    c->tags = s->tag_count ? tags : NULL;
+    c->at_ms = at_ms;
+    e->payload = c;
+    return e;
+}
+
+al_event *al_money_budget_event(al_ev_kind kind, const alert_budget *b, const char *duration,
+                                int64_t at_ms)
+{
+    char hashed[65];
+    const char *key = key_hash_of(b->key_hash, hashed);
+    const char *strs[] = { b->entity_id, key, b->key_alias, b->user_id, b->user_email, b->team_id,
+                           b->team_alias, b->customer_id, b->organization_id, duration };
+    size_t need = sizeof(al_event) + sizeof(alert_budget) + b->alert_email_count * sizeof(char *);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        need += str_size(strs[i]);
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        need += str_size(b->alert_emails[i]);
+    al_event *e = al_calloc(1, need);
+    if (!e)
+        return NULL;
+    e->kind = kind;
+    e->end_ms = at_ms;
+    alert_budget *c = (alert_budget *)(e + 1);
+    *c = *b;
+    const char **emails = (const char **)(c + 1);
+    packer k = { (char *)(emails + b->alert_email_count), (char *)e + need };
+    const char **dst[] = { &c->entity_id, &c->key_hash, &c->key_alias, &c->user_id, &c->user_email,
+                           &c->team_id, &c->team_alias, &c->customer_id, &c->organization_id };
+    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++)
+        *dst[i] = pack_str(&k, strs[i]);
+    e->s[AL_ES_MESSAGE] = pack_str(&k, duration);
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        emails[i] = pack_str(&k, b->alert_emails[i]);
+    c->alert_emails = b->alert_email_count ? emails : NULL;
+    e->payload = c;
+    return e;
+}
+
+/* ---- the store ------------------------------------------------------------- */
+
+static void mark_put(void *ud, const char *key, const char *value, int64_t expires_ms)
+{
+    alert_ctx *ctx = ud;
+    if (!ctx->store)
+        return;
+    if (value)
+        al_store_mark_put(ctx->store, key, value, expires_ms);
+    else
+        al_store_mark_delete(ctx->store, key);
+}
+
+static int mark_get(void *ud, const char *key, char **value_out)
+{
+    alert_ctx *ctx = ud;
+    *value_out = NULL;
+    if (!ctx->store)
+        return ALERT_ERR_NOT_FOUND;
+    return al_store_mark_get(ctx->store, key, value_out, al_ctx_now(ctx));
+}
+
+static void ledger_sink(void *ud, int32_t day, int32_t dim, const char *name, double amount)
+{
+    alert_ctx *ctx = ud;
+    if (ctx->store)
+        al_store_ledger_add(ctx->store, day, dim, name, amount);
+}
+
+static int32_t saved_day(alert_ctx *ctx, const char *name)
+{
+    int64_t v;
+    if (ctx->store && al_store_schedule_get(ctx->store, name, &v) == ALERT_OK)
+        return (int32_t)v;
+    return AL_DAY_NONE;
+}
+
+static int on(const alert_ctx *ctx, al_type t)
+{
+    return (ctx->enabled >> t) & 1u;
+}
+
+int al_money_new(alert_ctx *ctx, al_money **out)
+{
+    const alert_config *c = &ctx->cfg;
+    al_money *m = al_calloc(1, sizeof *m);
+    if (!(*out = m))
+        return ALERT_ERR_NOMEM;
+    const char *texts[AL_MAX_THRESHOLDS];
+    for (size_t i = 0; i < c->n_budget_alert_thresholds; i++)
+        texts[i] = c->budget_alert_threshold_text[i];
+    m->budgets = al_budgets_new(c->budget_alert_thresholds, texts, c->n_budget_alert_thresholds);
+    m->ledger = al_ledger_new(al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days));
+    m->marks = al_marks_new();
+    if (!m->budgets || !m->ledger || !m->marks)
+        return ALERT_ERR_NOMEM;
+    al_budgets_set_persist(m->budgets, mark_put, mark_get, ctx);
+    al_marks_set_persist(m->marks, mark_put, mark_get, ctx);
+    int64_t now = al_ctx_now(ctx);
+    m->ledger_day = al_day_from_ms(now);
+    if (ctx->store) {
+        int days = al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days);
+        al_store_ledger_load(ctx->store, m->ledger_day - days + 1, al_ledger_load_row, m->ledger);
+    }
+    al_ledger_set_sink(m->ledger, ledger_sink, ctx);
+    m->spend_report.last = m->spend_saved = saved_day(ctx, "spend_report_day");
+    m->monthly_report.last = m->monthly_saved = saved_day(ctx, "monthly_report_day");
+    if (m->spend_report.last == AL_DAY_NONE) {
+        /* the first N-day report is due N days after the very first start */
+        m->spend_report.last = m->ledger_day;
+        if (ctx->store)
+            al_store_schedule_put(ctx->store, "spend_report_day", m->spend_report.last);
+        m->spend_saved = m->spend_report.last;
+    }
+    if (m->monthly_report.last == AL_DAY_NONE)
+        m->monthly_report.last = m->ledger_day;
+    m->next_anomaly_ms = now + (int64_t)(c->user_spend_check_interval * 1000.0);
+    for (size_t i = 0; i < c->n_budgets; i++) {
+        const al_budget_decl *d = &c->budgets[i];
+        alert_budget b = ALERT_BUDGET_INIT;
+        b.entity = d->entity;
+        b.entity_id = d->id;
+        b.max_budget = d->max_budget;
+        b.soft_budget = d->soft_budget;
+        if (al_budgets_declare(m->budgets, &b, d->budget_duration, now) != ALERT_OK)
+            al_ctx_log(ctx, ALERT_LOG_WARNING, "budgets[%zu]: could not be declared", i);
+    }
+    return ALERT_OK;
+}
+
+void al_money_free(al_money *m)
+{
+    if (!m)
+        return;
+    al_budgets_free(m->budgets);
+    al_ledger_free(m->ledger);
+    al_marks_free(m->marks);
+    al_free(m);
+}
+
+static void route_all(alert_ctx *ctx, al_alert **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        al_route_alert(ctx, v[i]);
+    al_free(v);
+}
+
+static int webhook_listed(const alert_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->cfg.alerting.n; i++)
+        if (strcmp(ctx->cfg.alerting.items[i], "webhook") == 0)
+            return 1;
+    return 0;
+}
+
+static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
+{
+    al_money *m = ctx->money;
+    al_alert **v = NULL, *a = NULL;
+    size_t n = 0;
+    if (al_ledger_add(m->ledger, s, at) == ALERT_ERR_NOMEM)
+        al_ctx_error(ctx, "out of memory: spend not recorded in the ledger");
+    if (on(ctx, AL_T_BUDGET_ALERTS)) {
+        al_budgets_add_spend_all(m->budgets, s, at, &v, &n);
+        route_all(ctx, v, n);
+    }
+    if (on(ctx, AL_T_USER_SPEND_THRESHOLDS) && s->user_id) {
+        al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
+                                    ctx->cfg.monthly_spend_per_user_threshold,
+                                    ctx->cfg.spend_anomaly_multiplier,
+                                    (int)ctx->cfg.spend_anomaly_baseline_days,
+                                    ctx->cfg.spend_anomaly_min_spend };
+        if (al_user_spend_thresholds_check(m->ledger, m->marks, &args, s->user_id, at, &a) == ALERT_OK && a)
+            al_route_alert(ctx, a);
+    }
+    /* spend_tracked: per end-user request, to the webhook only, gated by budget_alerts */
+    if (ctx->cfg.customer_spend_webhook && s->customer_id && webhook_listed(ctx) &&
+        on(ctx, AL_T_BUDGET_ALERTS)) {
+        a = NULL;
+        if (al_budget_spend_tracked_alert(s, -1, at, &a) == ALERT_OK && a) {
+            a->only_kind = AL_DEST_WEBHOOK + 1;
+            al_route_alert(ctx, a);
+        }
+    }
+}
+
+void al_money_on_event(alert_ctx *ctx, const al_event *e)
+{
+    al_money *m = ctx->money;
+    al_alert **v = NULL, *a = NULL;
+    size_t n = 0;
+    switch (e->kind) {
+    case AL_EV_SPEND:
+        on_spend(ctx, e->payload, e->end_ms);
+        break;
+    case AL_EV_BUDGET:
+        if (!on(ctx, AL_T_BUDGET_ALERTS))
+            return;
+        al_budgets_observe(m->budgets, e->payload, e->end_ms, &v, &n);
+        route_all(ctx, v, n);
+        break;
+    case AL_EV_SET_BUDGET:
+        if (al_budgets_declare(m->budgets, e->payload, e->s[AL_ES_MESSAGE], e->end_ms) != ALERT_OK)
+            al_ctx_error(ctx, "alert_set_budget: the budget could not be declared");
+        break;
+    case AL_EV_TRACKING_FAILURE: {
+        const char *raw = e->s[AL_ES_MESSAGE] ? e->s[AL_ES_MESSAGE] : "";
+        char *fixed = al_utf8_repair(raw, strlen(raw));
+        char *clean = (fixed && !ctx->cfg.disable_secret_redaction) ? al_scrub_secrets(fixed) : NULL;
+        const char *text = clean ? clean : fixed;
+        if (text && al_tracking_failure_alert(m->marks, e->s[AL_ES_MODEL], text,
+                                              (int64_t)(ctx->cfg.budget_alert_ttl * 1000.0), e->end_ms,
+                                              &a) == ALERT_OK && a)
+            al_route_alert(ctx, a);
+        else if (text)
+            atomic_fetch_add(&ctx->n.alerts_deduplicated, 1);
+        al_free(clean);
+        al_free(fixed);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void al_money_tick(alert_ctx *ctx, int64_t now)
+{
+    al_money *m = ctx->money;
+    al_alert *a = NULL;
+    int32_t today = al_day_from_ms(now);
+    if (today != m->ledger_day) {
+        m->ledger_day = today;
+        al_ledger_advance(m->ledger, today);
+        al_marks_prune(m->marks, now);
+        int days = al_ledger_days_for(ctx->cfg.spend_report_days, (int)ctx->cfg.spend_anomaly_baseline_days);
+        if (ctx->store) {
+            al_store_ledger_prune(ctx->store, today - days + 1);
+            al_store_mark_purge(ctx->store, now);
+        }
+    }
+    if (on(ctx, AL_T_SPEND_REPORTS)) {
+        if (al_spend_report_due(m->ledger, &m->spend_report, ctx->cfg.spend_report_days, now, &a) == ALERT_OK && a)
+            al_route_alert(ctx, a);
+        a = NULL;
+        if (al_monthly_report_due(m->ledger, &m->monthly_report, now, &a) == ALERT_OK && a)
+            al_route_alert(ctx, a);
+        if (ctx->store && m->spend_report.last != m->spend_saved) {
+            al_store_schedule_put(ctx->store, "spend_report_day", m->spend_report.last);
+            m->spend_saved = m->spend_report.last;
+        }
+        if (ctx->store && m->monthly_report.last != m->monthly_saved) {
+            al_store_schedule_put(ctx->store, "monthly_report_day", m->monthly_report.last);
+            m->monthly_saved = m->monthly_report.last;
+        }
+    }
+    if (on(ctx, AL_T_USER_SPEND_ANOMALIES) && now >= m->next_anomaly_ms) {
+        m->next_anomaly_ms = now + (int64_t)(ctx->cfg.user_spend_check_interval * 1000.0);
+        al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
+                                    ctx->cfg.monthly_spend_per_user_threshold,
+                                    ctx->cfg.spend_anomaly_multiplier,
+                                    (int)ctx->cfg.spend_anomaly_baseline_days,
+                                    ctx->cfg.spend_anomaly_min_spend };
+        a = NULL;
+        if (al_user_spend_anomalies_check(m->ledger, m->marks, &args, now, &a) == ALERT_OK && a)
+            al_route_alert(ctx, a);
+    }
+    al_budgets_flush(m->budgets);
+}

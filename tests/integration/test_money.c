@@ -1,0 +1,321 @@
+/* Budgets and spend end to end: thresholds once per period, the compat texts and
+ * webhook JSON, library-tracked budgets, spend reports, restarts, spend_tracked,
+ * tracking failures. */
+#include "harness.h"
+
+static int count(harness *h, const char *needle)
+{
+    int n = 0;
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        char *t = h_text(h, i);
+        for (char *at = t; (at = strstr(at, needle)); at++)
+            n++;
+        free(t);
+    }
+    return n;
+}
+
+static void key_budget(harness *h, double spend, double max, double soft)
+{
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "hashed-key-1";
+    b.key_hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    b.key_alias = "prod-key";
+    b.spend = spend;
+    b.max_budget = max;
+    b.soft_budget = soft;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+}
+
+#define ONLY_BUDGETS "  alert_types: [budget_alerts]\n"
+
+static void one_alert_for_many_observations(void **state)
+{
+    (void)state;
+    harness *h = h_new(ONLY_BUDGETS);
+    h_start(h);
+    for (int i = 0; i < 50; i++)
+        key_budget(h, 86, 100, -1);
+    h_advance(h, 0);
+    for (int i = 0; i < 50; i++)
+        key_budget(h, 86, 100, -1);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    assert_int_equal(count(h, "Message: Key Budget: 15% or less of budget remaining"), 1);
+    h_free(h);
+}
+
+static void thresholds_in_order_and_jumps(void **state)
+{
+    (void)state;
+    harness *h = h_new(ONLY_BUDGETS);
+    h_start(h);
+    key_budget(h, 85, 100, -1);
+    h_advance(h, 0);
+    key_budget(h, 95, 100, -1);
+    h_advance(h, 0);
+    key_budget(h, 100, 100, -1);
+    h_advance(h, 0);
+    assert_int_equal(count(h, "Key Budget: 15% or less of budget remaining"), 1);
+    assert_int_equal(count(h, "Key Budget: 5% or less of budget remaining"), 1);
+    assert_int_equal(count(h, "Key Budget: Budget Crossed\n Total Budget:`100.0`"), 1);
+    assert_int_equal(rcv_count(h->rcv), 3);
+    h_free(h);
+
+    h = h_new(ONLY_BUDGETS);
+    h_start(h);
+    key_budget(h, 80, 100, -1);
+    key_budget(h, 120, 100, -1);           /* a jump: only the highest */
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    assert_int_equal(count(h, "Budget Crossed"), 1);
+    assert_int_equal(count(h, "*spend:* `120.0`\n*max_budget:* `100.0`"), 1);
+    assert_int_equal(count(h, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), 0);
+    h_free(h);
+}
+
+static void soft_budget_text(void **state)
+{
+    (void)state;
+    harness *h = h_new(ONLY_BUDGETS);
+    h_start(h);
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.spend = 80;
+    b.soft_budget = 80;
+    b.user_id = "test@test.com";
+    b.user_email = "test@test.com";
+    b.key_alias = "test-key";
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(count(h, "Message: Soft Budget Crossed: Total Soft Budget:`80.0`\n\n"
+                              "*spend:* `80.0`\n*soft_budget:* `80.0`\n*user_id:* `test@test.com`\n"
+                              "*user_email:* `test@test.com`\n*key_alias:* `test-key`\n"
+                              "*event_group:* `key`"), 1);
+    h_free(h);
+}
+
+static void new_period_rearms(void **state)
+{
+    (void)state;
+    harness *h = h_new(ONLY_BUDGETS);
+    h_start(h);
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_TEAM;
+    b.entity_id = "team-search";
+    b.team_alias = "search";
+    b.max_budget = 100;
+    b.spend = 101;
+    b.budget_reset_at_ms = T0 + 86400000;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(count(h, "Team Budget: Budget Crossed"), 1);
+    b.budget_reset_at_ms += 86400000;          /* the host reset the period */
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(count(h, "Team Budget: Budget Crossed"), 2);
+    h_free(h);
+}
+
+static void budget_webhook_json(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    char url[256], yaml[512];
+    rcv_url(h->rcv, "/budget-hook", url, sizeof url);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [webhook]\n  alerting_args:\n"
+             "    webhook_url: \"%s\"\n", url);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    h_start(h);
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_USER;
+    b.entity_id = "u-1";
+    b.user_id = "u-1";
+    b.key_hash = "sk-not-a-real-key";
+    b.spend = 1;
+    b.max_budget = 0;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    rcv_request q;
+    assert_int_equal(rcv_get(h->rcv, 0, &q), 0);
+    /* every field, nulls included, in this order */
+    const char *order[] = { "\"spend\":1.0", "\"max_budget\":0.0", "\"soft_budget\":null", "\"token\":\"",
+                            "\"customer_id\":null", "\"user_id\":\"u-1\"", "\"team_id\":null",
+                            "\"team_alias\":null", "\"organization_id\":null", "\"user_email\":null",
+                            "\"key_alias\":null", "\"projected_exceeded_date\":null",
+                            "\"projected_spend\":null", "\"event_group\":\"user\"", "\"alert_emails\":null",
+                            "\"event\":\"budget_crossed\"",
+                            "\"event_message\":\"User Budget: Budget Crossed\\n Total Budget:`0.0`\"" };
+    const char *at = q.body;
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        const char *hit = strstr(at, order[i]);
+        if (!hit)
+            fail_msg("missing or out of order: %s in %s", order[i], q.body);
+        at = hit;
+    }
+    assert_null(strstr(q.body, "sk-not-a-real-key"));   /* the raw key never leaves */
+    rcv_request_free(&q);
+    h_free(h);
+}
+
+static alert_spend spend_of(double cost, const char *team, int64_t at)
+{
+    static const char *tags[] = { "prod", "search" };
+    alert_spend s;
+    alert_spend_init(&s, ALERT_SPEND_VERSION);
+    s.cost = cost;
+    s.team_id = team;
+    s.team_alias = team;
+    s.user_id = "u-42";
+    s.tags = tags;
+    s.tag_count = 2;
+    s.at_ms = at;
+    return s;
+}
+
+static void library_tracked_budget(void **state)
+{
+    (void)state;
+    harness *h = h_new(ONLY_BUDGETS);
+    h_start(h);
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_TEAM;
+    b.entity_id = "search";
+    b.max_budget = 10;
+    assert_int_equal(alert_set_budget(h->ctx, &b, "1d"), ALERT_OK);
+    h_advance(h, 0);
+    for (int i = 0; i < 12; i++) {
+        alert_spend s = spend_of(1.0, "search", 0);
+        assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
+        h_advance(h, 1000);
+    }
+    assert_int_equal(count(h, "Team Budget: 15% or less of budget remaining"), 1);   /* at 9 of 10 */
+    assert_int_equal(count(h, "Team Budget: 5% or less of budget remaining"), 0);    /* 9 -> 10 jumps it */
+    assert_int_equal(count(h, "Team Budget: Budget Crossed\n Total Budget:`10.0`"), 1);
+    int before = (int)rcv_count(h->rcv);
+    h_advance(h, 86400000);                     /* the period rolls over: armed again */
+    for (int i = 0; i < 11; i++) {
+        alert_spend s = spend_of(1.0, "search", 0);
+        assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
+        h_advance(h, 1000);
+    }
+    assert_int_equal(count(h, "Team Budget: Budget Crossed"), 2);
+    assert_true((int)rcv_count(h->rcv) > before);
+    h_free(h);
+}
+
+static void weekly_spend_report(void **state)
+{
+    (void)state;
+    harness *h = h_new("  alert_types: [spend_reports]\n");
+    h_start(h);
+    /* T0 is 2026-01-01 00:00 UTC; spend on the 1st and the 3rd */
+    alert_spend a = spend_of(12.34567, "search", T0 + 3600000);
+    alert_spend b = spend_of(60.0, "ads", T0 + 2 * 86400000LL + 3600000);
+    assert_int_equal(alert_on_spend(h->ctx, &a), ALERT_OK);
+    assert_int_equal(alert_on_spend(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    for (int d = 1; d < 7; d++)
+        h_advance(h, 86400000);
+    assert_int_equal(count(h, "Spend Report"), 0);
+    h_advance(h, 86400000);                    /* 2026-01-08 00:00: seven days have passed */
+    assert_int_equal(count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
+    assert_int_equal(count(h, "Team: `ads` | Spend: `$60.0`\nTeam: `search` | Spend: `$12.3457`"), 1);
+    assert_int_equal(count(h, "Tag: `prod` | Spend: `$72.3457`"), 1);
+    h_advance(h, 86400000);
+    assert_int_equal(count(h, "Spend Report for"), 1);     /* once per window */
+    h_free(h);
+}
+
+static void restart_keeps_marks_and_ledger(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libalerting-money-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char extra[256];
+    snprintf(extra, sizeof extra, "  alert_types: [budget_alerts, spend_reports]\n"
+             "  alerting_args:\n    state_path: \"%s/s.db\"\n", dir);
+    harness *h = h_new(extra);
+    h_start(h);
+    key_budget(h, 101, 100, -1);
+    alert_spend s = spend_of(5.0, "search", T0 + 1000);
+    assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
+    h_advance(h, 86400000 * 3LL);
+    assert_int_equal(count(h, "Budget Crossed"), 1);
+    alert_ctx_destroy(h->ctx);                 /* a restart, mid-period */
+    h->ctx = NULL;
+    h_start(h);
+    key_budget(h, 102, 100, -1);
+    h_advance(h, 0);
+    assert_int_equal(count(h, "Budget Crossed"), 1);       /* not twice */
+    for (int d = 3; d < 7; d++)
+        h_advance(h, 86400000);
+    assert_int_equal(count(h, "Team: `search` | Spend: `$5.0`"), 1);   /* days before the restart */
+    h_free(h);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void spend_tracked_and_tracking_failures(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    char url[256], yaml[512];
+    rcv_url(h->rcv, "/hook", url, sizeof url);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [webhook]\n  alerting_args:\n"
+             "    webhook_url: \"%s\"\n    customer_spend_webhook: true\n", url);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    h_start(h);
+    alert_spend s = spend_of(0.25, "search", 0);
+    s.customer_id = "cust-7";
+    assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_on_spend_tracking_failure(h->ctx, "gpt-9", "model not in cost map; key sk-abcdefghijkl1234"), ALERT_OK);
+    h_advance(h, 0);
+    int tracked = -1, failed = 0;
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        rcv_request q;
+        rcv_get(h->rcv, i, &q);
+        if (strstr(q.body, "\"event\":\"spend_tracked\"")) {
+            tracked = (int)i;
+            assert_non_null(strstr(q.body, "Customer spend tracked. Customer=cust-7, spend=0.25"));
+            assert_non_null(strstr(q.body, "\"event_group\":\"end_user\""));
+        }
+        if (strstr(q.body, "failed_tracking_spend")) {
+            failed++;
+            assert_non_null(strstr(q.body, "Failed Tracking Cost for"));
+            assert_null(strstr(q.body, "abcdefghijkl1234"));
+        }
+        rcv_request_free(&q);
+    }
+    assert_true(tracked >= 0);
+    assert_int_equal(failed, 1);               /* once per model per budget_alert_ttl */
+    h_free(h);
+}
+
+int main(void)
+{
+    h_clear_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_alert_for_many_observations),
+        cmocka_unit_test(thresholds_in_order_and_jumps),
+        cmocka_unit_test(soft_budget_text),
+        cmocka_unit_test(new_period_rearms),
+        cmocka_unit_test(budget_webhook_json),
+        cmocka_unit_test(library_tracked_budget),
+        cmocka_unit_test(weekly_spend_report),
+        cmocka_unit_test(restart_keeps_marks_and_ledger),
+        cmocka_unit_test(spend_tracked_and_tracking_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
