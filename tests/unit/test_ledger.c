@@ -321,7 +321,7 @@ static void test_bytes_per_cell(void **state)
     /* 45 days x (10 teams, 20 tags, 1000 users, 1000 keys, 100 customers), every
      * name active every day: the ledger at its bound for a mid-size proxy */
     al_ledger *l = al_ledger_new(AL_LEDGER_DAYS_DEFAULT);
-    char teams[10][16], tags[20][16], users[1000][16], keys[1000][65], custs[100][16];
+    char teams[10][24], tags[20][24], users[1000][24], keys[1000][65], custs[100][24];
     for (int i = 0; i < 10; i++)
         snprintf(teams[i], sizeof teams[i], "team-%d", i);
     for (int i = 0; i < 20; i++)
