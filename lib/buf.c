@@ -12,7 +12,7 @@ static int buf_reserve(al_buf *b, size_t extra)
         return -1;
     if (b->len + extra + 1 <= b->cap)
         return 0;
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap ? b->cap : 512;
     while (cap < b->len + extra + 1)
         cap *= 2;
     char *p = al_realloc(b->data, cap);

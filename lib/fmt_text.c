@@ -92,15 +92,27 @@ char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped)
         return al_strdup(a->envelope);
     const char *message = escaped || !a->plain ? a->message : a->plain;
     al_buf b = AL_BUF_INIT;
-    al_buf_printf(&b, "Alert type: `%s`", al_types[a->type].name);
+    al_buf_adds(&b, "Alert type: `");
+    al_buf_adds(&b, al_types[a->type].name);
+    al_buf_adds(&b, "`");
     if (a->type == AL_T_DAILY_REPORTS || a->type == AL_T_NEW_MODEL_ADDED) {
         al_buf_adds(&b, message);
         return al_buf_take(&b);
     }
     struct tm tm;
     utc_parts(a->at_ms, &tm);
-    al_buf_printf(&b, "\nLevel: `%s`\nTimestamp: `%02d:%02d:%02d`\n\nMessage: ",
-                  al_level_name(a->level), tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* printf-free: this runs for every alert */
+    char hms[] = "00:00:00";
+    int parts[3] = { tm.tm_hour, tm.tm_min, tm.tm_sec };
+    for (int i = 0; i < 3; i++) {
+        hms[i * 3] = (char)('0' + parts[i] / 10 % 10);
+        hms[i * 3 + 1] = (char)('0' + parts[i] % 10);
+    }
+    al_buf_adds(&b, "\nLevel: `");
+    al_buf_adds(&b, al_level_name(a->level));
+    al_buf_adds(&b, "`\nTimestamp: `");
+    al_buf_adds(&b, hms);
+    al_buf_adds(&b, "`\n\nMessage: ");
     al_buf_adds(&b, message);
     for (size_t i = 0; i < a->n_metadata; i++) {
         char *k = escaped ? al_slack_escape(a->metadata[i].key) : al_strdup(a->metadata[i].key);

@@ -122,7 +122,9 @@ void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
     char elapsed[64];
     snprintf(elapsed, sizeof elapsed, "%.2fs", a->duration_s);
     al_text t = { AL_BUF_INIT, AL_BUF_INIT };
-    al_text_printf(&t, "`Requests are hanging - %ss+ request time`", ctx->cfg.alerting_threshold_text);
+    al_text_lit(&t, "`Requests are hanging - ");
+    al_text_lit(&t, ctx->cfg.alerting_threshold_text);
+    al_text_lit(&t, "s+ request time`");
     al_text_field(&t, "Request Model", c.label[AL_LBL_MODEL]);
     al_text_field(&t, "API Base", c.label[AL_LBL_API_BASE]);
     al_text_field(&t, "Key Alias", key_alias);
