@@ -7,7 +7,7 @@
  * $SLACK_WEBHOOK_URL too, when that is set), adds a "console" transport that prints
  * a line per delivery, and plays a short story of traffic: normal calls, a slow
  * call, hanging calls (one of which completes late), failures with secrets in their
- * messages, a caller's own error. It ends with the library's counters. */
+ * messages, a caller's own error, a region going down, a budget climbing, a DB error. It ends with the library's counters. */
 #include <alerting.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,17 +109,21 @@ int main(int argc, char **argv)
         return 1;
     }
     /* every Slack alert to the local receiver, and to a real channel when one is set */
+    char quoted[1024];
+    snprintf(quoted, sizeof quoted, "\"%s\"", argv[2]);
+    check(alert_config_set(cfg, "alerting_args.slack_webhook_url", quoted, &err), "slack_webhook_url");
     const char *real = getenv("SLACK_WEBHOOK_URL");
-    char urls[2048];
-    if (real && *real)
+    if (real && *real) {
+        char urls[2048];
         snprintf(urls, sizeof urls, "[\"%s\", \"%s\"]", argv[2], real);
-    else
-        snprintf(urls, sizeof urls, "[\"%s\"]", argv[2]);
-    const char *types[] = { "llm_exceptions", "llm_too_slow", "llm_requests_hanging", "db_exceptions" };
-    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
-        char key[96];
-        snprintf(key, sizeof key, "alert_to_webhook_url.%s", types[i]);
-        check(alert_config_set(cfg, key, urls, &err), key);
+        const char *types[] = { "llm_exceptions", "llm_too_slow", "llm_requests_hanging",
+                                "budget_alerts", "db_exceptions", "outage_alerts",
+                                "region_outage_alerts", "daily_reports", "spend_reports" };
+        for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+            char key[96];
+            snprintf(key, sizeof key, "alert_to_webhook_url.%s", types[i]);
+            check(alert_config_set(cfg, key, urls, &err), key);
+        }
     }
     alert_transport console = ALERT_TRANSPORT_INIT;
     console.send = console_send;
@@ -178,13 +182,55 @@ int main(int argc, char **argv)
     user.message = "Rate limit exceeded for key search-backend";
     check(alert_on_request_failure(ctx, 0, &user), "alert_on_request_failure");
 
-    say("the host's own alert through alert_emit → db_exceptions");
-    check(alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH,
-                     "DB read/write call failed: connection to postgres://app:hunter2@db:5432 refused",
-                     NULL), "alert_emit");
+    say("a region goes down: two Vertex deployments in us-central1 fail (500, 408) → outage_alerts, region_outage_alerts");
+    for (int i = 0; i < 6; i++) {
+        alert_request req;
+        alert_request_init(&req, ALERT_REQUEST_VERSION);
+        req.model = "gemini-1.5-pro";
+        req.deployment = i % 2 ? "vertex_ai/gemini-1.5-pro-a" : "vertex_ai/gemini-1.5-pro-b";
+        req.provider = "vertex_ai";
+        req.region = "us-central1";
+        req.api_base = "https://us-central1-aiplatform.googleapis.com";
+        alert_req_id id;
+        check(alert_on_request_start(ctx, &req, &id), "alert_on_request_start");
+        alert_failure f;
+        alert_failure_init(&f, ALERT_FAILURE_VERSION);
+        f.status_code = i % 2 ? 500 : 408;
+        f.error_class = i % 2 ? "APIError" : "Timeout";
+        f.message = i % 2 ? "VertexAIException - Internal error" : "VertexAIException - Request timed out";
+        f.user_error = 1;   /* counted for outages; the per-call exception alerts are not the point here */
+        check(alert_on_request_failure(ctx, id, &f), "alert_on_request_failure");
+    }
 
-    say("delivering everything (alert_flush)…");
-    int rc = alert_flush(ctx, 15000);
+    say("a team's budget climbs: 40, 55, 90, 97, 104 of $100 → one alert per threshold (50, 85, 95, crossed)");
+    const double spend[] = { 40, 55, 55, 90, 97, 97, 104, 110 };
+    for (size_t i = 0; i < sizeof spend / sizeof *spend; i++) {
+        alert_budget b;
+        alert_budget_init(&b, ALERT_BUDGET_VERSION);
+        b.entity = ALERT_ENTITY_TEAM;
+        b.entity_id = "team-search";
+        b.team_id = "team-search";
+        b.team_alias = "search";
+        b.spend = spend[i];
+        b.max_budget = 100;
+        check(alert_on_budget(ctx, &b), "alert_on_budget");
+    }
+
+    say("the host's own alerts: alert_on_db_error → db_exceptions (the password is scrubbed)");
+    check(alert_on_db_error(ctx, "connection to "
+                                 "postgres://app:hunter2@db:5432 refused"), "alert_on_db_error");
+
+    say("delivering everything: Slack takes about one post a second, so waiting alerts are packed");
+    int rc = ALERT_OK;
+    for (int i = 0; i < 30; i++) {
+        rc = alert_flush(ctx, 15000);
+        alert_stats q;
+        alert_stats_init(&q, ALERT_STATS_VERSION);
+        alert_stats_get(ctx, &q);
+        if (q.queue_depth == 0)
+            break;
+        pause_ms(500);
+    }
     alert_on_request_cancel(ctx, hang[1]);
     alert_on_request_cancel(ctx, hang[2]);
 

@@ -7,7 +7,7 @@ D=$B/demo
 mkdir -p "$D"
 rm -f "$D/port" "$D/receiver.log"
 
-"$B/alert-receiver" --port 0 --port-file "$D/port" --fail-first 2 >"$D/receiver.log" 2>&1 &
+"$B/alert-receiver" --port 0 --port-file "$D/port" --fail-first 3 >"$D/receiver.log" 2>&1 &
 rpid=$!
 trap 'kill "$rpid" 2>/dev/null || true' EXIT INT TERM
 i=0
@@ -25,7 +25,7 @@ url="http://127.0.0.1:$port/services/DEMO/slack"
 
 echo "════════════════════════════════════════════════════════════════════════"
 echo " libalerting demo: a local receiver on 127.0.0.1:$port stands in for Slack;"
-echo " it answers the first 2 posts with HTTP 500, to show retries."
+echo " it answers the first 3 posts with HTTP 500 (a short outage), to show retries."
 if [ -n "${SLACK_WEBHOOK_URL:-}" ]; then
     echo " SLACK_WEBHOOK_URL is set: the same alerts also go to that channel."
 fi
@@ -43,4 +43,15 @@ echo "════════════════════════�
 echo " What the receiver got (as Slack would show it)"
 echo "════════════════════════════════════════════════════════════════════════"
 cat "$D/receiver.log"
+
+echo
+echo "════════════════════════════════════════════════════════════════════════"
+posts=$(grep -c '^── #' "$D/receiver.log" || true)
+failed=$(grep -c '^── #.*→ 5' "$D/receiver.log" || true)
+echo " In short: the receiver got $posts posts ($failed of them answered 500 and retried);"
+echo " the alerts delivered, by type (posts answered 500 not counted):"
+awk '/^── #/ { failed = ($0 ~ /→ 5/) } \
+     !failed && match($0, /Alert type: `[a-z_]*`/) { print substr($0, RSTART + 13, RLENGTH - 14) }' \
+    "$D/receiver.log" | sort | uniq -c | sort -rn | sed 's/^/   /'
+echo "════════════════════════════════════════════════════════════════════════"
 exit "$status"
