@@ -59,7 +59,7 @@ MAN5 := $(sort $(wildcard man/man5/*.5))
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
 
-.PHONY: all deps check unit unit-san integration meta python install-check demo bench install \
+.PHONY: all deps check unit unit-san integration examples meta python install-check demo bench install \
         uninstall clean FORCE
 
 all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
@@ -137,7 +137,7 @@ $(B)/bench/%: bench/%.c $(LIB_OBJS) $(SUP_OBJS)
 # --- check ----------------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit unit-san integration meta python install-check
+	@$(MAKE) --no-print-directory unit unit-san integration examples meta python install-check
 	@echo "make check: all passed"
 
 unit: $(UNIT_BINS)
@@ -152,6 +152,9 @@ integration: $(INTEG_BINS) $(B)/alert-receiver
 
 meta: $(SHLIB) $(STLIB)
 	@sh scripts/check-meta.sh $(SHLIB) $(STLIB)
+
+examples: $(EX_BINS) $(B)/alert-receiver
+	@sh scripts/check-examples.sh $(B)
 
 python: $(B)/libalerting.so $(B)/alert-receiver
 	@sh scripts/check-python.sh $(B)/libalerting.so.0
