@@ -93,6 +93,8 @@ int al_routes_build(alert_ctx *ctx, alert_error *err);
 void al_routes_free(al_routes *r);
 /* route.c: the alert_types gate, then every destination of the alert. Takes a. */
 void al_route_alert(alert_ctx *ctx, al_alert *a);
+/* Routes each of v (al_malloc'ed, as detectors return them), then frees v. */
+void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n);
 /* Digests whose interval is over (all of them when all != 0), and the notice of
  * alerts dropped from a full queue. */
 void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all);

@@ -79,13 +79,6 @@ void al_fleet_free(al_fleet *f)
     al_free(f);
 }
 
-static void route_all(alert_ctx *ctx, al_alert **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        al_route_alert(ctx, v[i]);
-    al_free(v);
-}
-
 void al_fleet_on_event(alert_ctx *ctx, const al_event *e)
 {
     al_fleet *f = ctx->fleet;
@@ -103,7 +96,7 @@ void al_fleet_on_event(alert_ctx *ctx, const al_event *e)
         size_t n = 0;
         if (al_outage_on_failure(f->outage, &of, &v, &n) == ALERT_ERR_NOMEM)
             al_ctx_error(ctx, "out of memory in outage tracking");
-        route_all(ctx, v, n);
+        al_route_alerts(ctx, v, n);
         return;
     }
     case AL_EV_DB_ERROR:
@@ -222,7 +215,7 @@ void al_fleet_tick(alert_ctx *ctx, int64_t now)
         al_alert **v = NULL;
         size_t n = 0;
         al_outage_tick(f->outage, now, &v, &n);
-        route_all(ctx, v, n);
+        al_route_alerts(ctx, v, n);
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);
     if (on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {

@@ -141,14 +141,24 @@ void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
 
 /* ---- events from the hooks ---------------------------------------------------- */
 
-static void on_slow(alert_ctx *ctx, const al_event *e)
+/* An alert about the request an event describes: its labels and its duration. */
+static al_alert *event_alert(const al_event *e, al_type type, int level)
 {
-    al_alert *a = al_alert_new(AL_T_LLM_TOO_SLOW, al_types[AL_T_LLM_TOO_SLOW].level, e->end_ms);
+    al_alert *a = al_alert_new(type, level, e->end_ms);
     if (!a)
-        return;
+        return NULL;
     set_labels(a, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_API_BASE],
                e->s[AL_ES_PROVIDER], e->s[AL_ES_REGION], e->s[AL_ES_CALL_ID]);
-    a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
+    if (e->end_ms > e->start_ms)
+        a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
+    return a;
+}
+
+static void on_slow(alert_ctx *ctx, const al_event *e)
+{
+    al_alert *a = event_alert(e, AL_T_LLM_TOO_SLOW, al_types[AL_T_LLM_TOO_SLOW].level);
+    if (!a)
+        return;
     char dur[64];
     fmt_seconds(dur, sizeof dur, e->end_ms - e->start_ms);
     al_text t = { AL_BUF_INIT, AL_BUF_INIT };
@@ -218,14 +228,10 @@ static void on_failure(alert_ctx *ctx, const al_event *e)
     }
     if (!(e->flags & AL_EVF_EXCEPTION))
         return;
-    al_alert *a = al_alert_new(AL_T_LLM_EXCEPTIONS, al_types[AL_T_LLM_EXCEPTIONS].level, e->end_ms);
+    al_alert *a = event_alert(e, AL_T_LLM_EXCEPTIONS, al_types[AL_T_LLM_EXCEPTIONS].level);
     if (!a)
         return;
-    set_labels(a, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_API_BASE],
-               e->s[AL_ES_PROVIDER], e->s[AL_ES_REGION], e->s[AL_ES_CALL_ID]);
     a->status_code = e->status_code;
-    if (e->end_ms > e->start_ms)
-        a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
     const char *raw = e->s[AL_ES_MESSAGE] ? e->s[AL_ES_MESSAGE]
                     : e->s[AL_ES_ERROR_CLASS] ? e->s[AL_ES_ERROR_CLASS] : "Unknown error";
     char *msg = clean_text(ctx, raw);
@@ -246,12 +252,9 @@ static void on_failure(alert_ctx *ctx, const al_event *e)
 
 static void on_hang_resolved(alert_ctx *ctx, const al_event *e)
 {
-    al_alert *a = al_alert_new(AL_T_LLM_REQUESTS_HANGING, ALERT_LEVEL_LOW, e->end_ms);
+    al_alert *a = event_alert(e, AL_T_LLM_REQUESTS_HANGING, ALERT_LEVEL_LOW);
     if (!a)
         return;
-    set_labels(a, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_API_BASE],
-               e->s[AL_ES_PROVIDER], e->s[AL_ES_REGION], e->s[AL_ES_CALL_ID]);
-    a->duration_s = (double)(e->end_ms - e->start_ms) / 1000.0;
     char dur[64];
     fmt_seconds(dur, sizeof dur, e->end_ms - e->start_ms);
     al_text t = { AL_BUF_INIT, AL_BUF_INIT };

@@ -221,13 +221,6 @@ void al_money_free(al_money *m)
     al_free(m);
 }
 
-static void route_all(alert_ctx *ctx, al_alert **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        al_route_alert(ctx, v[i]);
-    al_free(v);
-}
-
 static int webhook_listed(const alert_ctx *ctx)
 {
     for (size_t i = 0; i < ctx->cfg.alerting.n; i++)
@@ -245,7 +238,7 @@ static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
         al_ctx_error(ctx, "out of memory: spend not recorded in the ledger");
     if (on(ctx, AL_T_BUDGET_ALERTS)) {
         al_budgets_add_spend_all(m->budgets, s, at, &v, &n);
-        route_all(ctx, v, n);
+        al_route_alerts(ctx, v, n);
     }
     if (on(ctx, AL_T_USER_SPEND_THRESHOLDS) && s->user_id) {
         al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
@@ -280,7 +273,7 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
         if (!on(ctx, AL_T_BUDGET_ALERTS))
             return;
         al_budgets_observe(m->budgets, e->payload, e->end_ms, &v, &n);
-        route_all(ctx, v, n);
+        al_route_alerts(ctx, v, n);
         break;
     case AL_EV_SET_BUDGET:
         if (al_budgets_declare(m->budgets, e->payload, e->s[AL_ES_MESSAGE], e->end_ms) != ALERT_OK)

@@ -371,6 +371,13 @@ void al_route_page(alert_ctx *ctx, al_alert *a)
     al_alert_free(a);
 }
 
+void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        al_route_alert(ctx, v[i]);
+    al_free(v);
+}
+
 void al_route_alert(alert_ctx *ctx, al_alert *a)
 {
     if (!((ctx->enabled >> a->type) & 1u)) {

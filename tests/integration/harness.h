@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -191,6 +193,41 @@ static inline void h_kill(pid_t pid)
 {
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+}
+
+/* How often needle appears across every Slack text the receiver got. */
+static inline int h_count(harness *h, const char *needle)
+{
+    int n = 0;
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        char *t = h_text(h, i);
+        for (char *at = t; (at = strstr(at, needle)); at++)
+            n++;
+        free(t);
+    }
+    return n;
+}
+
+/* A loopback port that nothing listens on (for a receiver that is down). */
+static inline int h_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static inline void h_rmdir(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static inline void h_stats(harness *h, alert_stats *s)

@@ -3,8 +3,6 @@
  * we posted. */
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "harness.h"
 
@@ -56,20 +54,6 @@ static void standard_webhooks_reference_verifies_us(void **state)
     rcv_stop(r);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
     char **out = ud;
@@ -109,7 +93,7 @@ static void real_alertmanager_reads_back_our_alert(void **state)
     FILE *f = fopen(conf, "w");
     fputs("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n", f);
     fclose(f);
-    int port = free_port();
+    int port = h_free_port();
     snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", port);
     snprintf(cfg_arg, sizeof cfg_arg, "--config.file=%s", conf);
     snprintf(data_arg, sizeof data_arg, "--storage.path=%s", data);
@@ -176,9 +160,7 @@ static void real_alertmanager_reads_back_our_alert(void **state)
     h_free(h);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    h_rmdir(dir);
 }
 
 int main(void)

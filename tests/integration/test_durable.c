@@ -1,23 +1,7 @@
 /* Nothing lost: a receiver that is down for a while, and a process killed with
  * deliveries pending and started again on the same state_path. */
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "harness.h"
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static int64_t clock_ms = T0;
 static int64_t fixed_clock(void *ud)
@@ -86,7 +70,7 @@ static void sigkill_with_1000_pending_loses_nothing(void **state)
     assert_non_null(mkdtemp(dir));
     char path[128];
     snprintf(path, sizeof path, "%s/alerting.db", dir);
-    int port = free_port();             /* nothing listens there yet: the receiver is down */
+    int port = h_free_port();             /* nothing listens there yet: the receiver is down */
 
     pid_t child = fork();
     assert_true(child >= 0);
@@ -170,9 +154,7 @@ static void sigkill_with_1000_pending_loses_nothing(void **state)
     assert_int_equal(s.queue_depth, 0);
     alert_ctx_destroy(ctx);
     rcv_stop(r);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    h_rmdir(dir);
 }
 
 int main(void)

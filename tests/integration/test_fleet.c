@@ -21,18 +21,6 @@ static void failed_call(harness *h, const char *deployment, const char *provider
     assert_int_equal(alert_on_request_failure(h->ctx, id, &f), ALERT_OK);
 }
 
-static int count(harness *h, const char *needle)
-{
-    int n = 0;
-    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
-        char *t = h_text(h, i);
-        for (char *at = t; (at = strstr(at, needle)); at++)
-            n++;
-        free(t);
-    }
-    return n;
-}
-
 #define ONLY(types) "  alert_types: [" types "]\n"
 
 static void deployment_outage_minor_major_once(void **state)
@@ -44,17 +32,17 @@ static void deployment_outage_minor_major_once(void **state)
         failed_call(h, "vertex/gemini-eu", "vertex_ai", NULL, i % 2 ? 500 : 408);
         h_advance(h, 1000);
         if (i == 4)
-            assert_int_equal(count(h, "Service Outage"), 0);
+            assert_int_equal(h_count(h, "Service Outage"), 0);
         if (i == 5)
-            assert_int_equal(count(h, "*⚠️ Minor Service Outage*"), 1);
+            assert_int_equal(h_count(h, "*⚠️ Minor Service Outage*"), 1);
         if (i == 9)
-            assert_int_equal(count(h, "*⚠️ Major Service Outage*"), 0);
+            assert_int_equal(h_count(h, "*⚠️ Major Service Outage*"), 0);
         if (i == 10)
-            assert_int_equal(count(h, "*⚠️ Major Service Outage*"), 1);
+            assert_int_equal(h_count(h, "*⚠️ Major Service Outage*"), 1);
     }
-    assert_int_equal(count(h, "Service Outage"), 2);
-    assert_int_equal(count(h, "Timeout Errors: "), 2);
-    assert_true(count(h, "*Model Name:* `vertex/gemini-eu`") == 2);
+    assert_int_equal(h_count(h, "Service Outage"), 2);
+    assert_int_equal(h_count(h, "Timeout Errors: "), 2);
+    assert_true(h_count(h, "*Model Name:* `vertex/gemini-eu`") == 2);
     h_free(h);
 }
 
@@ -85,9 +73,9 @@ static void region_outage_needs_two_deployments(void **state)
              i % 2 ? 500 : 408);
         h_advance(h, 1000);
     }
-    assert_int_equal(count(h, "Minor Service Outage"), 1);
-    assert_int_equal(count(h, "*Region Name:* `us-central1`"), 1);
-    assert_int_equal(count(h, "Alert type: `region_outage_alerts`"), 1);
+    assert_int_equal(h_count(h, "Minor Service Outage"), 1);
+    assert_int_equal(h_count(h, "*Region Name:* `us-central1`"), 1);
+    assert_int_equal(h_count(h, "Alert type: `region_outage_alerts`"), 1);
     h_free(h);
 
     h = h_new(ONLY("region_outage_alerts"));
@@ -109,14 +97,14 @@ static void quiet_window_ends_episode_and_recovers(void **state)
     for (int i = 0; i < 5; i++)
         failed_call(h, "d1", "openai", NULL, 503);
     h_advance(h, 0);
-    assert_int_equal(count(h, "*⚠️ Minor Service Outage*"), 1);
+    assert_int_equal(h_count(h, "*⚠️ Minor Service Outage*"), 1);
     h_advance(h, 60000);
     h_advance(h, 1000);
-    assert_int_equal(count(h, "Service Recovered"), 1);
+    assert_int_equal(h_count(h, "Service Recovered"), 1);
     for (int i = 0; i < 5; i++)
         failed_call(h, "d1", "openai", NULL, 503);
     h_advance(h, 0);
-    assert_int_equal(count(h, "*⚠️ Minor Service Outage*"), 2);      /* a new episode */
+    assert_int_equal(h_count(h, "*⚠️ Minor Service Outage*"), 2);      /* a new episode */
     h_free(h);
 }
 
@@ -180,15 +168,15 @@ static void fallback_report_and_operations(void **state)
     assert_int_equal(alert_on_management_event(h->ctx, "llm_exceptions", NULL, NULL), ALERT_ERR_INVALID);
     assert_int_equal(alert_on_management_event(h->ctx, "team_updated", "[1]", NULL), ALERT_ERR_INVALID);
     h_advance(h, 0);
-    assert_int_equal(count(h, "DB read/write call failed: connection to postgres://app:REDACTED@db/x failed"), 1);
-    assert_int_equal(count(h, "Alert type: `cooldown_deployment`"), 1);   /* once per cooldown */
-    assert_int_equal(count(h, "`New Virtual Key Created`"), 1);
-    assert_int_equal(count(h, "&lt;team-a&gt;"), 1);
-    assert_int_equal(count(h, "fallback"), 0);
+    assert_int_equal(h_count(h, "DB read/write call failed: connection to postgres://app:REDACTED@db/x failed"), 1);
+    assert_int_equal(h_count(h, "Alert type: `cooldown_deployment`"), 1);   /* once per cooldown */
+    assert_int_equal(h_count(h, "`New Virtual Key Created`"), 1);
+    assert_int_equal(h_count(h, "&lt;team-a&gt;"), 1);
+    assert_int_equal(h_count(h, "fallback"), 0);
     h_advance(h, 600000);
-    assert_int_equal(count(h, "`3 successful fallback requests` with primary model=`gpt-4` -> "
+    assert_int_equal(h_count(h, "`3 successful fallback requests` with primary model=`gpt-4` -> "
                               "fallback model=`claude-3`"), 1);
-    assert_int_equal(count(h, "`1 failed fallback requests` with primary model=`gpt-4` -> "
+    assert_int_equal(h_count(h, "`1 failed fallback requests` with primary model=`gpt-4` -> "
                               "fallback model=`claude-3`"), 1);
     h_free(h);
 }
@@ -216,9 +204,7 @@ static void report_schedule_survives_restart(void **state)
     assert_int_equal(rcv_count(h->rcv), 1);   /* nor skipped: one period after the first start */
     assert_true(h->now - now == 1800000);
     h_free(h);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    h_rmdir(dir);
 }
 
 int main(void)

@@ -3,18 +3,6 @@
  * tracking failures. */
 #include "harness.h"
 
-static int count(harness *h, const char *needle)
-{
-    int n = 0;
-    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
-        char *t = h_text(h, i);
-        for (char *at = t; (at = strstr(at, needle)); at++)
-            n++;
-        free(t);
-    }
-    return n;
-}
-
 static void key_budget(harness *h, double spend, double max, double soft)
 {
     alert_budget b;
@@ -43,7 +31,7 @@ static void one_alert_for_many_observations(void **state)
         key_budget(h, 86, 100, -1);
     h_advance(h, 0);
     assert_int_equal(rcv_count(h->rcv), 1);
-    assert_int_equal(count(h, "Message: Key Budget: 15% or less of budget remaining"), 1);
+    assert_int_equal(h_count(h, "Message: Key Budget: 15% or less of budget remaining"), 1);
     h_free(h);
 }
 
@@ -58,9 +46,9 @@ static void thresholds_in_order_and_jumps(void **state)
     h_advance(h, 0);
     key_budget(h, 100, 100, -1);
     h_advance(h, 0);
-    assert_int_equal(count(h, "Key Budget: 15% or less of budget remaining"), 1);
-    assert_int_equal(count(h, "Key Budget: 5% or less of budget remaining"), 1);
-    assert_int_equal(count(h, "Key Budget: Budget Crossed\n Total Budget:`100.0`"), 1);
+    assert_int_equal(h_count(h, "Key Budget: 15% or less of budget remaining"), 1);
+    assert_int_equal(h_count(h, "Key Budget: 5% or less of budget remaining"), 1);
+    assert_int_equal(h_count(h, "Key Budget: Budget Crossed\n Total Budget:`100.0`"), 1);
     assert_int_equal(rcv_count(h->rcv), 3);
     h_free(h);
 
@@ -70,9 +58,9 @@ static void thresholds_in_order_and_jumps(void **state)
     key_budget(h, 120, 100, -1);           /* a jump: only the highest */
     h_advance(h, 0);
     assert_int_equal(rcv_count(h->rcv), 1);
-    assert_int_equal(count(h, "Budget Crossed"), 1);
-    assert_int_equal(count(h, "*spend:* `120.0`\n*max_budget:* `100.0`"), 1);
-    assert_int_equal(count(h, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), 0);
+    assert_int_equal(h_count(h, "Budget Crossed"), 1);
+    assert_int_equal(h_count(h, "*spend:* `120.0`\n*max_budget:* `100.0`"), 1);
+    assert_int_equal(h_count(h, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), 0);
     h_free(h);
 }
 
@@ -91,7 +79,7 @@ static void soft_budget_text(void **state)
     b.key_alias = "test-key";
     assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
     h_advance(h, 0);
-    assert_int_equal(count(h, "Message: Soft Budget Crossed: Total Soft Budget:`80.0`\n\n"
+    assert_int_equal(h_count(h, "Message: Soft Budget Crossed: Total Soft Budget:`80.0`\n\n"
                               "*spend:* `80.0`\n*soft_budget:* `80.0`\n*user_id:* `test@test.com`\n"
                               "*user_email:* `test@test.com`\n*key_alias:* `test-key`\n"
                               "*event_group:* `key`"), 1);
@@ -115,11 +103,11 @@ static void new_period_rearms(void **state)
     h_advance(h, 0);
     assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
     h_advance(h, 0);
-    assert_int_equal(count(h, "Team Budget: Budget Crossed"), 1);
+    assert_int_equal(h_count(h, "Team Budget: Budget Crossed"), 1);
     b.budget_reset_at_ms += 86400000;          /* the host reset the period */
     assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
     h_advance(h, 0);
-    assert_int_equal(count(h, "Team Budget: Budget Crossed"), 2);
+    assert_int_equal(h_count(h, "Team Budget: Budget Crossed"), 2);
     h_free(h);
 }
 
@@ -198,9 +186,9 @@ static void library_tracked_budget(void **state)
         assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
         h_advance(h, 1000);
     }
-    assert_int_equal(count(h, "Team Budget: 15% or less of budget remaining"), 1);   /* at 9 of 10 */
-    assert_int_equal(count(h, "Team Budget: 5% or less of budget remaining"), 0);    /* 9 -> 10 jumps it */
-    assert_int_equal(count(h, "Team Budget: Budget Crossed\n Total Budget:`10.0`"), 1);
+    assert_int_equal(h_count(h, "Team Budget: 15% or less of budget remaining"), 1);   /* at 9 of 10 */
+    assert_int_equal(h_count(h, "Team Budget: 5% or less of budget remaining"), 0);    /* 9 -> 10 jumps it */
+    assert_int_equal(h_count(h, "Team Budget: Budget Crossed\n Total Budget:`10.0`"), 1);
     int before = (int)rcv_count(h->rcv);
     h_advance(h, 86400000);                     /* the period rolls over: armed again */
     for (int i = 0; i < 11; i++) {
@@ -208,7 +196,7 @@ static void library_tracked_budget(void **state)
         assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
         h_advance(h, 1000);
     }
-    assert_int_equal(count(h, "Team Budget: Budget Crossed"), 2);
+    assert_int_equal(h_count(h, "Team Budget: Budget Crossed"), 2);
     assert_true((int)rcv_count(h->rcv) > before);
     h_free(h);
 }
@@ -226,13 +214,13 @@ static void weekly_spend_report(void **state)
     h_advance(h, 0);
     for (int d = 1; d < 7; d++)
         h_advance(h, 86400000);
-    assert_int_equal(count(h, "Spend Report"), 0);
+    assert_int_equal(h_count(h, "Spend Report"), 0);
     h_advance(h, 86400000);                    /* 2026-01-08 00:00: seven days have passed */
-    assert_int_equal(count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
-    assert_int_equal(count(h, "Team: `ads` | Spend: `$60.0`\nTeam: `search` | Spend: `$12.3457`"), 1);
-    assert_int_equal(count(h, "Tag: `prod` | Spend: `$72.3457`"), 1);
+    assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
+    assert_int_equal(h_count(h, "Team: `ads` | Spend: `$60.0`\nTeam: `search` | Spend: `$12.3457`"), 1);
+    assert_int_equal(h_count(h, "Tag: `prod` | Spend: `$72.3457`"), 1);
     h_advance(h, 86400000);
-    assert_int_equal(count(h, "Spend Report for"), 1);     /* once per window */
+    assert_int_equal(h_count(h, "Spend Report for"), 1);     /* once per window */
     h_free(h);
 }
 
@@ -250,20 +238,18 @@ static void restart_keeps_marks_and_ledger(void **state)
     alert_spend s = spend_of(5.0, "search", T0 + 1000);
     assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
     h_advance(h, 86400000 * 3LL);
-    assert_int_equal(count(h, "Budget Crossed"), 1);
+    assert_int_equal(h_count(h, "Budget Crossed"), 1);
     alert_ctx_destroy(h->ctx);                 /* a restart, mid-period */
     h->ctx = NULL;
     h_start(h);
     key_budget(h, 102, 100, -1);
     h_advance(h, 0);
-    assert_int_equal(count(h, "Budget Crossed"), 1);       /* not twice */
+    assert_int_equal(h_count(h, "Budget Crossed"), 1);       /* not twice */
     for (int d = 3; d < 7; d++)
         h_advance(h, 86400000);
-    assert_int_equal(count(h, "Team: `search` | Spend: `$5.0`"), 1);   /* days before the restart */
+    assert_int_equal(h_count(h, "Team: `search` | Spend: `$5.0`"), 1);   /* days before the restart */
     h_free(h);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    h_rmdir(dir);
 }
 
 static void spend_tracked_and_tracking_failures(void **state)
