@@ -95,6 +95,8 @@ void al_routes_free(al_routes *r);
 void al_route_alert(alert_ctx *ctx, al_alert *a);
 /* Routes each of v (al_malloc'ed, as detectors return them), then frees v. */
 void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n);
+/* 1 when a destination of this kind is configured. */
+int al_route_has(const alert_ctx *ctx, int kind);
 /* Digests whose interval is over (all of them when all != 0), and the notice of
  * alerts dropped from a full queue. */
 void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all);

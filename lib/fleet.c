@@ -7,6 +7,7 @@
 #include "dstats.h"
 #include "ops.h"
 #include "outage.h"
+#include "outbox.h"
 #include "reports.h"
 #include "store.h"
 
@@ -48,7 +49,9 @@ int al_fleet_new(alert_ctx *ctx, al_fleet **out)
     al_outage_conf oc = {
         .ttl_s = c->outage_alert_ttl, .region_ttl_s = c->region_outage_alert_ttl,
         .minor = c->minor_outage_alert_threshold, .major = c->major_outage_alert_threshold,
-        .max_tracked = c->max_tracked_deployments, .send_resolved = c->send_resolved,
+        .max_tracked = c->max_tracked_deployments,
+        /* Alertmanager needs the end of an episode even without send_resolved */
+        .send_resolved = c->send_resolved || al_route_has(ctx, AL_DEST_ALERTMANAGER),
         .deployments_on = on(ctx, AL_T_OUTAGE_ALERTS), .regions_on = on(ctx, AL_T_REGION_OUTAGE_ALERTS),
     };
     int rc = al_outage_new(&oc, &f->outage);
@@ -215,6 +218,9 @@ void al_fleet_tick(alert_ctx *ctx, int64_t now)
         al_alert **v = NULL;
         size_t n = 0;
         al_outage_tick(f->outage, now, &v, &n);
+        for (size_t i = 0; i < n; i++)
+            if (v[i]->resolved && !ctx->cfg.send_resolved)
+                v[i]->only_kind = AL_DEST_ALERTMANAGER + 1;     /* ends its episode there only */
         al_route_alerts(ctx, v, n);
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);

@@ -540,7 +540,9 @@ char *al_fmt_alertmanager_body(const al_fmt_env *env, const al_alert *a)
     double after = env->alertmanager_resolve_after_s;
     if (!(after > 0) || !isfinite(after) || after > 1e12)
         after = 3600;
-    int64_t ends = a->resolved ? env->now_ms : a->at_ms + (int64_t)llround(after * 1000.0);
+    /* an ongoing episode is posted again: its end moves with the clock */
+    int64_t from = env->now_ms > a->at_ms ? env->now_ms : a->at_ms;
+    int64_t ends = a->resolved ? env->now_ms : from + (int64_t)llround(after * 1000.0);
     if (ends < a->at_ms) /* Alertmanager rejects an end before the start */
         ends = a->at_ms;
     char starts_at[96], ends_at[96];

@@ -24,7 +24,17 @@ typedef struct digest {
     int64_t start_ms, last_ms;
 } digest;
 
+/* An outage episode open in Alertmanager: posted again every 60 s until it ends. */
+typedef struct episode {
+    struct episode *next;
+    al_alert *alert;        /* a reference */
+    int64_t last_post_ms;
+} episode;
+
+#define EPISODE_REPOST_MS 60000
+
 struct al_routes {
+    episode *episodes;
     digest *digests;
     int slack_on;
     target_list slack[AL_T__COUNT];     /* per alert type */
@@ -54,6 +64,11 @@ void al_routes_free(al_routes *r)
         n = d->next;
         al_alert_free(d->first);
         al_free(d);
+    }
+    for (episode *e = r->episodes, *n; e; e = n) {
+        n = e->next;
+        al_alert_free(e->alert);
+        al_free(e);
     }
     for (int i = 0; i < AL_T__COUNT; i++)
         al_free(r->slack[i].items);
@@ -332,6 +347,8 @@ static void digest_send(alert_ctx *ctx, digest *d)
     deliver(ctx, a, 0, NULL);
 }
 
+static void repost_episodes(alert_ctx *ctx, int64_t now);
+
 void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
 {
     al_routes *r = ctx->routes;
@@ -347,6 +364,7 @@ void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
         al_alert_free(d->first);
         al_free(d);
     }
+    repost_episodes(ctx, now_ms);
     al_type type;
     uint64_t dropped = al_outbox_take_dropped(ctx->outbox, &type);
     if (dropped) {
@@ -371,6 +389,65 @@ void al_route_page(alert_ctx *ctx, al_alert *a)
     al_alert_free(a);
 }
 
+int al_route_has(const alert_ctx *ctx, int kind)
+{
+    for (size_t i = 0; i < ctx->cfg.alerting.n; i++)
+        if (al_dest_from_name(ctx->cfg.alerting.items[i]) == kind)
+            return 1;
+    return 0;
+}
+
+static void to_alertmanager(alert_ctx *ctx, al_alert *a)
+{
+    const target_list *l = &ctx->routes->every;
+    char *text = al_fmt_envelope(ctx, a);
+    for (size_t i = 0; text && i < l->n; i++)
+        if (al_outbox_target_kind(l->items[i]) == AL_DEST_ALERTMANAGER)
+            enqueue(ctx, l->items[i], a, text);
+    al_free(text);
+}
+
+/* Outage episodes stay firing in Alertmanager while they last: remembered here,
+ * posted again every minute, forgotten when their end is sent. */
+static void track_episode(alert_ctx *ctx, al_alert *a)
+{
+    al_routes *r = ctx->routes;
+    if ((a->type != AL_T_OUTAGE_ALERTS && a->type != AL_T_REGION_OUTAGE_ALERTS) || !a->subject ||
+        !al_route_has(ctx, AL_DEST_ALERTMANAGER))
+        return;
+    for (episode **p = &r->episodes; *p; p = &(*p)->next)
+        if (strcmp((*p)->alert->subject, a->subject) == 0 && (*p)->alert->type == a->type) {
+            episode *e = *p;
+            al_alert_free(e->alert);
+            if (a->resolved) {
+                *p = e->next;
+                al_free(e);
+            } else {
+                e->alert = al_alert_retain(a);
+                e->last_post_ms = a->at_ms;
+            }
+            return;
+        }
+    if (a->resolved)
+        return;
+    episode *e = al_calloc(1, sizeof *e);
+    if (!e)
+        return;
+    e->alert = al_alert_retain(a);
+    e->last_post_ms = a->at_ms;
+    e->next = r->episodes;
+    r->episodes = e;
+}
+
+static void repost_episodes(alert_ctx *ctx, int64_t now)
+{
+    for (episode *e = ctx->routes->episodes; e; e = e->next)
+        if (now - e->last_post_ms >= EPISODE_REPOST_MS) {
+            e->last_post_ms = now;
+            to_alertmanager(ctx, e->alert);
+        }
+}
+
 void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -386,6 +463,7 @@ void al_route_alert(alert_ctx *ctx, al_alert *a)
         return;
     }
     atomic_fetch_add(&ctx->n.alerts_raised, 1);
+    track_episode(ctx, a);
     if (ctx->cfg.type_conf[a->type].digest) {
         digest_add(ctx, a);
         return;

@@ -277,6 +277,57 @@ static void alertmanager_api(void **state)
     h_free(h);
 }
 
+static void fail_deployment(harness *h)
+{
+    alert_failure f;
+    alert_failure_init(&f, ALERT_FAILURE_VERSION);
+    f.status_code = 503;
+    f.model = "gpt-4";
+    f.deployment = "azure/gpt-4-eu";
+    f.provider = "azure";
+    f.message = "unavailable";
+    assert_int_equal(alert_on_request_failure(h->ctx, 0, &f), ALERT_OK);
+}
+
+static const char *ends_at(harness *h, size_t i, char *buf, size_t n)
+{
+    rcv_request q;
+    json_t *j = body_json(h, i, &q);
+    snprintf(buf, n, "%s", json_string_value(json_object_get(json_array_get(j, 0), "endsAt")));
+    json_decref(j);
+    rcv_request_free(&q);
+    return buf;
+}
+
+static void alertmanager_episode_reposted_then_resolved(void **state)
+{
+    (void)state;
+    harness *h = h_dest("alertmanager", "alertmanager_url", "/am", NULL);
+    assert_int_equal(alert_config_set(h->cfg, "alert_types", "[outage_alerts]", NULL), ALERT_OK);
+    h_start(h);
+    for (int i = 0; i < 5; i++)
+        fail_deployment(h);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);             /* Minor */
+    char buf[64];
+    assert_string_equal(ends_at(h, 0, buf, sizeof buf), "2026-01-01T01:00:00.123Z");
+    for (int s = 0; s < 3; s++) {                       /* failures go on, 20 s apart */
+        h_advance(h, 20000);
+        fail_deployment(h);
+    }
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 2);             /* posted again at 60 s */
+    assert_string_equal(ends_at(h, 1, buf, sizeof buf), "2026-01-01T01:01:00.123Z");
+    h_advance(h, 60000);                                /* a quiet window: the episode ends */
+    h_advance(h, 1000);
+    size_t n = rcv_count(h->rcv);
+    assert_true(n >= 3);
+    assert_string_equal(ends_at(h, n - 1, buf, sizeof buf), "2026-01-01T00:02:00.123Z");   /* its end */
+    h_advance(h, 180000);
+    assert_int_equal(rcv_count(h->rcv), n);             /* nothing more after the end */
+    h_free(h);
+}
+
 typedef struct sink {
     pid_t pid;
     int port;
@@ -538,6 +589,7 @@ int main(void)
         cmocka_unit_test(pagerduty_failure_rate_page),
         cmocka_unit_test(pagerduty_hanging_page),
         cmocka_unit_test(alertmanager_api),
+        cmocka_unit_test(alertmanager_episode_reposted_then_resolved),
         cmocka_unit_test(email_through_real_smtp),
         cmocka_unit_test(email_transient_failure_is_retried),
         cmocka_unit_test(urls_are_checked_at_create),
