@@ -68,10 +68,11 @@ def main(argv) -> int:
         print(f"gateway.py: {err}", file=sys.stderr)
         return 1
     # every Slack alert to the local receiver, and to a real channel when one is set
-    urls = [receiver] + ([os.environ["SLACK_WEBHOOK_URL"]]
-                         if os.environ.get("SLACK_WEBHOOK_URL") else [])
-    for alert_type in ("llm_exceptions", "llm_too_slow", "llm_requests_hanging", "db_exceptions"):
-        cfg.set(f"alert_to_webhook_url.{alert_type}", urls)
+    cfg.set("alerting_args.slack_webhook_url", receiver)
+    if os.environ.get("SLACK_WEBHOOK_URL"):
+        for alert_type in ("llm_exceptions", "llm_too_slow", "llm_requests_hanging", "db_exceptions",
+                           "budget_alerts", "outage_alerts", "region_outage_alerts"):
+            cfg.set(f"alert_to_webhook_url.{alert_type}", [receiver, os.environ["SLACK_WEBHOOK_URL"]])
     cfg.add_transport("console", console)
     cfg.set("alerting", ["slack", "console"])
 
@@ -114,9 +115,22 @@ def main(argv) -> int:
         alerts.failure(model="gpt-4o", status_code=429, user_error=True,
                        message="Rate limit exceeded for key search-backend")
 
-        say("the gateway's own alert through emit() → db_exceptions")
+        say("a region goes down: two Vertex deployments in us-central1 fail → outage alerts")
+        for i in range(6):
+            alerts.failure(model="gemini-1.5-pro", provider="vertex_ai", region="us-central1",
+                           deployment=f"vertex_ai/gemini-1.5-pro-{'ab'[i % 2]}",
+                           status_code=500 if i % 2 else 408, user_error=True,
+                           message="VertexAIException - upstream error")
+
+        say("a team's budget climbs to $104 of $100 → one alert per threshold, then crossed")
+        for spend in (40, 55, 90, 97, 104, 110):
+            alerts.on_budget("team", "team-search", spend=spend, max_budget=100,
+                             team_id="team-search", team_alias="search")
+
+        say("the gateway's own alerts: on_db_error() and emit()")
+        alerts.on_db_error("connection to postgres://app:hunter2@db:5432 refused")
         alerts.emit("db_exceptions", alerting.Level.HIGH,
-                    "DB read/write call failed: connection to postgres://app:hunter2@db:5432 refused")
+                    "spend log writes are 40 s behind (the gateway's own check)")
 
         say("delivering everything (flush)…")
         # flush() sends what is due now; a Slack post held back by the rate limit (1/s) comes
