@@ -63,6 +63,16 @@ void al_ctx_error(alert_ctx *ctx, const char *fmt, ...)
     va_end(ap);
 }
 
+void al_ctx_note(alert_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&ctx->lock);
+    vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
+    pthread_mutex_unlock(&ctx->lock);
+    va_end(ap);
+}
+
 void al_ctx_wake(alert_ctx *ctx)
 {
     if (ctx->threaded)

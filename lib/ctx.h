@@ -77,6 +77,8 @@ void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Records a local error (alert_ctx_last_error) and logs it at ERROR. */
 void al_ctx_error(alert_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records the last error without logging it (the caller logs at its own level). */
+void al_ctx_note(alert_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wakes the worker (from any thread). */
 void al_ctx_wake(alert_ctx *ctx);
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */

@@ -700,6 +700,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             break;
         }
         atomic_fetch_add(&ctx->n.deliveries_retried, n);
+        al_ctx_note(ctx, "%s delivery to %s failed (%s); retrying", al_dest_name(t->kind), t->display, why);
         al_ctx_log(ctx, ALERT_LOG_WARNING, "%s delivery to %s failed (%s); retry %d in %.1fs",
                    al_dest_name(t->kind), t->display, why, r->attempt + 1, (double)delay / 1000.0);
         r->state = REC_READY;

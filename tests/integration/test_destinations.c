@@ -328,6 +328,58 @@ static void alertmanager_episode_reposted_then_resolved(void **state)
     h_free(h);
 }
 
+/* An HTTPS receiver with a self-signed certificate (tests/support/tls_sink.py). */
+static pid_t tls_server(const char *dir, int *port)
+{
+    char cmd[512], cert[160], key[160], port_file[160];
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(port_file, sizeof port_file, "%s/port", dir);
+    snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+             "-keyout %s -out %s >/dev/null 2>&1", key, cert);
+    assert_int_equal(system(cmd), 0);
+    char *argv[] = { (char *)"/usr/bin/python3", (char *)"tests/support/tls_sink.py", cert, key,
+                     (char *)"--port-file", port_file, NULL };
+    return h_spawn(argv, port_file, port);
+}
+
+static void tls_is_verified_unless_told_otherwise(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libalerting-tls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int port;
+    pid_t pid = tls_server(dir, &port);
+    for (int insecure = 0; insecure < 2; insecure++) {
+        harness *h = h_new(NULL);
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [webhook]\n  alerting_args:\n"
+                 "    webhook_url: \"https://127.0.0.1:%d/hook\"\n    insecure_skip_verify: %s\n",
+                 port, insecure ? "true" : "false");
+        assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+        h_start(h);
+        emit(h, "db_exceptions", "over TLS");
+        h_advance(h, 0);
+        alert_stats s;
+        h_stats(h, &s);
+        int warned = 0;
+        for (int i = 0; i < h->n_log; i++)
+            warned |= strstr(h->log[i], "insecure_skip_verify") != NULL;
+        if (insecure) {
+            assert_int_equal(s.deliveries_ok, 1);   /* told not to check: it goes through */
+            assert_true(warned);                    /* and that was said loudly */
+        } else {
+            assert_int_equal(s.deliveries_ok, 0);   /* a self-signed certificate is refused */
+            assert_int_equal(s.deliveries_retried, 1);
+            assert_non_null(strstr(alert_ctx_last_error(h->ctx), "https://127.0.0.1"));
+            assert_false(warned);
+        }
+        h_free(h);
+    }
+    h_kill(pid);
+    h_rmdir(dir);
+}
+
 typedef struct sink {
     pid_t pid;
     int port;
@@ -593,6 +645,7 @@ int main(void)
         cmocka_unit_test(email_through_real_smtp),
         cmocka_unit_test(email_transient_failure_is_retried),
         cmocka_unit_test(urls_are_checked_at_create),
+        cmocka_unit_test(tls_is_verified_unless_told_otherwise),
         cmocka_unit_test(redirects_are_not_followed_and_big_bodies_bounded),
         cmocka_unit_test(no_secret_leaks_when_everything_fails),
         cmocka_unit_test(send_test_every_destination),
