@@ -5,6 +5,7 @@
  * nothing. Values are applied by walking the YAML tree with a table of keys
  * (name, where it may appear, how to apply it, its lower bound). */
 #include "config.h"
+#include "outage.h"
 
 #include <errno.h>
 #include <math.h>
@@ -715,6 +716,15 @@ static int apply_int(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
+/* Outage windows keep one timestamp per counted failure up to the threshold: bounded. */
+static int apply_outage_threshold(cfg_op *op, const key_spec *k, const al_ynode *v)
+{
+    int rc = apply_int(op, k, v);
+    if (rc == ALERT_OK && *CFG_FIELD(op->cfg, k->offset, int64_t) > AL_OUTAGE_MAX_THRESHOLD)
+        return op_fail(op, v, "must be at most %d", AL_OUTAGE_MAX_THRESHOLD);
+    return rc;
+}
+
 static int apply_bool(cfg_op *op, const key_spec *k, const al_ynode *v)
 {
     int *field = CFG_FIELD(op->cfg, k->offset, int);
@@ -1229,10 +1239,10 @@ static const key_spec keys[] = {
     { "budget_alert_ttl", KEY_ARGS, apply_double, OFF(budget_alert_ttl), 0, 0 },
     { "outage_alert_ttl", KEY_ARGS, apply_double, OFF(outage_alert_ttl), 0, 1 },
     { "region_outage_alert_ttl", KEY_ARGS, apply_double, OFF(region_outage_alert_ttl), 0, 1 },
-    { "minor_outage_alert_threshold", KEY_ARGS, apply_int, OFF(minor_outage_alert_threshold),
-      1, 0 },
-    { "major_outage_alert_threshold", KEY_ARGS, apply_int, OFF(major_outage_alert_threshold),
-      1, 0 },
+    { "minor_outage_alert_threshold", KEY_ARGS, apply_outage_threshold,
+      OFF(minor_outage_alert_threshold), 1, 0 },
+    { "major_outage_alert_threshold", KEY_ARGS, apply_outage_threshold,
+      OFF(major_outage_alert_threshold), 1, 0 },
     { "max_outage_alert_list_size", KEY_ARGS, apply_int, OFF(max_outage_alert_list_size), 0, 0 },
     { "log_to_console", KEY_ARGS, apply_bool, OFF(log_to_console), 0, 0 },
     { "budget_alert_thresholds", KEY_ARGS, apply_budget_thresholds, 0, 0, 0 },

@@ -481,7 +481,9 @@ int alert_stats_get(alert_ctx *ctx, alert_stats *out)
     s.requests_rejected = atomic_load(&ctx->n.requests_rejected);
     s.events_dropped = al_inflight_dropped_events(ctx->inflight) + al_evqueue_dropped(&ctx->events);
     s.destinations_dead = atomic_load(&ctx->n.destinations_dead);
-    /* a caller built against an older, shorter struct gets only what it knows */
-    memcpy(out, &s, sizeof s);
+    /* a caller built against an older, shorter struct gets only what it knows: the size
+     * of each version, as versions are added */
+    static const size_t size_of_version[ALERT_STATS_VERSION + 1] = { 0, sizeof(alert_stats) };
+    memcpy(out, &s, size_of_version[out->version]);
     return ALERT_OK;
 }

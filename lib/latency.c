@@ -189,6 +189,10 @@ static void on_slow(alert_ctx *ctx, const al_event *e)
 static void page(alert_ctx *ctx, al_type type, const char *what, int64_t n, double window_s,
                  int64_t at_ms)
 {
+    if (!type_on(ctx, type)) {
+        atomic_fetch_add(&ctx->n.alerts_filtered, 1);
+        return;
+    }
     al_alert *a = al_alert_new(type, ALERT_LEVEL_HIGH, at_ms);
     if (!a)
         return;

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "ctx.h"
 #include "fmt.h"
+#include "fmt_dest.h"
 #include "outbox.h"
 
 typedef struct target_list {
@@ -152,6 +153,17 @@ static int build_builtin(alert_ctx *ctx, al_routes *r, al_dest_kind kind, alert_
                     return ALERT_ERR_CONFIG;
         if (c->slack_webhook_url && check_url(c->slack_webhook_url, 0, "slack_webhook_url", err))
             return ALERT_ERR_CONFIG;
+        if (!c->slack_webhook_url) {
+            int routed = 0;
+            for (int t = 0; t < AL_T__COUNT; t++)
+                routed |= c->alert_to_webhook_url[t].n > 0;
+            /* lenient, as LiteLLM: a config file that leaves the URL to the environment
+             * still starts; every Slack alert is then counted failed, and said so */
+            if (!routed)
+                al_ctx_log(ctx, ALERT_LOG_WARNING,
+                           "'slack' is in alerting but none of slack_webhook_url, SLACK_WEBHOOK_URL, "
+                           "ALERTING_WEBHOOK_URL, alert_to_webhook_url is set: nothing can reach Slack");
+        }
         return build_slack(ctx, r) == ALERT_OK
                    ? ALERT_OK : al_error_set(err, ALERT_ERR_NOMEM, "alerting", 0, 0, "out of memory");
     case AL_DEST_DISCORD:
@@ -165,6 +177,12 @@ static int build_builtin(alert_ctx *ctx, al_routes *r, al_dest_kind kind, alert_
     case AL_DEST_WEBHOOK:
         if (!c->webhook_url)
             return missing(err, "webhook", "webhook_url", "WEBHOOK_URL");
+        if (c->webhook_secret) {
+            char sig[AL_WEBHOOK_SIG_SIZE + 16];
+            if (al_webhook_sign(c->webhook_secret, "msg_check", 0, "", 0, sig, sizeof sig) != 0)
+                return al_error_set(err, ALERT_ERR_CONFIG, "webhook_secret", 0, 0,
+                                    "webhook_secret is not whsec_ followed by base64");
+        }
         return add_target(ctx, &r->every, kind, c->webhook_url, 0, "webhook_url", err);
     case AL_DEST_ALERTMANAGER: {
         if (!c->alertmanager_url)

@@ -510,6 +510,20 @@ static void urls_are_checked_at_create(void **state)
         assert_null(strstr(err.text, "passwd"));
         h_free(h);
     }
+    /* a signing secret that is not whsec_<base64> is refused at create, never shown */
+    harness *hs = h_dest("webhook", "webhook_url", "/hook", "    webhook_secret: \"whsec_%%%not-base64-SECRETVALUE\"\n");
+    alert_error es = ALERT_ERROR_INIT;
+    assert_int_equal(alert_ctx_create(&hs->ctx, hs->cfg, &es), ALERT_ERR_CONFIG);
+    assert_non_null(strstr(es.text, "webhook_secret"));
+    assert_null(strstr(es.text, "SECRETVALUE"));
+    h_free(hs);
+    /* outage thresholds are bounded (one timestamp per counted failure is kept) */
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    const char *big = "alerting_args:\n  major_outage_alert_threshold: 5000\n";
+    assert_int_equal(alert_config_load_string(cfg, big, strlen(big), &es), ALERT_ERR_CONFIG);
+    assert_int_equal(es.line, 2);
+    alert_config_free(cfg);
     /* a destination without its target is a config error, named */
     harness *h = h_new(NULL);
     assert_int_equal(alert_config_set(h->cfg, "alerting", "[discord]", NULL), ALERT_OK);
