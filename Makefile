@@ -47,6 +47,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 SAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(B)/unit-san/%)
 INTEG_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/integ/%)
+INTEG_SAN_BINS := $(INTEG_SRCS:tests/integration/%.c=$(B)/integ-san/%)
 
 EX_SRCS  := $(sort $(wildcard examples/*.c))
 EX_BINS  := $(EX_SRCS:examples/%.c=$(B)/examples/%)
@@ -59,7 +60,7 @@ MAN5 := $(sort $(wildcard man/man5/*.5))
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
 
-.PHONY: all deps check unit unit-san integration examples meta python install-check demo bench install \
+.PHONY: all deps check unit unit-san integration integration-san examples meta python install-check demo bench install \
         uninstall clean FORCE
 
 all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
@@ -125,6 +126,12 @@ $(B)/integ/%: tests/integration/%.c $(B)/libalerting.so $(SUP_OBJS)
 	$(CC) $(BASE_CFLAGS) -O1 -g -Itests/support $< $(SUP_OBJS) -o $@ \
 	    -L$(B) -lalerting -Wl,-rpath,$(abspath $(B)) $(CMOCKA_LIBS) $(DEPS_LIBS)
 
+# the same black-box tests on the sanitizer build of the library (leaks, UB, overflows)
+$(B)/integ-san/%: tests/integration/%.c $(SAN_OBJS) $(SUP_LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -Itests/support $< $(SUP_LIB_SRCS) $(SAN_OBJS) -o $@ \
+	    $(CMOCKA_LIBS) $(DEPS_LIBS)
+
 $(B)/examples/%: examples/%.c $(B)/libalerting.so $(SUP_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(OPT) -Itests/support $< $(SUP_OBJS) -o $@ -L$(B) -lalerting \
@@ -137,7 +144,8 @@ $(B)/bench/%: bench/%.c $(LIB_OBJS) $(SUP_OBJS)
 # --- check ----------------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit unit-san integration examples meta python install-check
+	@$(MAKE) --no-print-directory unit unit-san integration integration-san examples meta python \
+	    install-check
 	@echo "make check: all passed"
 
 unit: $(UNIT_BINS)
@@ -149,6 +157,10 @@ unit-san: $(SAN_BINS)
 
 integration: $(INTEG_BINS) $(B)/alert-receiver
 	@sh scripts/run-tests.sh integration $(INTEG_BINS)
+
+integration-san: $(INTEG_SAN_BINS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh scripts/run-tests.sh integration-san $(INTEG_SAN_BINS)
 
 meta: $(SHLIB) $(STLIB)
 	@sh scripts/check-meta.sh $(SHLIB) $(STLIB)
