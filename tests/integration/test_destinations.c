@@ -247,6 +247,38 @@ static void pagerduty_hanging_page(void **state)
     h_free(h);
 }
 
+static void fail_deployment(harness *h);
+
+static void pagerduty_outage_trigger_then_resolve(void **state)
+{
+    (void)state;
+    harness *h = h_dest("pagerduty", "pagerduty_url", "/v2/enqueue",
+                        "    pagerduty_api_key: \"R0UTINGKEY0123456789abcdefabcdef\"\n"
+                        "    send_resolved: true\n    failure_threshold: 1000\n");
+    assert_int_equal(alert_config_set(h->cfg, "alert_types", "[outage_alerts]", NULL), ALERT_OK);
+    rcv_set_default(h->rcv, 202, NULL, "{}");
+    h_start(h);
+    for (int i = 0; i < 5; i++)
+        fail_deployment(h);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_advance(h, 60000);
+    h_advance(h, 1000);
+    assert_int_equal(rcv_count(h->rcv), 2);
+    rcv_request q0, q1;
+    json_t *t = body_json(h, 0, &q0), *r = body_json(h, 1, &q1);
+    assert_string_equal(json_string_value(json_object_get(t, "event_action")), "trigger");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t, "payload"), "severity")), "warning");
+    assert_string_equal(json_string_value(json_object_get(r, "event_action")), "resolve");
+    assert_string_equal(json_string_value(json_object_get(t, "dedup_key")),
+                        json_string_value(json_object_get(r, "dedup_key")));
+    json_decref(t);
+    json_decref(r);
+    rcv_request_free(&q0);
+    rcv_request_free(&q1);
+    h_free(h);
+}
+
 static void alertmanager_api(void **state)
 {
     (void)state;
@@ -654,6 +686,7 @@ int main(void)
         cmocka_unit_test(signed_webhook),
         cmocka_unit_test(pagerduty_failure_rate_page),
         cmocka_unit_test(pagerduty_hanging_page),
+        cmocka_unit_test(pagerduty_outage_trigger_then_resolve),
         cmocka_unit_test(alertmanager_api),
         cmocka_unit_test(alertmanager_episode_reposted_then_resolved),
         cmocka_unit_test(email_through_real_smtp),

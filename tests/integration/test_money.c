@@ -289,6 +289,39 @@ static void spend_tracked_and_tracking_failures(void **state)
     h_free(h);
 }
 
+static void pending_until_delivered_rearmed_when_it_fails(void **state)
+{
+    (void)state;
+    harness *h = h_new(ONLY_BUDGETS "  alerting_args:\n    delivery_deadline: 30\n");
+    rcv_set_default(h->rcv, 503, NULL, "busy");        /* a slow, failing receiver */
+    h_start(h);
+    for (int i = 0; i < 10000; i++)
+        key_budget(h, 120, 100, -1);
+    h_advance(h, 0);
+    for (int i = 0; i < 10000; i++)
+        key_budget(h, 120, 100, -1);
+    h_advance(h, 2000);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_raised, 1);              /* held pending: raised once */
+    for (int i = 0; i < 10; i++)
+        h_advance(h, 10000);                           /* past delivery_deadline: dropped */
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_dropped, 1);
+    assert_int_equal(s.queue_depth, 0);
+    rcv_set_default(h->rcv, 200, NULL, "ok");
+    key_budget(h, 120, 100, -1);                       /* re-armed: raised again, delivered */
+    h_advance(h, 0);
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_raised, 2);
+    assert_int_equal(s.deliveries_ok, 1);
+    key_budget(h, 120, 100, -1);                       /* and now marked: no more */
+    h_advance(h, 0);
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_raised, 2);
+    h_free(h);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -302,6 +335,7 @@ int main(void)
         cmocka_unit_test(weekly_spend_report),
         cmocka_unit_test(restart_keeps_marks_and_ledger),
         cmocka_unit_test(spend_tracked_and_tracking_failures),
+        cmocka_unit_test(pending_until_delivered_rearmed_when_it_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
