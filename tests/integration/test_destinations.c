@@ -493,6 +493,51 @@ static void email_through_real_smtp(void **state)
     sink_stop(&s);
 }
 
+static void budget_email_goes_to_its_owners_too(void **state)
+{
+    (void)state;
+    sink s;
+    sink_start(&s, NULL, NULL);
+    harness *h = h_new(NULL);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n  alerting: [email]\n  alert_types: [budget_alerts]\n  alerting_args:\n"
+             "    smtp_host: 127.0.0.1\n    smtp_port: %d\n    email_recipients: [finance@example.test]\n",
+             s.port);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    h_start(h);
+    const char *owners[] = { "owner@example.test" };
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "k1";
+    b.spend = 101;
+    b.max_budget = 100;
+    b.user_email = "user@example.test";
+    b.alert_emails = owners;
+    b.alert_email_count = 1;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    alert_stats st;
+    for (int i = 0; i < 100; i++) {
+        h_advance(h, 0);
+        h_stats(h, &st);
+        if (st.deliveries_ok)
+            break;
+    }
+    char *msg = sink_read(&s, 1, "eml");
+    char *env = sink_read(&s, 1, "env");
+    assert_non_null(msg);
+    assert_non_null(env);
+    assert_non_null(strstr(env, "finance@example.test"));
+    assert_non_null(strstr(env, "owner@example.test"));
+    assert_non_null(strstr(env, "user@example.test"));
+    free(env);
+    assert_non_null(strstr(msg, "Subject: [High] Key Budget: Budget Crossed"));
+    free(msg);
+    h_free(h);
+    sink_stop(&s);
+}
+
 static void email_transient_failure_is_retried(void **state)
 {
     (void)state;
@@ -690,6 +735,7 @@ int main(void)
         cmocka_unit_test(alertmanager_api),
         cmocka_unit_test(alertmanager_episode_reposted_then_resolved),
         cmocka_unit_test(email_through_real_smtp),
+        cmocka_unit_test(budget_email_goes_to_its_owners_too),
         cmocka_unit_test(email_transient_failure_is_retried),
         cmocka_unit_test(urls_are_checked_at_create),
         cmocka_unit_test(tls_is_verified_unless_told_otherwise),
