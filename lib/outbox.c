@@ -141,6 +141,8 @@ struct al_outbox {
     al_type dropped_type;
     size_t max_transfers;
     uint64_t finished;      /* transfers completed, ever */
+    CURL *idle[MAX_INFLIGHT];   /* easy handles kept for reuse (reset between transfers) */
+    size_t n_idle;
 };
 
 static void list_push(rec_list *l, rec *r)
@@ -272,6 +274,8 @@ void al_outbox_free(al_outbox *o)
         al_free(t);
         t = n;
     }
+    while (o->n_idle)
+        curl_easy_cleanup(o->idle[--o->n_idle]);
     curl_multi_cleanup(o->multi);
     al_free(o);
 }
@@ -876,11 +880,22 @@ static int setup_http(al_outbox *o, rec *r, CURL *e)
     return 0;
 }
 
+/* A finished handle is reset and kept: creating one per message costs the worker. */
+static void release_easy(al_outbox *o, CURL *e)
+{
+    if (o->n_idle < MAX_INFLIGHT) {
+        curl_easy_reset(e);
+        o->idle[o->n_idle++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
 /* 0 started; -1 could not (retry later); -2 nothing to send it to (give up). */
 static int start_transfer(al_outbox *o, rec *r)
 {
     const alert_config *cfg = &o->ctx->cfg;
-    CURL *e = curl_easy_init();
+    CURL *e = o->n_idle ? o->idle[--o->n_idle] : curl_easy_init();
     if (!e)
         return -1;
     r->easy = e;
@@ -912,7 +927,7 @@ static int start_transfer(al_outbox *o, rec *r)
             return 0;
         rc = -1;
     }
-    curl_easy_cleanup(e);
+    release_easy(o, e);
     r->easy = NULL;
     return rc;
 }
@@ -1078,7 +1093,7 @@ static void collect(al_outbox *o, int64_t now)
         long status = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(o->multi, r->easy);
-        curl_easy_cleanup(r->easy);
+        release_easy(o, r->easy);
         r->easy = NULL;
         curl_slist_free_all(r->headers);
         r->headers = NULL;
