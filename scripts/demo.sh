@@ -32,7 +32,8 @@ fi
 echo "════════════════════════════════════════════════════════════════════════"
 
 status=0
-"$B/examples/proxy_sim" examples/config.yaml "$url" || status=$?
+"$B/examples/proxy_sim" examples/config.yaml "$url" > "$D/proxy.log" 2>&1 || status=$?
+cat "$D/proxy.log"
 
 kill "$rpid" 2>/dev/null || true
 wait "$rpid" 2>/dev/null || true
@@ -53,5 +54,7 @@ echo " the alerts delivered, by type (posts answered 500 not counted):"
 awk '/^── #/ { failed = ($0 ~ /→ 5/) } \
      !failed && match($0, /Alert type: `[a-z_]*`/) { print substr($0, RSTART + 13, RLENGTH - 14) }' \
     "$D/receiver.log" | sort | uniq -c | sort -rn | sed 's/^/   /'
+echo " libalerting's own counters:"
+sed -n '/what libalerting counted/,$p' "$D/proxy.log" | tail -n +2
 echo "════════════════════════════════════════════════════════════════════════"
 exit "$status"
