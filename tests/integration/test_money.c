@@ -322,6 +322,31 @@ static void pending_until_delivered_rearmed_when_it_fails(void **state)
     h_free(h);
 }
 
+static void user_spend_thresholds_and_anomalies(void **state)
+{
+    (void)state;
+    harness *h = h_new("  alert_types: [user_spend_thresholds, user_spend_anomalies]\n"
+                       "  alerting_args:\n    daily_spend_per_user_threshold: 5\n"
+                       "    spend_anomaly_min_spend: 10\n    user_spend_check_interval: 3600\n");
+    h_start(h);
+    for (int i = 0; i < 3; i++) {
+        alert_spend s = spend_of(2.5, "search", 0);     /* 2.5, 5.0, 7.5 today */
+        assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
+        h_advance(h, 1000);
+    }
+    assert_int_equal(h_count(h, "User Daily Spend Threshold Crossed:\nUser: `u-42`"), 1);  /* once a day */
+    alert_spend big = spend_of(20.0, "search", 0);      /* a new user's first big day */
+    big.user_id = "u-new";
+    assert_int_equal(alert_on_spend(h->ctx, &big), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(h_count(h, "User Spend Anomaly Detected"), 0);   /* checked hourly */
+    h_advance(h, 3600000);
+    assert_int_equal(h_count(h, "User Spend Anomaly Detected:\nUser: `u-new`"), 1);
+    h_advance(h, 3600000);
+    assert_int_equal(h_count(h, "User Spend Anomaly Detected:\nUser: `u-new`"), 1);  /* once a day */
+    h_free(h);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -336,6 +361,7 @@ int main(void)
         cmocka_unit_test(restart_keeps_marks_and_ledger),
         cmocka_unit_test(spend_tracked_and_tracking_failures),
         cmocka_unit_test(pending_until_delivered_rearmed_when_it_fails),
+        cmocka_unit_test(user_spend_thresholds_and_anomalies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
