@@ -60,7 +60,7 @@ MAN5 := $(sort $(wildcard man/man5/*.5))
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
 
-.PHONY: all deps check unit unit-san integration integration-san examples meta python install-check demo bench install \
+.PHONY: all deps check unit unit-san integration integration-san tsan examples meta python install-check demo bench install \
         uninstall clean FORCE
 
 all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
@@ -144,8 +144,8 @@ $(B)/bench/%: bench/%.c $(LIB_OBJS) $(SUP_OBJS)
 # --- check ----------------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit unit-san integration integration-san examples meta python \
-	    install-check
+	@$(MAKE) --no-print-directory unit unit-san integration integration-san tsan examples meta \
+	    python install-check
 	@echo "make check: all passed"
 
 unit: $(UNIT_BINS)
@@ -157,6 +157,15 @@ unit-san: $(SAN_BINS)
 
 integration: $(INTEG_BINS) $(B)/alert-receiver
 	@sh scripts/run-tests.sh integration $(INTEG_BINS)
+
+# every hook from two threads against the worker thread, under ThreadSanitizer
+$(B)/tsan/threads: tests/stress/threads.c $(LIB_SRCS) $(SUP_LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=thread -Itests/support $< $(LIB_SRCS) $(SUP_LIB_SRCS) \
+	    -o $@ $(DEPS_LIBS)
+
+tsan: $(B)/tsan/threads
+	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 sh scripts/run-tests.sh tsan $(B)/tsan/threads
 
 integration-san: $(INTEG_SAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

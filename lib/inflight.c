@@ -15,14 +15,15 @@ typedef struct stripe {
     atomic_flag lock;
     uint32_t free_head;
     char *free_blocks[VAR_CLASSES];
-    uint64_t started;
-    uint64_t ended;
+    /* written under the stripe's lock, read by alert_stats_get without it */
+    _Atomic uint64_t started;
+    _Atomic uint64_t ended;
     /* start ring: producers hold the lock, the worker consumes without it */
     al_start_ev *ring;
     uint32_t ring_mask;
     _Atomic uint32_t ring_head;     /* next to read (worker) */
     _Atomic uint32_t ring_tail;     /* next to write (producers, under lock) */
-    uint64_t ring_dropped;
+    _Atomic uint64_t ring_dropped;
     int pressure_signalled;
     char pad[64];
 } stripe;
@@ -214,7 +215,7 @@ int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *i
     uint32_t i = s->free_head;
     al_slot *slot = al_inflight_slot(t, i);
     s->free_head = slot->next_free;
-    s->started++;
+    atomic_fetch_add_explicit(&s->started, 1, memory_order_relaxed);
     stripe_unlock(s);
 
     uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
@@ -239,7 +240,7 @@ int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
     uint32_t tail = atomic_load_explicit(&s->ring_tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_acquire);
     if (tail - head > s->ring_mask) {
-        s->ring_dropped++;
+        atomic_fetch_add_explicit(&s->ring_dropped, 1, memory_order_relaxed);
         rc = -1;
     } else {
         al_start_ev *e = &s->ring[tail & s->ring_mask];
@@ -313,7 +314,7 @@ void al_inflight_release(al_inflight *t, unsigned si, uint32_t idx)
     }
     slot->next_free = s->free_head;
     s->free_head = idx;
-    s->ended++;
+    atomic_fetch_add_explicit(&s->ended, 1, memory_order_relaxed);
     stripe_unlock(s);
 }
 
@@ -365,7 +366,8 @@ static uint64_t sum_field(const al_inflight *t, size_t off)
 {
     uint64_t n = 0;
     for (int i = 0; i < AL_STRIPES; i++)
-        n += *(const volatile uint64_t *)((const char *)&t->stripes[i] + off);
+        n += atomic_load_explicit((_Atomic uint64_t *)((char *)&t->stripes[i] + off),
+                                  memory_order_relaxed);
     return n;
 }
 
