@@ -86,6 +86,34 @@ static void discord_retry_after_in_json(void **state)
     h_free(h);
 }
 
+static void retry_after_storm_holds_the_whole_target(void **state)
+{
+    (void)state;
+    harness *h = h_dest("webhook", "webhook_url", "/hook", NULL);
+    rcv_set_default(h->rcv, 429, "Retry-After: 5\r\n", "slow down");
+    h_start(h);
+    char text[32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(text, sizeof text, "storm %d", i);
+        emit(h, "db_exceptions", text);
+    }
+    h_advance(h, 0);
+    size_t first = rcv_count(h->rcv);
+    assert_true(first >= 1 && first <= 10);
+    for (int i = 0; i < 4; i++)
+        h_advance(h, 1249);
+    assert_int_equal(rcv_count(h->rcv), first);        /* nothing before Retry-After */
+    rcv_set_default(h->rcv, 200, NULL, "ok");
+    h_advance(h, 4);                                   /* 5 s: one probe, then the rest */
+    h_advance(h, 0);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 10);
+    assert_int_equal(s.queue_depth, 0);
+    assert_int_equal(s.deliveries_dropped + s.deliveries_failed, 0);
+    h_free(h);
+}
+
 static void teams_adaptive_card(void **state)
 {
     (void)state;
@@ -727,6 +755,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(discord_native_and_slack_compatible),
         cmocka_unit_test(discord_retry_after_in_json),
+        cmocka_unit_test(retry_after_storm_holds_the_whole_target),
         cmocka_unit_test(teams_adaptive_card),
         cmocka_unit_test(signed_webhook),
         cmocka_unit_test(pagerduty_failure_rate_page),
