@@ -60,7 +60,7 @@ MAN5 := $(sort $(wildcard man/man5/*.5))
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
 
-.PHONY: all deps check unit unit-san integration integration-san tsan examples meta python install-check demo bench install \
+.PHONY: all deps check unit unit-san integration integration-san tsan fuzz examples meta python install-check demo bench install \
         uninstall clean FORCE
 
 all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
@@ -144,8 +144,8 @@ $(B)/bench/%: bench/%.c $(LIB_OBJS) $(SUP_OBJS)
 # --- check ----------------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit unit-san integration integration-san tsan examples meta \
-	    python install-check
+	@$(MAKE) --no-print-directory unit unit-san integration integration-san tsan fuzz examples \
+	    meta python install-check
 	@echo "make check: all passed"
 
 unit: $(UNIT_BINS)
@@ -163,6 +163,19 @@ $(B)/tsan/threads: tests/stress/threads.c $(LIB_SRCS) $(SUP_LIB_SRCS) $(wildcard
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=thread -Itests/support $< $(LIB_SRCS) $(SUP_LIB_SRCS) \
 	    -o $@ $(DEPS_LIBS)
+
+# libFuzzer (clang): config YAML and the text pipeline; `make fuzz FUZZ_SECONDS=600` for
+# a long run, `make check` runs each for a few seconds from the seeds in tests/data
+FUZZ_SECONDS ?= 5
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ilib $(DEPS_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) -o $@ $(DEPS_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 tsan: $(B)/tsan/threads
 	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 sh scripts/run-tests.sh tsan $(B)/tsan/threads
