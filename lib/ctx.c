@@ -50,26 +50,29 @@ void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)
     va_end(ap);
 }
 
-void al_ctx_error(alert_ctx *ctx, const char *fmt, ...)
+static void ctx_vnote(alert_ctx *ctx, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     pthread_mutex_lock(&ctx->lock);
     vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
     pthread_mutex_unlock(&ctx->lock);
-    va_end(ap);
-    va_start(ap, fmt);
-    ctx_vlog(ctx, ALERT_LOG_ERROR, fmt, ap);
-    va_end(ap);
 }
 
 void al_ctx_note(alert_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    pthread_mutex_lock(&ctx->lock);
-    vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
-    pthread_mutex_unlock(&ctx->lock);
+    ctx_vnote(ctx, fmt, ap);
+    va_end(ap);
+}
+
+void al_ctx_error(alert_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx_vnote(ctx, fmt, ap);
+    va_end(ap);
+    va_start(ap, fmt);
+    ctx_vlog(ctx, ALERT_LOG_ERROR, fmt, ap);
     va_end(ap);
 }
 

@@ -904,6 +904,19 @@ static int64_t day_ms(int32_t day)
     return (int64_t)day * 86400000;
 }
 
+/* After the per-user loop: on failure the claims made so far are released. */
+static int join_end(joined *j, al_marks *m, int rc, al_type type, int64_t now_ms, al_alert **out)
+{
+    if (rc == ALERT_OK)
+        return join_finish(j, m, type, now_ms, out);
+    char *keys = al_buf_take(&j->keys);
+    if (keys)
+        al_marks_settle(m, keys, 0);
+    al_free(keys);
+    al_text_free(&j->text);
+    return rc;
+}
+
 int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spend_args *a,
                                    const char *user_id, int64_t now_ms, al_alert **out)
 {
@@ -969,15 +982,7 @@ int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spen
         }
     }
     al_free(rows);
-    if (rc != ALERT_OK) {
-        char *keys = al_buf_take(&j.keys);
-        if (keys)
-            al_marks_settle(m, keys, 0);
-        al_free(keys);
-        al_text_free(&j.text);
-        return rc;
-    }
-    return join_finish(&j, m, AL_T_USER_SPEND_THRESHOLDS, now_ms, out);
+    return join_end(&j, m, rc, AL_T_USER_SPEND_THRESHOLDS, now_ms, out);
 }
 
 int al_user_spend_anomalies_check(al_ledger *l, al_marks *m, const al_user_spend_args *a,
@@ -1022,13 +1027,5 @@ int al_user_spend_anomalies_check(al_ledger *l, al_marks *m, const al_user_spend
         rc = rc < 0 ? rc : ALERT_OK;
     }
     al_free(rows);
-    if (rc != ALERT_OK) {
-        char *keys = al_buf_take(&j.keys);
-        if (keys)
-            al_marks_settle(m, keys, 0);
-        al_free(keys);
-        al_text_free(&j.text);
-        return rc;
-    }
-    return join_finish(&j, m, AL_T_USER_SPEND_ANOMALIES, now_ms, out);
+    return join_end(&j, m, rc, AL_T_USER_SPEND_ANOMALIES, now_ms, out);
 }
