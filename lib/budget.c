@@ -1452,6 +1452,17 @@ void al_budgets_settle(void *ud, const char *key, int ok)
     if (!bar)
         return;
     entry *e = find(b, (int)entity, bar + 1);
+    if (!e && b->get) {
+        /* a delivery replayed after a restart settles a mark this process has not
+         * loaded yet: load it (never create it) */
+        char *ekey = entry_key((int)entity, bar + 1);
+        char *value = NULL;
+        if (ekey && b->get(b->ud, ekey, &value) == ALERT_OK && value)
+            al_budgets_import(b, ekey, value);
+        al_free(value);
+        al_free(ekey);
+        e = find(b, (int)entity, bar + 1);
+    }
     if (!e)
         return;
     mark *m = NULL;
@@ -1720,8 +1731,9 @@ int al_marks_claim(al_marks *m, const char *key, int64_t now_ms, int64_t expires
     if (!d && m->get) {
         char *value = NULL;
         if (m->get(m->ud, key, &value) == ALERT_OK && value) {
-            uint8_t st = strcmp(value, "pending") == 0 ? MARK_PENDING : MARK_SENT;
-            d = dm_insert(m, key, st, expires_ms);
+            /* "pending" was written by a process that is gone: its alert was replayed
+             * (or lost with it), so it counts as sent, never as held forever */
+            d = dm_insert(m, key, MARK_SENT, expires_ms);
         }
         al_free(value);
     }

@@ -338,8 +338,6 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     if (c->state_path) {
         char why[256];
         rc = al_store_open(&ctx->store, c->state_path, why, sizeof why);
-        if (rc == ALERT_OK)
-            rc = al_outbox_replay(ctx->outbox);
         if (rc != ALERT_OK) {
             al_error_set(err, rc, "state_path", 0, 0, "%s", ctx->store ? al_store_last_error(ctx->store) : why);
             ctx_free(ctx);
@@ -360,6 +358,12 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         ctx_free(ctx);
         return al_error_set(err, rc, "alert_ctx_create", 0, 0, "%s",
                             rc == ALERT_ERR_NOMEM ? "out of memory" : "outage thresholds out of range");
+    }
+    /* last: replayed deliveries may settle marks of the budgets loaded above */
+    if (ctx->store && (rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
+        al_error_set(err, rc, "state_path", 0, 0, "%s", al_store_last_error(ctx->store));
+        ctx_free(ctx);
+        return rc;
     }
     if (c->insecure_skip_verify)
         al_ctx_log(ctx, ALERT_LOG_WARNING,

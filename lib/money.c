@@ -299,6 +299,14 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
     }
 }
 
+void al_money_reattach(alert_ctx *ctx, al_alert *a)
+{
+    if (ctx->money && a->settle_key && strncmp(a->settle_key, "budget|", 7) == 0) {
+        a->settle = al_budgets_settle;
+        a->settle_ud = ctx->money->budgets;
+    }
+}
+
 void al_money_tick(alert_ctx *ctx, int64_t now)
 {
     al_money *m = ctx->money;

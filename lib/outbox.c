@@ -14,6 +14,7 @@
 #include "ctx.h"
 #include "fmt.h"
 #include "fmt_dest.h"
+#include "money.h"
 #include "hash.h"
 #include "sign.h"
 #include "spool.h"
@@ -1196,6 +1197,7 @@ static int replay_row(void *ud, const al_spool_row *row)
         al_free(r);
         return 0;
     }
+    al_money_reattach(o->ctx, a);
     r->target = t;
     r->alert = a;
     r->type = a->type;

@@ -157,12 +157,96 @@ static void sigkill_with_1000_pending_loses_nothing(void **state)
     h_rmdir(dir);
 }
 
+static void observe_crossed(alert_ctx *ctx)
+{
+    alert_budget b = ALERT_BUDGET_INIT;
+    b.entity = ALERT_ENTITY_TEAM;
+    b.entity_id = "team-a";
+    b.spend = 150;
+    b.max_budget = 100;
+    assert_int_equal(alert_on_budget(ctx, &b), ALERT_OK);
+}
+
+/* A budget alert pending at a crash is replayed; its delivery settles the threshold
+ * in the new process, so the threshold neither fires twice nor stays held. */
+static void budget_mark_settles_after_a_crash(void **state)
+{
+    int refused = *(int *)*state;       /* 1: the replayed delivery is refused for good */
+    char dir[] = "/tmp/libalerting-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/alerting.db", dir);
+    int port = h_free_port();
+    clock_ms = T0;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int rc;
+        alert_ctx *ctx = webhook_ctx(port, path, &rc);
+        if (rc != ALERT_OK)
+            _exit(10);
+        observe_crossed(ctx);
+        alert_poll(ctx, 0);
+        alert_flush(ctx, 5000);         /* refused: waits for a retry */
+        alert_stats s = ALERT_STATS_INIT;
+        alert_stats_get(ctx, &s);
+        if (s.alerts_raised != 1 || s.queue_depth != 1)
+            _exit(12);
+        kill(getpid(), SIGKILL);
+        _exit(13);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    rcv *r = rcv_start(port);
+    assert_non_null(r);
+    if (refused)
+        rcv_push(r, 400, NULL, "no");
+    clock_ms = T0 + 600000;
+    int rc;
+    alert_ctx *ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    observe_crossed(ctx);               /* held: its alert is on its way again */
+    alert_poll(ctx, 0);
+    assert_int_equal(alert_flush(ctx, 10000), ALERT_OK);
+    assert_int_equal(rcv_count(r), 1);
+    if (refused) {
+        /* given up, so re-armed in this process: raised and delivered again */
+        observe_crossed(ctx);
+        alert_poll(ctx, 0);
+        assert_int_equal(alert_flush(ctx, 10000), ALERT_OK);
+        assert_int_equal(rcv_count(r), 2);
+    }
+    size_t delivered = rcv_count(r);
+    observe_crossed(ctx);               /* delivered, so sent: not again */
+    alert_poll(ctx, 0);
+    alert_flush(ctx, 10000);
+    alert_stats s = ALERT_STATS_INIT;
+    alert_stats_get(ctx, &s);
+    assert_int_equal(s.alerts_raised, (uint64_t)refused);
+    assert_int_equal(rcv_count(r), delivered);
+    alert_ctx_destroy(ctx);
+    ctx = webhook_ctx(port, path, &rc);     /* and after another restart, still sent */
+    assert_int_equal(rc, ALERT_OK);
+    observe_crossed(ctx);
+    alert_poll(ctx, 0);
+    alert_flush(ctx, 10000);
+    assert_int_equal(rcv_count(r), delivered);
+    alert_ctx_destroy(ctx);
+    rcv_stop(r);
+    h_rmdir(dir);
+}
+
+static int delivered_case = 0, refused_case = 1;
+
 int main(void)
 {
     h_clear_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(down_for_a_minute_then_back),
         cmocka_unit_test(sigkill_with_1000_pending_loses_nothing),
+        cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &delivered_case),
+        cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &refused_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
