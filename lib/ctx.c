@@ -305,7 +305,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     ctx->inflight = al_inflight_new((uint64_t)c->max_inflight, (uint64_t)c->event_queue_size);
     ctx->intern = al_intern_new(16384);
     if ((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u)
-        ctx->dstats = al_dstats_new(256);
+        ctx->dstats = al_dstats_new(AL_DSTATS_PER_STRIPE);
     ctx->wheel = al_wheel_new(wheel_tick_ms(ctx->threshold_ms), 4096,
                               (uint32_t)(((uint64_t)c->max_inflight + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS));
     ctx->outbox = al_outbox_new(ctx);

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* deployments each stripe's table holds (a power of two) */
+#define AL_DSTATS_PER_STRIPE 256
+
 typedef struct al_dstats al_dstats;
 
 typedef struct al_dstat_total {

@@ -21,6 +21,7 @@ struct al_fleet {
     al_dstat_total *baseline, *pending;
     size_t n_baseline, n_pending;
     int daily_in_flight, fallback_in_flight;
+    uint64_t overflow_seen;     /* requests the per-stripe tables had no room for */
 };
 
 static int on(const alert_ctx *ctx, al_type t)
@@ -163,6 +164,13 @@ static void daily_report(alert_ctx *ctx, int64_t now)
     al_fleet *f = ctx->fleet;
     al_dstat_total *cur = NULL;
     size_t n = ctx->dstats ? al_dstats_collect(ctx->dstats, &cur) : 0;
+    uint64_t overflow = ctx->dstats ? al_dstats_overflow(ctx->dstats) : 0;
+    if (overflow > f->overflow_seen) {
+        al_ctx_log(ctx, ALERT_LOG_WARNING, "daily report: %llu requests of deployments beyond the "
+                   "%d-per-thread-stripe table were not counted",
+                   (unsigned long long)(overflow - f->overflow_seen), AL_DSTATS_PER_STRIPE);
+        f->overflow_seen = overflow;
+    }
     al_deploy_totals *v = n ? al_calloc(n, sizeof *v) : NULL;
     for (size_t i = 0; v && i < n; i++) {
         const al_dstat_total *b = find(f->baseline, f->n_baseline, cur[i].deployment);

@@ -387,8 +387,3 @@ uint64_t al_inflight_dropped_events(const al_inflight *t)
 {
     return sum_field(t, offsetof(stripe, ring_dropped));
 }
-
-uint64_t al_inflight_capacity(const al_inflight *t)
-{
-    return t->max_slots;
-}

@@ -95,7 +95,6 @@ const char *al_slot_var(const al_slot *s, int which, size_t *len);
 uint64_t al_inflight_started(const al_inflight *t);
 uint64_t al_inflight_active(const al_inflight *t);
 uint64_t al_inflight_dropped_events(const al_inflight *t);
-uint64_t al_inflight_capacity(const al_inflight *t);
 /* 1 once per fill: a ring is more than 3/4 full (the hook wakes the worker). */
 int al_inflight_ring_pressure(al_inflight *t, unsigned stripe);
 /* Bytes of pooled variable blocks in each class. */

@@ -298,11 +298,6 @@ void al_ledger_advance(al_ledger *l, int32_t today)
             slot_clear(l, &l->days[i]);
 }
 
-int32_t al_ledger_newest_day(const al_ledger *l)
-{
-    return l ? l->newest : AL_DAY_NONE;
-}
-
 static uint32_t cell_hash(uint32_t key)
 {
     return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32);

@@ -64,7 +64,6 @@ int al_ledger_export(al_ledger *l, al_ledger_row_fn row, void *ud);
 
 /* Drops days older than today - days_kept + 1 (also done by add as days advance). */
 void al_ledger_advance(al_ledger *l, int32_t today);
-int32_t al_ledger_newest_day(const al_ledger *l);   /* AL_DAY_NONE when empty */
 
 /* Sums per name of dim over the days [from_day, to_day], descending by amount, ties
  * by name (None sorts as "None"). *out is al_malloc'd (al_free it); names are
