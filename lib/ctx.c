@@ -119,7 +119,7 @@ static void worker_pass(alert_ctx *ctx, int force)
     while (e) {
         al_event *next = e->next;
         al_latency_on_event(ctx, e);
-        al_event_free(e);
+        al_event_free(&ctx->events, e);
         e = next;
     }
     al_fleet_tick(ctx, now);

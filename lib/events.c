@@ -4,7 +4,47 @@
 
 #include "alloc.h"
 
-al_event *al_event_new(al_ev_kind kind, const char *const strs[AL_ES__COUNT],
+al_event *al_event_alloc(al_evqueue *q, size_t size)
+{
+    al_event *e = NULL;
+    if (size <= AL_EVENT_BLOCK) {
+        pthread_mutex_lock(&q->lock);
+        if ((e = q->pool)) {
+            q->pool = e->next;
+            q->n_pool--;
+        }
+        pthread_mutex_unlock(&q->lock);
+        size = AL_EVENT_BLOCK;
+        if (!e)
+            e = al_malloc(size);
+    } else {
+        e = al_malloc(size);
+    }
+    if (!e)
+        return NULL;
+    memset(e, 0, size);
+    e->block = size;
+    return e;
+}
+
+void al_event_free(al_evqueue *q, al_event *e)
+{
+    if (!e)
+        return;
+    if (e->block == AL_EVENT_BLOCK) {
+        pthread_mutex_lock(&q->lock);
+        if (q->n_pool < AL_EVENT_POOL_MAX) {
+            e->next = q->pool;
+            q->pool = e;
+            q->n_pool++;
+            e = NULL;
+        }
+        pthread_mutex_unlock(&q->lock);
+    }
+    al_free(e);
+}
+
+al_event *al_event_new(al_evqueue *q, al_ev_kind kind, const char *const strs[AL_ES__COUNT],
                        const size_t lens[AL_ES__COUNT])
 {
     size_t len[AL_ES__COUNT];
@@ -16,10 +56,9 @@ al_event *al_event_new(al_ev_kind kind, const char *const strs[AL_ES__COUNT],
             total += len[i] + 1;
         }
     }
-    al_event *e = al_malloc(total);
+    al_event *e = al_event_alloc(q, total);
     if (!e)
         return NULL;
-    memset(e, 0, sizeof *e);
     e->kind = kind;
     e->prompt_tokens = e->completion_tokens = -1;
     char *p = (char *)(e + 1);
@@ -34,11 +73,6 @@ al_event *al_event_new(al_ev_kind kind, const char *const strs[AL_ES__COUNT],
     return e;
 }
 
-void al_event_free(al_event *e)
-{
-    al_free(e);
-}
-
 void al_evqueue_init(al_evqueue *q, size_t max)
 {
     memset(q, 0, sizeof *q);
@@ -51,8 +85,12 @@ void al_evqueue_destroy(al_evqueue *q)
     al_event *e = al_evqueue_take_all(q);
     while (e) {
         al_event *n = e->next;
-        al_event_free(e);
+        al_free(e);
         e = n;
+    }
+    while ((e = q->pool)) {
+        q->pool = e->next;
+        al_free(e);
     }
     pthread_mutex_destroy(&q->lock);
 }
@@ -64,7 +102,7 @@ int al_evqueue_push(al_evqueue *q, al_event *e)
     if (q->len >= q->max) {
         q->dropped++;
         pthread_mutex_unlock(&q->lock);
-        al_event_free(e);
+        al_event_free(q, e);
         return -1;
     }
     if (q->tail)

@@ -38,6 +38,7 @@ typedef enum al_ev_str {
 
 typedef struct al_event {
     struct al_event *next;
+    size_t block;                       /* its allocation's size; AL_EVENT_BLOCK: pooled */
     al_ev_kind kind;
     int32_t status_code;
     int32_t level;
@@ -50,17 +51,27 @@ typedef struct al_event {
     void *payload;                      /* spend and budget events: their struct, same allocation */
 } al_event;
 
-/* Builds an event with copies of strs[i][0..lens[i]) (lens[i] == SIZE_MAX: strlen). */
-al_event *al_event_new(al_ev_kind kind, const char *const strs[AL_ES__COUNT],
-                       const size_t lens[AL_ES__COUNT]);
-void al_event_free(al_event *e);
+/* Events of up to this many bytes come from the queue's pool: in steady state the
+ * hooks that send events (failures, slow ends, spend, budgets) allocate nothing. */
+#define AL_EVENT_BLOCK 1024
+#define AL_EVENT_POOL_MAX 4096
 
 typedef struct al_evqueue {
     pthread_mutex_t lock;
     al_event *head, *tail;
     size_t len, max;
     uint64_t dropped;
+    al_event *pool;                     /* free AL_EVENT_BLOCK blocks */
+    size_t n_pool;
 } al_evqueue;
+
+/* A zeroed event of size bytes (>= sizeof(al_event)): pooled when it fits a block. */
+al_event *al_event_alloc(al_evqueue *q, size_t size);
+/* Builds an event with copies of strs[i][0..lens[i]) (lens[i] == SIZE_MAX: strlen). */
+al_event *al_event_new(al_evqueue *q, al_ev_kind kind, const char *const strs[AL_ES__COUNT],
+                       const size_t lens[AL_ES__COUNT]);
+/* Back to the pool (or freed). */
+void al_event_free(al_evqueue *q, al_event *e);
 
 void al_evqueue_init(al_evqueue *q, size_t max);
 void al_evqueue_destroy(al_evqueue *q);

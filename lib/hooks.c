@@ -311,7 +311,8 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
         for (int k = 0; k < 2; k++) {
             if (!(k == 0 ? slow : resolved))
                 continue;
-            al_event *e = al_event_new(k == 0 ? AL_EV_SLOW : AL_EV_HANG_RESOLVED, strs, lens);
+            al_event *e = al_event_new(&ctx->events, k == 0 ? AL_EV_SLOW : AL_EV_HANG_RESOLVED,
+                                       strs, lens);
             if (e) {
                 e->start_ms = s->start_ms;
                 e->end_ms = end;
@@ -330,7 +331,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
     return ALERT_OK;
 }
 
-static al_event *failure_event(const alert_failure *f, const char *strs[AL_ES__COUNT],
+static al_event *failure_event(alert_ctx *ctx, const alert_failure *f, const char *strs[AL_ES__COUNT],
                                size_t lens[AL_ES__COUNT], int64_t start, int64_t end)
 {
     if (f->message) {
@@ -341,7 +342,7 @@ static al_event *failure_event(const alert_failure *f, const char *strs[AL_ES__C
         strs[AL_ES_ERROR_CLASS] = f->error_class;
         lens[AL_ES_ERROR_CLASS] = prefix_bytes(f->error_class, AL_LABEL_MAX, AL_LABEL_MAX);
     }
-    al_event *e = al_event_new(AL_EV_FAILURE, strs, lens);
+    al_event *e = al_event_new(&ctx->events, AL_EV_FAILURE, strs, lens);
     if (e) {
         e->status_code = f->status_code;
         e->start_ms = start;
@@ -400,7 +401,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
             strs[from[i].es] = from[i].v;
             lens[from[i].es] = prefix_bytes(from[i].v, from[i].max, from[i].max);
         }
-        al_event *e = failure_event(f, strs, lens, end, end);
+        al_event *e = failure_event(ctx, f, strs, lens, end, end);
         if (e) {
             e->metadata_bad = metadata_bad;
             e->flags = flags;
@@ -416,7 +417,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
         count_daily(ctx, s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
     if (alert) {
         slot_strings(s, strs, lens, late);
-        al_event *e = failure_event(f, strs, lens, s->start_ms, end);
+        al_event *e = failure_event(ctx, f, strs, lens, s->start_ms, end);
         if (e) {
             e->metadata_bad = s->metadata_bad;
             e->flags = flags;
@@ -468,7 +469,7 @@ int alert_emit(alert_ctx *ctx, const char *alert_type, int32_t level, const char
     strs[AL_ES_ALERT_TYPE] = alert_type;
     strs[AL_ES_MESSAGE] = message;
     strs[AL_ES_METADATA] = alerting_metadata_json;
-    al_event *e = al_event_new(AL_EV_EMIT, strs, NULL);
+    al_event *e = al_event_new(&ctx->events, AL_EV_EMIT, strs, NULL);
     if (!e)
         return ALERT_ERR_NOMEM;
     e->level = level;
@@ -488,7 +489,7 @@ int alert_send_test(alert_ctx *ctx, const char *destination)
         return ALERT_ERR_NOT_FOUND;
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_ALERT_TYPE] = destination;
-    al_event *e = al_event_new(AL_EV_TEST, strs, NULL);
+    al_event *e = al_event_new(&ctx->events, AL_EV_TEST, strs, NULL);
     if (!e)
         return ALERT_ERR_NOMEM;
     e->end_ms = al_ctx_now(ctx);
@@ -521,7 +522,8 @@ int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
     for (uint32_t i = 0; i < s->tag_count; i++)
         if (!s->tags[i])
             return ALERT_ERR_INVALID;
-    return push_money(ctx, al_money_spend_event(s, s->at_ms ? s->at_ms : al_ctx_now(ctx)));
+    int64_t at = s->at_ms ? s->at_ms : al_ctx_now(ctx);
+    return push_money(ctx, al_money_spend_event(&ctx->events, s, at));
 }
 
 static int check_budget(alert_ctx *ctx, const alert_budget *b)
@@ -546,7 +548,7 @@ int alert_on_budget(alert_ctx *ctx, const alert_budget *b)
     int rc = check_budget(ctx, b);
     if (rc != ALERT_OK)
         return rc;
-    return push_money(ctx, al_money_budget_event(AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
+    return push_money(ctx, al_money_budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
 }
 
 int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_duration)
@@ -558,7 +560,8 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
     int32_t months;
     if (!budget_duration || al_budget_parse_duration(budget_duration, &len_ms, &months) != ALERT_OK)
         return ALERT_ERR_INVALID;
-    return push_money(ctx, al_money_budget_event(AL_EV_SET_BUDGET, b, budget_duration, al_ctx_now(ctx)));
+    return push_money(ctx, al_money_budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
+                                                 al_ctx_now(ctx)));
 }
 
 /* The operations events: checked here, built on the worker. */
@@ -572,7 +575,7 @@ static int push_ops(alert_ctx *ctx, al_type type, al_ev_kind kind, const char *s
     size_t lens[AL_ES__COUNT];
     for (int i = 0; i < AL_ES__COUNT; i++)
         lens[i] = strs[i] ? prefix_bytes(strs[i], MESSAGE_MAX, MESSAGE_MAX) : SIZE_MAX;
-    al_event *e = al_event_new(kind, strs, lens);
+    al_event *e = al_event_new(&ctx->events, kind, strs, lens);
     if (!e)
         return ALERT_ERR_NOMEM;
     e->status_code = value;

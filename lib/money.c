@@ -55,7 +55,7 @@ static const char *key_hash_of(const char *key, char out[65])
     return key;
 }
 
-al_event *al_money_spend_event(const alert_spend *s, int64_t at_ms)
+al_event *al_money_spend_event(al_evqueue *q, const alert_spend *s, int64_t at_ms)
 {
     char hashed[65];
     const char *key = key_hash_of(s->key_hash, hashed);
@@ -66,7 +66,7 @@ al_event *al_money_spend_event(const alert_spend *s, int64_t at_ms)
         need += str_size(strs[i]);
     for (uint32_t i = 0; i < s->tag_count; i++)
         need += str_size(s->tags[i]);
-    al_event *e = al_calloc(1, need);
+    al_event *e = al_event_alloc(q, need);
     if (!e)
         return NULL;
     e->kind = AL_EV_SPEND;
@@ -88,8 +88,8 @@ al_event *al_money_spend_event(const alert_spend *s, int64_t at_ms)
     return e;
 }
 
-al_event *al_money_budget_event(al_ev_kind kind, const alert_budget *b, const char *duration,
-                                int64_t at_ms)
+al_event *al_money_budget_event(al_evqueue *q, al_ev_kind kind, const alert_budget *b,
+                                const char *duration, int64_t at_ms)
 {
     char hashed[65];
     const char *key = key_hash_of(b->key_hash, hashed);
@@ -100,7 +100,7 @@ al_event *al_money_budget_event(al_ev_kind kind, const alert_budget *b, const ch
         need += str_size(strs[i]);
     for (uint32_t i = 0; i < b->alert_email_count; i++)
         need += str_size(b->alert_emails[i]);
-    al_event *e = al_calloc(1, need);
+    al_event *e = al_event_alloc(q, need);
     if (!e)
         return NULL;
     e->kind = kind;

@@ -24,8 +24,8 @@ void al_money_reattach(alert_ctx *ctx, al_alert *a);
 
 /* Host side: one event carrying a deep copy of the struct (kind AL_EV_SPEND,
  * AL_EV_BUDGET or AL_EV_SET_BUDGET with the duration). NULL when out of memory. */
-al_event *al_money_spend_event(const alert_spend *s, int64_t at_ms);
-al_event *al_money_budget_event(al_ev_kind kind, const alert_budget *b, const char *duration,
-                                int64_t at_ms);
+al_event *al_money_spend_event(al_evqueue *q, const alert_spend *s, int64_t at_ms);
+al_event *al_money_budget_event(al_evqueue *q, al_ev_kind kind, const alert_budget *b,
+                                const char *duration, int64_t at_ms);
 
 #endif
