@@ -31,9 +31,9 @@ if [ -n "${SLACK_WEBHOOK_URL:-}" ]; then
 fi
 echo "════════════════════════════════════════════════════════════════════════"
 
-status=0
-"$B/examples/proxy_sim" examples/config.yaml "$url" > "$D/proxy.log" 2>&1 || status=$?
-cat "$D/proxy.log"
+# shown as it happens, and kept for the summary at the end
+{ "$B/examples/proxy_sim" examples/config.yaml "$url" 2>&1; echo $? > "$D/status"; } | tee "$D/proxy.log"
+status=$(cat "$D/status")
 
 kill "$rpid" 2>/dev/null || true
 wait "$rpid" 2>/dev/null || true
