@@ -159,6 +159,21 @@ static inline int h_find(harness *h, const char *needle)
     return -1;
 }
 
+/* A harness whose only destination is `dest`, with `key: <receiver>/path`. */
+static inline harness *h_dest(const char *dest, const char *key, const char *path, const char *extra)
+{
+    harness *h = h_new(NULL);
+    char url[256], yaml[2048];
+    rcv_url(h->rcv, path, url, sizeof url);
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n  alerting: [%s]\n  alerting_args:\n    %s: \"%s\"\n%s",
+             dest, key, url, extra ? extra : "");
+    alert_error err = ALERT_ERROR_INIT;
+    if (alert_config_load_string(h->cfg, yaml, strlen(yaml), &err) != ALERT_OK)
+        fail_msg("config: %d:%d %s", err.line, err.column, err.text);
+    return h;
+}
+
 /* Starts a helper process that writes its port to port_file once it listens; returns
  * its pid and the port (waits on the file, up to 10 s of real time, for the start). */
 static inline pid_t h_spawn(char *const argv[], const char *port_file, int *port)

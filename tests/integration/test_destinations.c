@@ -20,21 +20,6 @@ static json_t *body_json(harness *h, size_t i, rcv_request *q)
     return j;
 }
 
-/* A harness whose only destination is `dest`, with `key: <receiver>/path`. */
-static harness *h_dest(const char *dest, const char *key, const char *path, const char *extra)
-{
-    harness *h = h_new(NULL);
-    char url[256], yaml[2048];
-    rcv_url(h->rcv, path, url, sizeof url);
-    snprintf(yaml, sizeof yaml,
-             "general_settings:\n  alerting: [%s]\n  alerting_args:\n    %s: \"%s\"\n%s",
-             dest, key, url, extra ? extra : "");
-    alert_error err = ALERT_ERROR_INIT;
-    if (alert_config_load_string(h->cfg, yaml, strlen(yaml), &err) != ALERT_OK)
-        fail_msg("config: %d:%d %s", err.line, err.column, err.text);
-    return h;
-}
-
 static void discord_native_and_slack_compatible(void **state)
 {
     (void)state;

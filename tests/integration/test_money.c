@@ -114,12 +114,7 @@ static void new_period_rearms(void **state)
 static void budget_webhook_json(void **state)
 {
     (void)state;
-    harness *h = h_new(NULL);
-    char url[256], yaml[512];
-    rcv_url(h->rcv, "/budget-hook", url, sizeof url);
-    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [webhook]\n  alerting_args:\n"
-             "    webhook_url: \"%s\"\n", url);
-    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    harness *h = h_dest("webhook", "webhook_url", "/budget-hook", NULL);
     h_start(h);
     alert_budget b;
     alert_budget_init(&b, ALERT_BUDGET_VERSION);
@@ -255,12 +250,7 @@ static void restart_keeps_marks_and_ledger(void **state)
 static void spend_tracked_and_tracking_failures(void **state)
 {
     (void)state;
-    harness *h = h_new(NULL);
-    char url[256], yaml[512];
-    rcv_url(h->rcv, "/hook", url, sizeof url);
-    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [webhook]\n  alerting_args:\n"
-             "    webhook_url: \"%s\"\n    customer_spend_webhook: true\n", url);
-    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    harness *h = h_dest("webhook", "webhook_url", "/hook", "    customer_spend_webhook: true\n");
     h_start(h);
     alert_spend s = spend_of(0.25, "search", 0);
     s.customer_id = "cust-7";
