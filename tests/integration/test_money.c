@@ -403,6 +403,17 @@ static void money_display_saturates(void **state)
     alert_spend c = spend_of(999999999999999.0, "eng", T0 + 3600000);
     assert_int_equal(alert_on_spend(h->ctx, &c), ALERT_OK);
     key_budget(h, 5, -0.0, -1);
+    /* a budget the library tracks (as the budgets config list declares them) */
+    alert_budget zb;
+    alert_budget_init(&zb, ALERT_BUDGET_VERSION);
+    zb.entity = ALERT_ENTITY_KEY;
+    zb.entity_id = "zero-key";
+    zb.max_budget = -0.0;
+    zb.soft_budget = -1;
+    assert_int_equal(alert_set_budget(h->ctx, &zb, "30d"), ALERT_OK);
+    alert_spend z = spend_of(3.0, "zero", T0 + 3600000);
+    z.key_hash = "zero-key";
+    assert_int_equal(alert_on_spend(h->ctx, &z), ALERT_OK);
     h_advance(h, 0);
     assert_int_equal(rcv_count(h->rcv), 0);     /* -0.0: no budget, nothing crossed */
     for (int d = 1; d < 8; d++)
