@@ -109,8 +109,7 @@ static void worker_pass(alert_ctx *ctx, int force)
 {
     atomic_store(&ctx->worker_busy, 1);
     int64_t now = al_ctx_now(ctx);
-    if (ctx->store)
-        al_store_begin(ctx->store);     /* one commit for everything this pass writes */
+    al_state_begin(ctx->state);         /* one commit for everything this pass writes */
     drain_starts(ctx);
     al_wheel_advance(ctx->wheel, now, al_latency_on_due, ctx);
     if (ctx->wheel_pd)
@@ -126,8 +125,8 @@ static void worker_pass(alert_ctx *ctx, int force)
     al_money_tick(ctx, now);
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
-    if (ctx->store && al_store_commit(ctx->store) != ALERT_OK)
-        al_ctx_error(ctx, "state_path: could not save this pass (%s)", al_store_last_error(ctx->store));
+    if (al_state_commit(ctx->state) != ALERT_OK)
+        al_ctx_error(ctx, "state_path: could not save this pass (%s)", al_state_last_error(ctx->state));
     atomic_store(&ctx->worker_busy, 0);
 }
 
@@ -246,8 +245,10 @@ static void ctx_free(alert_ctx *ctx)
     al_outbox_free(ctx->outbox);
     al_routes_free(ctx->routes);
     al_fleet_free(ctx->fleet);
+    ctx->fleet = NULL;
     al_money_free(ctx->money);
-    al_store_close(ctx->store);
+    ctx->money = NULL;
+    al_state_close(ctx->state);
     al_wheel_free(ctx->wheel);
     al_wheel_free(ctx->wheel_pd);
     al_pdwindow_free(&ctx->pd_failures);
@@ -336,19 +337,20 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         return rc;
     }
     if (c->state_path) {
-        char why[256];
-        rc = al_store_open(&ctx->store, c->state_path, why, sizeof why);
+        char why[256] = "";
+        rc = al_state_open_sqlite(&ctx->state, c->state_path, why, sizeof why);
         if (rc != ALERT_OK) {
-            al_error_set(err, rc, "state_path", 0, 0, "%s", ctx->store ? al_store_last_error(ctx->store) : why);
+            al_error_set(err, rc, "state_path", 0, 0, "%s", why);
             ctx_free(ctx);
             return rc;
         }
+    } else if ((rc = al_state_open_mem(&ctx->state)) != ALERT_OK) {
+        ctx_free(ctx);
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
     }
-    if (ctx->store)
-        al_store_begin(ctx->store);
+    al_state_begin(ctx->state);
     rc = al_money_new(ctx, &ctx->money);
-    if (ctx->store)
-        al_store_commit(ctx->store);
+    al_state_commit(ctx->state);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
@@ -360,8 +362,8 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
                             rc == ALERT_ERR_NOMEM ? "out of memory" : "outage thresholds out of range");
     }
     /* last: replayed deliveries may settle marks of the budgets loaded above */
-    if (ctx->store && (rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
-        al_error_set(err, rc, "state_path", 0, 0, "%s", al_store_last_error(ctx->store));
+    if ((rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
+        al_error_set(err, rc, "state_path", 0, 0, "%s", al_state_last_error(ctx->state));
         ctx_free(ctx);
         return rc;
     }

@@ -15,7 +15,7 @@
 #include "inflight.h"
 #include "intern.h"
 #include "pdagg.h"
-#include "store.h"
+#include "state/state.h"
 #include "wheel.h"
 
 typedef struct al_outbox al_outbox;
@@ -54,7 +54,7 @@ struct alert_ctx {
     al_wheel *wheel;
     al_outbox *outbox;
     al_routes *routes;
-    al_store *store;                /* state_path, or NULL */
+    al_state *state;                /* shared state: memory, or sqlite with state_path */
     al_fleet *fleet;                /* outages, daily and fallback reports, operations */
     al_money *money;                /* budgets, ledger, spend reports */
     al_start_ev *drain_buf;

@@ -1,5 +1,7 @@
 #include "fleet.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -9,7 +11,7 @@
 #include "outage.h"
 #include "outbox.h"
 #include "reports.h"
-#include "store.h"
+#include "state/state.h"
 
 struct al_fleet {
     al_outage *outage;
@@ -21,6 +23,7 @@ struct al_fleet {
     al_dstat_total *baseline, *pending;
     size_t n_baseline, n_pending;
     int daily_in_flight, fallback_in_flight;
+    int64_t daily_raised_ms, fallback_raised_ms;   /* in their settle keys */
     uint64_t overflow_seen;     /* requests the per-stripe tables had no room for */
 };
 
@@ -32,11 +35,10 @@ static int on(const alert_ctx *ctx, al_type t)
 static int64_t schedule_base(alert_ctx *ctx, const char *name)
 {
     int64_t last, now = al_ctx_now(ctx);
-    if (ctx->store && al_store_schedule_get(ctx->store, name, &last) == ALERT_OK)
+    if (al_state_schedule_get(ctx->state, name, &last) == ALERT_OK)
         return last;
     /* first start: the first report is due one period from now, even across restarts */
-    if (ctx->store)
-        al_store_schedule_put(ctx->store, name, now);
+    al_state_schedule_put(ctx->state, name, now);
     return now;
 }
 
@@ -62,12 +64,10 @@ int al_fleet_new(alert_ctx *ctx, al_fleet **out)
     f->fallbacks = al_fallbacks_new(0);
     if (!f->cooldowns || !f->fallbacks)
         return ALERT_ERR_NOMEM;
-    if (ctx->store)
-        al_store_begin(ctx->store);
+    al_state_begin(ctx->state);
     f->daily_last_ms = schedule_base(ctx, "daily_report");
     f->fallback_last_ms = schedule_base(ctx, "fallback_report");
-    if (ctx->store)
-        al_store_commit(ctx->store);
+    al_state_commit(ctx->state);
     return ALERT_OK;
 }
 
@@ -141,16 +141,32 @@ static const al_dstat_total *find(const al_dstat_total *v, size_t n, const char 
     return NULL;
 }
 
-static void daily_settle(void *ud, const char *key, int ok)
+/* "health|<report>|<raised ms>": the time tells this process's report from one
+ * restored after a restart. */
+static char *report_key(const char *report, int64_t raised_ms)
 {
-    alert_ctx *ctx = ud;
+    char k[64];
+    snprintf(k, sizeof k, "health|%s|%lld", report, (long long)raised_ms);
+    return al_strdup(k);
+}
+
+/* The daily report's fate. One restored from the spool after a restart finds no
+ * report of this process in flight: its window was advanced when it was raised (the
+ * schedule is in the state), and the counters it covered died with the old process,
+ * so there is nothing to merge back. */
+static void daily_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
+{
     al_fleet *f = ctx->fleet;
-    (void)key;
+    if (!f->daily_in_flight || raised_ms != f->daily_raised_ms) {
+        if (!ok)
+            al_ctx_log(ctx, ALERT_LOG_WARNING, "a daily report restored after a restart could "
+                       "not be delivered; its counts were those of the previous process");
+        return;
+    }
     f->daily_in_flight = 0;
-    if (!ok || !f) {
-        al_free(f ? f->pending : NULL);
-        if (f)
-            f->pending = NULL;
+    if (!ok) {
+        al_free(f->pending);
+        f->pending = NULL;
         return;                     /* not delivered: the next report covers these too */
     }
     al_free(f->baseline);
@@ -191,19 +207,37 @@ static void daily_report(alert_ctx *ctx, int64_t now)
     al_free(f->pending);
     f->pending = cur;
     f->n_pending = n;
+    a->settle_key = report_key("daily", now);
+    if (!a->settle_key) {
+        al_alert_free(a);
+        return;                     /* no memory: the counters go on to the next report */
+    }
     f->daily_in_flight = 1;
-    a->settle = daily_settle;
-    a->settle_ud = ctx;
+    f->daily_raised_ms = now;
     al_route_alert(ctx, a);
 }
 
-static void fallback_settle(void *ud, const char *key, int ok)
+static void fallback_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
 {
-    alert_ctx *ctx = ud;
-    (void)key;
-    ctx->fleet->fallback_in_flight = 0;
+    al_fleet *f = ctx->fleet;
+    if (!f->fallback_in_flight || raised_ms != f->fallback_raised_ms)
+        return;                     /* restored after a restart: its counts died with it */
+    f->fallback_in_flight = 0;
     if (ok)
-        al_fallbacks_commit(ctx->fleet->fallbacks);
+        al_fallbacks_commit(f->fallbacks);
+}
+
+/* settle.c: "health|daily|…" and "health|fallback|…". */
+void al_fleet_settle(alert_ctx *ctx, const char *key, int ok)
+{
+    if (!ctx->fleet)
+        return;
+    const char *t = strrchr(key, '|');
+    int64_t raised = t ? strtoll(t + 1, NULL, 10) : 0;
+    if (strncmp(key, "health|daily|", 13) == 0)
+        daily_settle(ctx, raised, ok);
+    else if (strncmp(key, "health|fallback|", 16) == 0)
+        fallback_settle(ctx, raised, ok);
 }
 
 static void fallback_report(alert_ctx *ctx, int64_t now)
@@ -213,9 +247,12 @@ static void fallback_report(alert_ctx *ctx, int64_t now)
     al_alert *a = al_fallbacks_report(f->fallbacks, now, &err);
     if (!a)
         return;
+    if (!(a->settle_key = report_key("fallback", now))) {
+        al_alert_free(a);
+        return;
+    }
     f->fallback_in_flight = 1;
-    a->settle = fallback_settle;
-    a->settle_ud = ctx;
+    f->fallback_raised_ms = now;
     al_route_alert(ctx, a);
 }
 
@@ -235,14 +272,12 @@ void al_fleet_tick(alert_ctx *ctx, int64_t now)
     if (on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
         daily_report(ctx, now);
         f->daily_last_ms = now;
-        if (ctx->store)
-            al_store_schedule_put(ctx->store, "daily_report", now);
+        al_state_schedule_put(ctx->state, "daily_report", now);
     }
     if (on(ctx, AL_T_FALLBACK_REPORTS) && !f->fallback_in_flight &&
         al_schedule_due(f->fallback_last_ms, period, now)) {
         fallback_report(ctx, now);
         f->fallback_last_ms = now;
-        if (ctx->store)
-            al_store_schedule_put(ctx->store, "fallback_report", now);
+        al_state_schedule_put(ctx->state, "fallback_report", now);
     }
 }

@@ -17,5 +17,7 @@ void al_fleet_free(al_fleet *f);
 void al_fleet_on_event(alert_ctx *ctx, const al_event *e);
 /* Episodes that ended; reports that are due. */
 void al_fleet_tick(alert_ctx *ctx, int64_t now_ms);
+/* The fate of a daily or fallback report (settle.c: "health|daily|…", "health|fallback|…"). */
+void al_fleet_settle(alert_ctx *ctx, const char *key, int ok);
 
 #endif

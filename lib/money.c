@@ -9,7 +9,7 @@
 #include "outbox.h"
 #include "redact.h"
 #include "sign.h"
-#include "store.h"
+#include "state/state.h"
 #include "text.h"
 
 #define ID_MAX 256      /* labels of spend and budget events are cut here */
@@ -22,6 +22,7 @@ struct al_money {
     int32_t spend_saved, monthly_saved;     /* what the store has, to write only changes */
     int64_t next_anomaly_ms;
     int32_t ledger_day;
+    uint64_t batch;                         /* the last counter batch sent to the state */
 };
 
 /* ---- the host side: one allocation per event ------------------------------- */
@@ -121,39 +122,31 @@ al_event *al_money_budget_event(al_evqueue *q, al_ev_kind kind, const alert_budg
     return e;
 }
 
-/* ---- the store ------------------------------------------------------------- */
+/* ---- shared state: marks, the ledger, report schedules ------------------------ */
 
 static void mark_put(void *ud, const char *key, const char *value, int64_t expires_ms)
 {
     alert_ctx *ctx = ud;
-    if (!ctx->store)
-        return;
-    if (value)
-        al_store_mark_put(ctx->store, key, value, expires_ms);
-    else
-        al_store_mark_delete(ctx->store, key);
+    al_state_mark_put(ctx->state, key, value, expires_ms);
 }
 
 static int mark_get(void *ud, const char *key, char **value_out)
 {
     alert_ctx *ctx = ud;
-    *value_out = NULL;
-    if (!ctx->store)
-        return ALERT_ERR_NOT_FOUND;
-    return al_store_mark_get(ctx->store, key, value_out, al_ctx_now(ctx));
+    return al_state_mark_get(ctx->state, key, value_out, al_ctx_now(ctx));
 }
 
 static void ledger_sink(void *ud, int32_t day, int32_t dim, const char *name, double amount)
 {
     alert_ctx *ctx = ud;
-    if (ctx->store)
-        al_store_ledger_add(ctx->store, day, dim, name, amount);
+    al_state_cell c = { day, dim, name, amount };
+    al_state_counters_add(ctx->state, ++ctx->money->batch, &c, 1);
 }
 
 static int32_t saved_day(alert_ctx *ctx, const char *name)
 {
     int64_t v;
-    if (ctx->store && al_store_schedule_get(ctx->store, name, &v) == ALERT_OK)
+    if (al_state_schedule_get(ctx->state, name, &v) == ALERT_OK)
         return (int32_t)v;
     return AL_DAY_NONE;
 }
@@ -181,18 +174,15 @@ int al_money_new(alert_ctx *ctx, al_money **out)
     al_marks_set_persist(m->marks, mark_put, mark_get, ctx);
     int64_t now = al_ctx_now(ctx);
     m->ledger_day = al_day_from_ms(now);
-    if (ctx->store) {
-        int days = al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days);
-        al_store_ledger_load(ctx->store, m->ledger_day - days + 1, al_ledger_load_row, m->ledger);
-    }
+    int days = al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days);
+    al_state_counters_load(ctx->state, m->ledger_day - days + 1, al_ledger_load_row, m->ledger);
     al_ledger_set_sink(m->ledger, ledger_sink, ctx);
     m->spend_report.last = m->spend_saved = saved_day(ctx, "spend_report_day");
     m->monthly_report.last = m->monthly_saved = saved_day(ctx, "monthly_report_day");
     if (m->spend_report.last == AL_DAY_NONE) {
         /* the first N-day report is due N days after the very first start */
         m->spend_report.last = m->ledger_day;
-        if (ctx->store)
-            al_store_schedule_put(ctx->store, "spend_report_day", m->spend_report.last);
+        al_state_schedule_put(ctx->state, "spend_report_day", m->spend_report.last);
         m->spend_saved = m->spend_report.last;
     }
     if (m->monthly_report.last == AL_DAY_NONE)
@@ -299,12 +289,21 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
     }
 }
 
-void al_money_reattach(alert_ctx *ctx, al_alert *a)
+/* settle.c: the fate of a delivery whose key money owns ("budget|", "mark|",
+ * "report|spend|", "report|monthly|"), live or restored after a restart. */
+void al_money_settle(alert_ctx *ctx, const char *key, int ok)
 {
-    if (ctx->money && a->settle_key && strncmp(a->settle_key, "budget|", 7) == 0) {
-        a->settle = al_budgets_settle;
-        a->settle_ud = ctx->money->budgets;
-    }
+    al_money *m = ctx->money;
+    if (!m)
+        return;
+    if (strncmp(key, "budget|", 7) == 0)
+        al_budgets_settle(m->budgets, key, ok);
+    else if (strncmp(key, "mark|", 5) == 0)
+        al_marks_settle(m->marks, key, ok);
+    else if (strncmp(key, "report|spend|", 13) == 0)
+        al_report_settle(&m->spend_report, key, ok);
+    else if (strncmp(key, "report|monthly|", 15) == 0)
+        al_report_settle(&m->monthly_report, key, ok);
 }
 
 void al_money_tick(alert_ctx *ctx, int64_t now)
@@ -317,10 +316,8 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
         al_ledger_advance(m->ledger, today);
         al_marks_prune(m->marks, now);
         int days = al_ledger_days_for(ctx->cfg.spend_report_days, (int)ctx->cfg.spend_anomaly_baseline_days);
-        if (ctx->store) {
-            al_store_ledger_prune(ctx->store, today - days + 1);
-            al_store_mark_purge(ctx->store, now);
-        }
+        al_state_counters_prune(ctx->state, today - days + 1);
+        al_state_mark_purge(ctx->state, now);
     }
     if (on(ctx, AL_T_SPEND_REPORTS)) {
         if (al_spend_report_due(m->ledger, &m->spend_report, ctx->cfg.spend_report_days, now, &a) == ALERT_OK && a)
@@ -328,12 +325,12 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
         a = NULL;
         if (al_monthly_report_due(m->ledger, &m->monthly_report, now, &a) == ALERT_OK && a)
             al_route_alert(ctx, a);
-        if (ctx->store && m->spend_report.last != m->spend_saved) {
-            al_store_schedule_put(ctx->store, "spend_report_day", m->spend_report.last);
+        if (m->spend_report.last != m->spend_saved) {
+            al_state_schedule_put(ctx->state, "spend_report_day", m->spend_report.last);
             m->spend_saved = m->spend_report.last;
         }
-        if (ctx->store && m->monthly_report.last != m->monthly_saved) {
-            al_store_schedule_put(ctx->store, "monthly_report_day", m->monthly_report.last);
+        if (m->monthly_report.last != m->monthly_saved) {
+            al_state_schedule_put(ctx->state, "monthly_report_day", m->monthly_report.last);
             m->monthly_saved = m->monthly_report.last;
         }
     }
