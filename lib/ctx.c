@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "fleet.h"
+#include "health.h"
+#include "latency.h"
 #include "money.h"
 #include "outbox.h"
+#include "route.h"
 
 #define DRAIN_BATCH 4096
 #define MAX_WAIT_MS 100
@@ -121,7 +123,7 @@ static void worker_pass(alert_ctx *ctx, int force)
         al_event_free(&ctx->events, e);
         e = next;
     }
-    al_fleet_tick(ctx, now);
+    al_health_tick(ctx, now);
     al_money_tick(ctx, now);
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
@@ -241,11 +243,11 @@ static int64_t wheel_tick_ms(int64_t threshold_ms)
 
 static void ctx_free(alert_ctx *ctx)
 {
-    /* the outbox and the digests hold alerts whose settling reaches the fleet */
+    /* the outbox and the digests hold alerts whose settling reaches health and money */
     al_outbox_free(ctx->outbox);
     al_routes_free(ctx->routes);
-    al_fleet_free(ctx->fleet);
-    ctx->fleet = NULL;
+    al_health_free(ctx->health);
+    ctx->health = NULL;
     al_money_free(ctx->money);
     ctx->money = NULL;
     al_state_close(ctx->state);
@@ -355,7 +357,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         ctx_free(ctx);
         return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
     }
-    rc = al_fleet_new(ctx, &ctx->fleet);
+    rc = al_health_new(ctx, &ctx->health);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return al_error_set(err, rc, "alert_ctx_create", 0, 0, "%s",

@@ -20,7 +20,7 @@
 
 typedef struct al_outbox al_outbox;
 typedef struct al_routes al_routes;
-typedef struct al_fleet al_fleet;
+typedef struct al_health al_health;
 typedef struct al_money al_money;
 
 typedef struct al_counters {
@@ -55,7 +55,7 @@ struct alert_ctx {
     al_outbox *outbox;
     al_routes *routes;
     al_state *state;                /* shared state: memory, or sqlite with state_path */
-    al_fleet *fleet;                /* outages, daily and fallback reports, operations */
+    al_health *health;              /* outages, daily and fallback reports, operations */
     al_money *money;                /* budgets, ledger, spend reports */
     al_start_ev *drain_buf;
     size_t drain_cap;
@@ -83,28 +83,5 @@ void al_ctx_note(alert_ctx *ctx, const char *fmt, ...) __attribute__((format(pri
 void al_ctx_wake(alert_ctx *ctx);
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
 int al_check_version(const void *p, uint32_t max_version);
-
-/* latency.c: turns request events and due timers into alerts. */
-void al_latency_on_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
-void al_latency_on_event(alert_ctx *ctx, const al_event *e);
-void al_latency_on_pd_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
-
-/* route.c: resolves the destinations at alert_ctx_create (ALERT_ERR_CONFIG names an
- * unknown one). */
-int al_routes_build(alert_ctx *ctx, alert_error *err);
-void al_routes_free(al_routes *r);
-/* route.c: the alert_types gate, then every destination of the alert. Takes a. */
-void al_route_alert(alert_ctx *ctx, al_alert *a);
-/* Routes each of v (al_malloc'ed, as detectors return them), then frees v. */
-void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n);
-/* 1 when a destination of this kind is configured. */
-int al_route_has(const alert_ctx *ctx, int kind);
-/* Digests whose interval is over (all of them when all != 0), and the notice of
- * alerts dropped from a full queue. */
-void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all);
-/* PagerDuty's aggregate pages: to PagerDuty only, whatever alert_types says. */
-void al_route_page(alert_ctx *ctx, al_alert *a);
-/* alert_send_test: queues the test alerts of one destination. */
-int al_route_send_test(alert_ctx *ctx, const char *destination);
 
 #endif

@@ -1,13 +1,16 @@
 /* Slow, hanging and failed requests become alerts here, on the worker. */
+#include "latency.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "ctx.h"
-#include "fleet.h"
-#include "money.h"
 #include "fmt.h"
+#include "health.h"
+#include "money.h"
 #include "redact.h"
+#include "route.h"
 #include "text.h"
 
 static inline int type_on(const alert_ctx *ctx, al_type t)
@@ -292,13 +295,13 @@ void al_latency_on_event(alert_ctx *ctx, const al_event *e)
     case AL_EV_SLOW: on_slow(ctx, e); break;
     case AL_EV_FAILURE:
         on_failure(ctx, e);
-        al_fleet_on_event(ctx, e);
+        al_health_on_event(ctx, e);
         break;
     case AL_EV_DB_ERROR:
     case AL_EV_COOLDOWN:
     case AL_EV_FALLBACK:
     case AL_EV_MGMT:
-        al_fleet_on_event(ctx, e);
+        al_health_on_event(ctx, e);
         break;
     case AL_EV_SPEND:
     case AL_EV_BUDGET:

@@ -8,6 +8,7 @@
 #include "ledger.h"
 #include "outbox.h"
 #include "redact.h"
+#include "route.h"
 #include "sign.h"
 #include "state/state.h"
 #include "text.h"

@@ -1,5 +1,7 @@
 /* Where alerts go: the alert_types gate, then each destination in `alerting`,
  * resolved once at alert_ctx_create. */
+#include "route.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

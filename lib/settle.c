@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ctx.h"
-#include "fleet.h"
+#include "health.h"
 #include "money.h"
 
 typedef void (*settle_fn)(alert_ctx *ctx, const char *key, int ok);
@@ -19,8 +19,8 @@ static const struct {
     { "mark|", al_money_settle },
     { "report|spend|", al_money_settle },
     { "report|monthly|", al_money_settle },
-    { "health|daily|", al_fleet_settle },
-    { "health|fallback|", al_fleet_settle },
+    { "health|daily|", al_health_settle },
+    { "health|fallback|", al_health_settle },
 };
 
 static void outcome(void *ud, const char *key, int ok)

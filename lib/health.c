@@ -1,4 +1,4 @@
-#include "fleet.h"
+#include "health.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +11,10 @@
 #include "outage.h"
 #include "outbox.h"
 #include "reports.h"
+#include "route.h"
 #include "state/state.h"
 
-struct al_fleet {
+struct al_health {
     al_outage *outage;
     al_cooldowns *cooldowns;
     al_fallbacks *fallbacks;
@@ -42,10 +43,10 @@ static int64_t schedule_base(alert_ctx *ctx, const char *name)
     return now;
 }
 
-int al_fleet_new(alert_ctx *ctx, al_fleet **out)
+int al_health_new(alert_ctx *ctx, al_health **out)
 {
     const alert_config *c = &ctx->cfg;
-    al_fleet *f = al_calloc(1, sizeof *f);
+    al_health *f = al_calloc(1, sizeof *f);
     if (!f)
         return ALERT_ERR_NOMEM;
     *out = f;
@@ -71,7 +72,7 @@ int al_fleet_new(alert_ctx *ctx, al_fleet **out)
     return ALERT_OK;
 }
 
-void al_fleet_free(al_fleet *f)
+void al_health_free(al_health *f)
 {
     if (!f)
         return;
@@ -83,9 +84,9 @@ void al_fleet_free(al_fleet *f)
     al_free(f);
 }
 
-void al_fleet_on_event(alert_ctx *ctx, const al_event *e)
+void al_health_on_event(alert_ctx *ctx, const al_event *e)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     int scrub = !ctx->cfg.disable_secret_redaction;
     al_alert *a = NULL;
     int err = ALERT_OK;
@@ -156,7 +157,7 @@ static char *report_key(const char *report, int64_t raised_ms)
  * so there is nothing to merge back. */
 static void daily_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     if (!f->daily_in_flight || raised_ms != f->daily_raised_ms) {
         if (!ok)
             al_ctx_log(ctx, ALERT_LOG_WARNING, "a daily report restored after a restart could "
@@ -177,7 +178,7 @@ static void daily_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
 
 static void daily_report(alert_ctx *ctx, int64_t now)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     al_dstat_total *cur = NULL;
     size_t n = ctx->dstats ? al_dstats_collect(ctx->dstats, &cur) : 0;
     uint64_t overflow = ctx->dstats ? al_dstats_overflow(ctx->dstats) : 0;
@@ -219,7 +220,7 @@ static void daily_report(alert_ctx *ctx, int64_t now)
 
 static void fallback_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     if (!f->fallback_in_flight || raised_ms != f->fallback_raised_ms)
         return;                     /* restored after a restart: its counts died with it */
     f->fallback_in_flight = 0;
@@ -228,9 +229,9 @@ static void fallback_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
 }
 
 /* settle.c: "health|daily|…" and "health|fallback|…". */
-void al_fleet_settle(alert_ctx *ctx, const char *key, int ok)
+void al_health_settle(alert_ctx *ctx, const char *key, int ok)
 {
-    if (!ctx->fleet)
+    if (!ctx->health)
         return;
     const char *t = strrchr(key, '|');
     int64_t raised = t ? strtoll(t + 1, NULL, 10) : 0;
@@ -242,7 +243,7 @@ void al_fleet_settle(alert_ctx *ctx, const char *key, int ok)
 
 static void fallback_report(alert_ctx *ctx, int64_t now)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     int err = ALERT_OK;
     al_alert *a = al_fallbacks_report(f->fallbacks, now, &err);
     if (!a)
@@ -256,9 +257,9 @@ static void fallback_report(alert_ctx *ctx, int64_t now)
     al_route_alert(ctx, a);
 }
 
-void al_fleet_tick(alert_ctx *ctx, int64_t now)
+void al_health_tick(alert_ctx *ctx, int64_t now)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     if (now >= al_outage_next_due(f->outage)) {
         al_alert **v = NULL;
         size_t n = 0;
