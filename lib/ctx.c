@@ -107,6 +107,37 @@ static void drain_starts(alert_ctx *ctx)
     } while (n == ctx->drain_cap);
 }
 
+/* Each event to the module that owns its kind. */
+static void dispatch(alert_ctx *ctx, const al_event *e)
+{
+    switch (e->kind) {
+    case AL_EV_SLOW:
+    case AL_EV_HANG_RESOLVED:
+    case AL_EV_EMIT:
+        al_latency_on_event(ctx, e);
+        break;
+    case AL_EV_FAILURE:             /* an exception alert, and a point for the outages */
+        al_latency_on_event(ctx, e);
+        al_health_on_event(ctx, e);
+        break;
+    case AL_EV_DB_ERROR:
+    case AL_EV_COOLDOWN:
+    case AL_EV_FALLBACK:
+    case AL_EV_MGMT:
+        al_health_on_event(ctx, e);
+        break;
+    case AL_EV_SPEND:
+    case AL_EV_BUDGET:
+    case AL_EV_SET_BUDGET:
+    case AL_EV_TRACKING_FAILURE:
+        al_money_on_event(ctx, e);
+        break;
+    case AL_EV_TEST:
+        al_route_send_test(ctx, e->s[AL_ES_ALERT_TYPE]);
+        break;
+    }
+}
+
 static void worker_pass(alert_ctx *ctx, int force)
 {
     atomic_store(&ctx->worker_busy, 1);
@@ -119,7 +150,7 @@ static void worker_pass(alert_ctx *ctx, int force)
     al_event *e = al_evqueue_take_all(&ctx->events);
     while (e) {
         al_event *next = e->next;
-        al_latency_on_event(ctx, e);
+        dispatch(ctx, e);
         al_event_free(&ctx->events, e);
         e = next;
     }

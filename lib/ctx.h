@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "alerting.h"
 #include "config.h"
 #include "dstats.h"
@@ -57,6 +58,9 @@ struct alert_ctx {
     al_state *state;                /* shared state: memory, or sqlite with state_path */
     al_health *health;              /* outages, daily and fallback reports, operations */
     al_money *money;                /* budgets, ledger, spend reports */
+    /* unit tests of the glue: when set, every routed alert goes here instead (taken) */
+    void (*route_tap)(void *ud, al_alert *a);
+    void *route_tap_ud;
     al_start_ev *drain_buf;
     size_t drain_cap;
 

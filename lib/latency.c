@@ -7,8 +7,6 @@
 #include "alloc.h"
 #include "ctx.h"
 #include "fmt.h"
-#include "health.h"
-#include "money.h"
 #include "redact.h"
 #include "route.h"
 #include "text.h"
@@ -293,24 +291,9 @@ void al_latency_on_event(alert_ctx *ctx, const al_event *e)
 {
     switch (e->kind) {
     case AL_EV_SLOW: on_slow(ctx, e); break;
-    case AL_EV_FAILURE:
-        on_failure(ctx, e);
-        al_health_on_event(ctx, e);
-        break;
-    case AL_EV_DB_ERROR:
-    case AL_EV_COOLDOWN:
-    case AL_EV_FALLBACK:
-    case AL_EV_MGMT:
-        al_health_on_event(ctx, e);
-        break;
-    case AL_EV_SPEND:
-    case AL_EV_BUDGET:
-    case AL_EV_SET_BUDGET:
-    case AL_EV_TRACKING_FAILURE:
-        al_money_on_event(ctx, e);
-        break;
+    case AL_EV_FAILURE: on_failure(ctx, e); break;
     case AL_EV_HANG_RESOLVED: on_hang_resolved(ctx, e); break;
     case AL_EV_EMIT: on_emit(ctx, e); break;
-    case AL_EV_TEST: al_route_send_test(ctx, e->s[AL_ES_ALERT_TYPE]); break;
+    default: break;
     }
 }

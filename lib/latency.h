@@ -12,6 +12,7 @@ typedef struct alert_ctx alert_ctx;
 
 /* Due timers of the hanging wheel (ctx passed as void * for the wheel). */
 void al_latency_on_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
+/* Slow, failed (llm_exceptions), resolved hanging and emitted events. */
 void al_latency_on_event(alert_ctx *ctx, const al_event *e);
 void al_latency_on_pd_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
 

@@ -406,6 +406,10 @@ void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
 void al_route_page(alert_ctx *ctx, al_alert *a)
 {
     al_settle_attach(ctx, a);
+    if (ctx->route_tap) {
+        ctx->route_tap(ctx->route_tap_ud, a);
+        return;
+    }
     atomic_fetch_add(&ctx->n.alerts_raised, 1);
     deliver(ctx, a, 0, NULL);
     al_alert_free(a);
@@ -480,6 +484,10 @@ void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n)
 void al_route_alert(alert_ctx *ctx, al_alert *a)
 {
     al_settle_attach(ctx, a);           /* its fate comes back through settle.c */
+    if (ctx->route_tap) {
+        ctx->route_tap(ctx->route_tap_ud, a);
+        return;
+    }
     if (!((ctx->enabled >> a->type) & 1u)) {
         atomic_fetch_add(&ctx->n.alerts_filtered, 1);
         al_alert_free(a);
