@@ -338,13 +338,13 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     ctx->drain_buf = al_malloc(DRAIN_BATCH * sizeof *ctx->drain_buf);
     ctx->inflight = al_inflight_new((uint64_t)c->max_inflight, (uint64_t)c->event_queue_size);
     ctx->intern = al_intern_new(16384);
-    if ((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u)
+    if (al_type_on(ctx, AL_T_DAILY_REPORTS))
         ctx->dstats = al_dstats_new(AL_DSTATS_PER_STRIPE);
     ctx->wheel = al_wheel_new(wheel_tick_ms(ctx->threshold_ms), 4096,
                               (uint32_t)(((uint64_t)c->max_inflight + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS));
     ctx->outbox = al_outbox_new(ctx);
     if (!ctx->drain_buf || !ctx->inflight || !ctx->intern || !ctx->wheel || !ctx->outbox ||
-        (((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u) && !ctx->dstats)) {
+        (al_type_on(ctx, AL_T_DAILY_REPORTS) && !ctx->dstats)) {
         ctx_free(ctx);
         return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
     }

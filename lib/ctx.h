@@ -74,7 +74,14 @@ struct alert_ctx {
     _Atomic int worker_busy;        /* re-entrancy guard for alert_poll */
 
     char last_error[256];
+    unsigned warned_metadata;       /* worker: the bad-metadata warning was logged */
 };
+
+/* 1 when alerts of type t are on: in alert_types, and alerting has a destination. */
+static inline int al_type_on(const alert_ctx *ctx, int t)
+{
+    return (int)((ctx->enabled >> t) & 1u);
+}
 
 int64_t al_ctx_now(const alert_ctx *ctx);
 void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)

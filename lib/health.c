@@ -28,11 +28,6 @@ struct al_health {
     uint64_t overflow_seen;     /* requests the per-stripe tables had no room for */
 };
 
-static int on(const alert_ctx *ctx, al_type t)
-{
-    return (ctx->enabled >> t) & 1u;
-}
-
 static int64_t schedule_base(alert_ctx *ctx, const char *name)
 {
     int64_t last, now = al_ctx_now(ctx);
@@ -56,7 +51,7 @@ int al_health_new(alert_ctx *ctx, al_health **out)
         .max_tracked = c->max_tracked_deployments,
         /* Alertmanager needs the end of an episode even without send_resolved */
         .send_resolved = c->send_resolved || al_route_has(ctx, AL_DEST_ALERTMANAGER),
-        .deployments_on = on(ctx, AL_T_OUTAGE_ALERTS), .regions_on = on(ctx, AL_T_REGION_OUTAGE_ALERTS),
+        .deployments_on = al_type_on(ctx, AL_T_OUTAGE_ALERTS), .regions_on = al_type_on(ctx, AL_T_REGION_OUTAGE_ALERTS),
     };
     int rc = al_outage_new(&oc, &f->outage);
     if (rc != ALERT_OK)
@@ -270,12 +265,12 @@ void al_health_tick(alert_ctx *ctx, int64_t now)
         al_route_alerts(ctx, v, n);
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);
-    if (on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
+    if (al_type_on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
         daily_report(ctx, now);
         f->daily_last_ms = now;
         al_state_schedule_put(ctx->state, "daily_report", now);
     }
-    if (on(ctx, AL_T_FALLBACK_REPORTS) && !f->fallback_in_flight &&
+    if (al_type_on(ctx, AL_T_FALLBACK_REPORTS) && !f->fallback_in_flight &&
         al_schedule_due(f->fallback_last_ms, period, now)) {
         fallback_report(ctx, now);
         f->fallback_last_ms = now;

@@ -152,11 +152,6 @@ static int32_t saved_day(alert_ctx *ctx, const char *name)
     return AL_DAY_NONE;
 }
 
-static int on(const alert_ctx *ctx, al_type t)
-{
-    return (ctx->enabled >> t) & 1u;
-}
-
 int al_money_new(alert_ctx *ctx, al_money **out)
 {
     const alert_config *c = &ctx->cfg;
@@ -227,11 +222,11 @@ static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
     size_t n = 0;
     if (al_ledger_add(m->ledger, s, at) == ALERT_ERR_NOMEM)
         al_ctx_error(ctx, "out of memory: spend not recorded in the ledger");
-    if (on(ctx, AL_T_BUDGET_ALERTS)) {
+    if (al_type_on(ctx, AL_T_BUDGET_ALERTS)) {
         al_budgets_add_spend_all(m->budgets, s, at, &v, &n);
         al_route_alerts(ctx, v, n);
     }
-    if (on(ctx, AL_T_USER_SPEND_THRESHOLDS) && s->user_id) {
+    if (al_type_on(ctx, AL_T_USER_SPEND_THRESHOLDS) && s->user_id) {
         al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
                                     ctx->cfg.monthly_spend_per_user_threshold,
                                     ctx->cfg.spend_anomaly_multiplier,
@@ -242,7 +237,7 @@ static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
     }
     /* spend_tracked: per end-user request, to the webhook only, gated by budget_alerts */
     if (ctx->cfg.customer_spend_webhook && s->customer_id && webhook_listed(ctx) &&
-        on(ctx, AL_T_BUDGET_ALERTS)) {
+        al_type_on(ctx, AL_T_BUDGET_ALERTS)) {
         a = NULL;
         if (al_budget_spend_tracked_alert(s, -1, at, &a) == ALERT_OK && a) {
             a->only_kind = AL_DEST_WEBHOOK + 1;
@@ -261,7 +256,7 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
         on_spend(ctx, e->payload, e->end_ms);
         break;
     case AL_EV_BUDGET:
-        if (!on(ctx, AL_T_BUDGET_ALERTS))
+        if (!al_type_on(ctx, AL_T_BUDGET_ALERTS))
             return;
         al_budgets_observe(m->budgets, e->payload, e->end_ms, &v, &n);
         al_route_alerts(ctx, v, n);
@@ -320,7 +315,7 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
         al_state_counters_prune(ctx->state, today - days + 1);
         al_state_mark_purge(ctx->state, now);
     }
-    if (on(ctx, AL_T_SPEND_REPORTS)) {
+    if (al_type_on(ctx, AL_T_SPEND_REPORTS)) {
         if (al_spend_report_due(m->ledger, &m->spend_report, ctx->cfg.spend_report_days, now, &a) == ALERT_OK && a)
             al_route_alert(ctx, a);
         a = NULL;
@@ -335,7 +330,7 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
             m->monthly_saved = m->monthly_report.last;
         }
     }
-    if (on(ctx, AL_T_USER_SPEND_ANOMALIES) && now >= m->next_anomaly_ms) {
+    if (al_type_on(ctx, AL_T_USER_SPEND_ANOMALIES) && now >= m->next_anomaly_ms) {
         m->next_anomaly_ms = now + (int64_t)(ctx->cfg.user_spend_check_interval * 1000.0);
         al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
                                     ctx->cfg.monthly_spend_per_user_threshold,

@@ -488,7 +488,7 @@ void al_route_alert(alert_ctx *ctx, al_alert *a)
         ctx->route_tap(ctx->route_tap_ud, a);
         return;
     }
-    if (!((ctx->enabled >> a->type) & 1u)) {
+    if (!al_type_on(ctx, a->type)) {
         atomic_fetch_add(&ctx->n.alerts_filtered, 1);
         al_alert_free(a);
         return;
@@ -538,7 +538,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
     if (strcmp(destination, "slack") == 0) {
         int routed = 0;
         for (int t = 0; t < AL_T__COUNT; t++) {
-            if (!c->alert_to_webhook_url[t].n || !((ctx->enabled >> t) & 1u))
+            if (!c->alert_to_webhook_url[t].n || !al_type_on(ctx, t))
                 continue;
             routed = 1;
             al_alert *a = test_alert(ctx, (al_type)t, test_text((al_type)t));

@@ -79,7 +79,7 @@ int al_state_schedule_claim(al_state *s, const char *name, int64_t period_ms, in
 /* ---- counters: amounts by UTC day x dimension x name (the spend ledger) ----------- */
 typedef struct al_state_cell {
     int32_t day;                /* days since 1970-01-01 UTC */
-    int32_t dim;                /* AL_LEDGER_* */
+    int32_t dim;                /* AL_LDIM_* (ledger.h) */
     const char *name;
     double amount;
 } al_state_cell;
