@@ -12,9 +12,10 @@
 #include "store.h"
 
 /* The counters' dimensions are the ledger's, stored by number. */
-_Static_assert(AL_LDIM_TEAM == AL_LEDGER_TEAM && AL_LDIM_TAG == AL_LEDGER_TAG &&
-               AL_LDIM_USER == AL_LEDGER_USER && AL_LDIM_KEY == AL_LEDGER_KEY &&
-               AL_LDIM_CUSTOMER == AL_LEDGER_CUSTOMER && AL_LDIM__COUNT == AL_LEDGER_CUSTOMER + 1,
+_Static_assert((int)AL_LDIM_TEAM == (int)AL_LEDGER_TEAM && (int)AL_LDIM_TAG == (int)AL_LEDGER_TAG &&
+               (int)AL_LDIM_USER == (int)AL_LEDGER_USER && (int)AL_LDIM_KEY == (int)AL_LEDGER_KEY &&
+               (int)AL_LDIM_CUSTOMER == (int)AL_LEDGER_CUSTOMER &&
+               (int)AL_LDIM__COUNT == (int)AL_LEDGER_CUSTOMER + 1,
                "the ledger's dimensions and the store's must agree");
 
 typedef struct sql_state {
