@@ -34,7 +34,8 @@ SHLIB   := $(B)/libalerting.so.$(VERSION)
 STLIB   := $(B)/libalerting.a
 PCFILE  := $(B)/libalerting.pc
 
-LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_SRCS := $(sort $(wildcard lib/*.c lib/state/*.c))
+LIB_HDRS := $(wildcard lib/*.h lib/state/*.h)
 LIB_OBJS := $(LIB_SRCS:lib/%.c=$(B)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:lib/%.c=$(B)/san/%.o)
 
@@ -68,11 +69,11 @@ all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BI
 deps:
 	@sh scripts/deps.sh
 
-$(B)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/alerting.h
+$(B)/obj/%.o: lib/%.c $(LIB_HDRS) include/alerting.h
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(B)/san/%.o: lib/%.c $(wildcard lib/*.h) include/alerting.h
+$(B)/san/%.o: lib/%.c $(LIB_HDRS) include/alerting.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g $(SAN_FLAGS) -c $< -o $@
 
@@ -159,7 +160,7 @@ integration: $(INTEG_BINS) $(B)/alert-receiver
 	@sh scripts/run-tests.sh integration $(INTEG_BINS)
 
 # every hook from two threads against the worker thread, under ThreadSanitizer
-$(B)/tsan/threads: tests/stress/threads.c $(LIB_SRCS) $(SUP_LIB_SRCS) $(wildcard lib/*.h)
+$(B)/tsan/threads: tests/stress/threads.c $(LIB_SRCS) $(SUP_LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=thread -Itests/support $< $(LIB_SRCS) $(SUP_LIB_SRCS) \
 	    -o $@ $(DEPS_LIBS)
@@ -169,7 +170,7 @@ $(B)/tsan/threads: tests/stress/threads.c $(LIB_SRCS) $(SUP_LIB_SRCS) $(wildcard
 FUZZ_SECONDS ?= 5
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ilib $(DEPS_CFLAGS) \
 	    -fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) -o $@ $(DEPS_LIBS)

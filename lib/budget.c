@@ -1753,6 +1753,8 @@ void al_marks_settle(void *ud, const char *key, int ok)
     al_marks *m = ud;
     if (!m || !key)
         return;
+    if (strncmp(key, "mark|", 5) == 0)
+        key += 5;                       /* the settle owner's prefix (settle.h) */
     for (const char *p = key; *p;) {
         size_t len = strcspn(p, "\n");
         dmark *d = dm_find(m, p, len);
@@ -1860,9 +1862,20 @@ int al_tracking_failure_alert(al_marks *m, const char *model, const char *error_
         al_free(key);
         return claimed < 0 ? claimed : ALERT_OK;
     }
+    size_t n = strlen(key) + 1;
+    char *joined = al_malloc(5 + n);                    /* "mark|": the settle owner */
+    if (!joined) {
+        al_marks_settle(m, key, 0);
+        al_alert_free(a);
+        al_free(key);
+        return ALERT_ERR_NOMEM;
+    }
+    memcpy(joined, "mark|", 5);
+    memcpy(joined + 5, key, n);
+    al_free(key);
     a->settle = al_marks_settle;
     a->settle_ud = m;
-    a->settle_key = key;
+    a->settle_key = joined;
     *out = a;
     return ALERT_OK;
 }

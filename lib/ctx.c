@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "alloc.h"
-#include "fleet.h"
+#include "health.h"
+#include "latency.h"
 #include "money.h"
 #include "outbox.h"
+#include "route.h"
 
 #define DRAIN_BATCH 4096
 #define MAX_WAIT_MS 100
@@ -143,14 +145,44 @@ static void drain_starts(alert_ctx *ctx, int64_t to_mono)
     } while (n == ctx->drain_cap);
 }
 
+/* Each event to the module that owns its kind. */
+static void dispatch(alert_ctx *ctx, const al_event *e)
+{
+    switch (e->kind) {
+    case AL_EV_SLOW:
+    case AL_EV_HANG_RESOLVED:
+    case AL_EV_EMIT:
+        al_latency_on_event(ctx, e);
+        break;
+    case AL_EV_FAILURE:             /* an exception alert, and a point for the outages */
+        al_latency_on_event(ctx, e);
+        al_health_on_event(ctx, e);
+        break;
+    case AL_EV_DB_ERROR:
+    case AL_EV_COOLDOWN:
+    case AL_EV_FALLBACK:
+    case AL_EV_MGMT:
+        al_health_on_event(ctx, e);
+        break;
+    case AL_EV_SPEND:
+    case AL_EV_BUDGET:
+    case AL_EV_SET_BUDGET:
+    case AL_EV_TRACKING_FAILURE:
+        al_money_on_event(ctx, e);
+        break;
+    case AL_EV_TEST:
+        al_route_send_test(ctx, e->s[AL_ES_ALERT_TYPE]);
+        break;
+    }
+}
+
 static void worker_pass(alert_ctx *ctx, int force)
 {
     atomic_store(&ctx->worker_busy, 1);
     /* durations run on the worker's clock, calendars and texts on the wall clock */
     int64_t wall = al_ctx_now(ctx);
     int64_t now = al_ctx_mono(ctx);
-    if (ctx->store)
-        al_store_begin(ctx->store);     /* one commit for everything this pass writes */
+    al_state_begin(ctx->state);         /* one commit for everything this pass writes */
     drain_starts(ctx, wall >= 0 ? now - wall : 0);
     al_wheel_advance(ctx->wheel, now, al_latency_on_due, ctx);
     if (ctx->wheel_pd)
@@ -158,18 +190,18 @@ static void worker_pass(alert_ctx *ctx, int force)
     al_event *e = al_evqueue_take_all(&ctx->events);
     while (e) {
         al_event *next = e->next;
-        al_latency_on_event(ctx, e);
+        dispatch(ctx, e);
         al_event_free(&ctx->events, e);
         e = next;
     }
     if (wall >= 0) {                    /* a negative injected clock is logged by al_ctx_mono */
-        al_fleet_tick(ctx, wall);
+        al_health_tick(ctx, wall);
         al_money_tick(ctx, wall);
     }
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
-    if (ctx->store && al_store_commit(ctx->store) != ALERT_OK)
-        al_ctx_error(ctx, "state_path: could not save this pass (%s)", al_store_last_error(ctx->store));
+    if (al_state_commit(ctx->state) != ALERT_OK)
+        al_ctx_error(ctx, "state_path: could not save this pass (%s)", al_state_last_error(ctx->state));
     atomic_store(&ctx->worker_busy, 0);
 }
 
@@ -284,12 +316,14 @@ static int64_t wheel_tick_ms(int64_t threshold_ms)
 
 static void ctx_free(alert_ctx *ctx)
 {
-    /* the outbox and the digests hold alerts whose settling reaches the fleet */
+    /* the outbox and the digests hold alerts whose settling reaches health and money */
     al_outbox_free(ctx->outbox);
     al_routes_free(ctx->routes);
-    al_fleet_free(ctx->fleet);
+    al_health_free(ctx->health);
+    ctx->health = NULL;
     al_money_free(ctx->money);
-    al_store_close(ctx->store);
+    ctx->money = NULL;
+    al_state_close(ctx->state);
     al_wheel_free(ctx->wheel);
     al_wheel_free(ctx->wheel_pd);
     al_pdwindow_free(&ctx->pd_failures);
@@ -358,13 +392,13 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     ctx->drain_buf = al_malloc(DRAIN_BATCH * sizeof *ctx->drain_buf);
     ctx->inflight = al_inflight_new((uint64_t)c->max_inflight, (uint64_t)c->event_queue_size);
     ctx->intern = al_intern_new(16384);
-    if ((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u)
+    if (al_type_on(ctx, AL_T_DAILY_REPORTS))
         ctx->dstats = al_dstats_new(AL_DSTATS_PER_STRIPE);
     ctx->wheel = al_wheel_new(wheel_tick_ms(ctx->threshold_ms), 4096,
                               (uint32_t)(((uint64_t)c->max_inflight + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS));
     ctx->outbox = al_outbox_new(ctx);
     if (!ctx->drain_buf || !ctx->inflight || !ctx->intern || !ctx->wheel || !ctx->outbox ||
-        (((ctx->enabled >> AL_T_DAILY_REPORTS) & 1u) && !ctx->dstats)) {
+        (al_type_on(ctx, AL_T_DAILY_REPORTS) && !ctx->dstats)) {
         ctx_free(ctx);
         return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
     }
@@ -390,32 +424,33 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         return rc;
     }
     if (c->state_path) {
-        char why[256];
-        rc = al_store_open(&ctx->store, c->state_path, why, sizeof why);
+        char why[256] = "";
+        rc = al_state_open_sqlite(&ctx->state, c->state_path, why, sizeof why);
         if (rc != ALERT_OK) {
-            al_error_set(err, rc, "state_path", 0, 0, "%s", ctx->store ? al_store_last_error(ctx->store) : why);
+            al_error_set(err, rc, "state_path", 0, 0, "%s", why);
             ctx_free(ctx);
             return rc;
         }
+    } else if ((rc = al_state_open_mem(&ctx->state)) != ALERT_OK) {
+        ctx_free(ctx);
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
     }
-    if (ctx->store)
-        al_store_begin(ctx->store);
+    al_state_begin(ctx->state);
     rc = al_money_new(ctx, &ctx->money);
-    if (ctx->store)
-        al_store_commit(ctx->store);
+    al_state_commit(ctx->state);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
     }
-    rc = al_fleet_new(ctx, &ctx->fleet);
+    rc = al_health_new(ctx, &ctx->health);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return al_error_set(err, rc, "alert_ctx_create", 0, 0, "%s",
                             rc == ALERT_ERR_NOMEM ? "out of memory" : "outage thresholds out of range");
     }
     /* last: replayed deliveries may settle marks of the budgets loaded above */
-    if (ctx->store && (rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
-        al_error_set(err, rc, "state_path", 0, 0, "%s", al_store_last_error(ctx->store));
+    if ((rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
+        al_error_set(err, rc, "state_path", 0, 0, "%s", al_state_last_error(ctx->state));
         ctx_free(ctx);
         return rc;
     }

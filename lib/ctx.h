@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "alert.h"
 #include "alerting.h"
 #include "config.h"
 #include "dstats.h"
@@ -15,12 +16,12 @@
 #include "inflight.h"
 #include "intern.h"
 #include "pdagg.h"
-#include "store.h"
+#include "state/state.h"
 #include "wheel.h"
 
 typedef struct al_outbox al_outbox;
 typedef struct al_routes al_routes;
-typedef struct al_fleet al_fleet;
+typedef struct al_health al_health;
 typedef struct al_money al_money;
 
 typedef struct al_counters {
@@ -54,9 +55,12 @@ struct alert_ctx {
     al_wheel *wheel;
     al_outbox *outbox;
     al_routes *routes;
-    al_store *store;                /* state_path, or NULL */
-    al_fleet *fleet;                /* outages, daily and fallback reports, operations */
+    al_state *state;                /* shared state: memory, or sqlite with state_path */
+    al_health *health;              /* outages, daily and fallback reports, operations */
     al_money *money;                /* budgets, ledger, spend reports */
+    /* unit tests of the glue: when set, every routed alert goes here instead (taken) */
+    void (*route_tap)(void *ud, al_alert *a);
+    void *route_tap_ud;
     al_start_ev *drain_buf;
     size_t drain_cap;
 
@@ -77,7 +81,14 @@ struct alert_ctx {
     int clock_bad_logged;           /* the injected clock went negative: said once */
 
     char last_error[256];
+    unsigned warned_metadata;       /* worker: the bad-metadata warning was logged */
 };
+
+/* 1 when alerts of type t are on: in alert_types, and alerting has a destination. */
+static inline int al_type_on(const alert_ctx *ctx, int t)
+{
+    return (int)((ctx->enabled >> t) & 1u);
+}
 
 /* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the
  * hooks record. Any thread; a vDSO read or the injected clock. */
@@ -99,28 +110,5 @@ void al_ctx_note(alert_ctx *ctx, const char *fmt, ...) __attribute__((format(pri
 void al_ctx_wake(alert_ctx *ctx);
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
 int al_check_version(const void *p, uint32_t max_version);
-
-/* latency.c: turns request events and due timers into alerts. */
-void al_latency_on_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
-void al_latency_on_event(alert_ctx *ctx, const al_event *e);
-void al_latency_on_pd_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
-
-/* route.c: resolves the destinations at alert_ctx_create (ALERT_ERR_CONFIG names an
- * unknown one). */
-int al_routes_build(alert_ctx *ctx, alert_error *err);
-void al_routes_free(al_routes *r);
-/* route.c: the alert_types gate, then every destination of the alert. Takes a. */
-void al_route_alert(alert_ctx *ctx, al_alert *a);
-/* Routes each of v (al_malloc'ed, as detectors return them), then frees v. */
-void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n);
-/* 1 when a destination of this kind is configured. */
-int al_route_has(const alert_ctx *ctx, int kind);
-/* Digests whose interval is over (all of them when all != 0), and the notice of
- * alerts dropped from a full queue. */
-void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all);
-/* PagerDuty's aggregate pages: to PagerDuty only, whatever alert_types says. */
-void al_route_page(alert_ctx *ctx, al_alert *a);
-/* alert_send_test: queues the test alerts of one destination. */
-int al_route_send_test(alert_ctx *ctx, const char *destination);
 
 #endif

@@ -1,19 +1,15 @@
 /* Slow, hanging and failed requests become alerts here, on the worker. */
+#include "latency.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "ctx.h"
-#include "fleet.h"
-#include "money.h"
 #include "fmt.h"
 #include "redact.h"
+#include "route.h"
 #include "text.h"
-
-static inline int type_on(const alert_ctx *ctx, al_type t)
-{
-    return (ctx->enabled >> t) & 1u;
-}
 
 /* Free text from outside: valid UTF-8, secrets scrubbed unless turned off. */
 static char *clean_text(const alert_ctx *ctx, const char *s)
@@ -28,12 +24,11 @@ static char *clean_text(const alert_ctx *ctx, const char *s)
 
 static void attach_metadata(alert_ctx *ctx, al_alert *a, const char *json, int bad)
 {
-    static _Atomic int logged;
     int rc = (!bad && json) ? al_alert_set_metadata(a, json, !ctx->cfg.disable_secret_redaction)
                             : ALERT_OK;
     if (bad || rc == ALERT_ERR_INVALID) {
         atomic_fetch_add(&ctx->n.metadata_dropped, bad ? 0 : 1);
-        if (!atomic_exchange(&logged, 1))
+        if (!ctx->warned_metadata++)      /* worker-only: no atomic needed */
             al_ctx_log(ctx, ALERT_LOG_WARNING,
                        "alerting_metadata that is not a JSON object of at most %d bytes was "
                        "dropped (logged once; counted)", AL_METADATA_MAX);
@@ -89,7 +84,7 @@ static char *copy_var(const slot_copy *c, int which)
 void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
 {
     alert_ctx *ctx = arg;
-    if (!type_on(ctx, AL_T_LLM_REQUESTS_HANGING) || al_inflight_pin(ctx->inflight, idx, gen) < 0)
+    if (!al_type_on(ctx, AL_T_LLM_REQUESTS_HANGING) || al_inflight_pin(ctx->inflight, idx, gen) < 0)
         return;     /* it ended first: nothing to say */
     /* copy what the alert needs, then let the request go on at once */
     slot_copy c;
@@ -191,7 +186,7 @@ static void on_slow(alert_ctx *ctx, const al_event *e)
 static void page(alert_ctx *ctx, al_type type, const char *what, int64_t n, double window_s,
                  int64_t at_ms)
 {
-    if (!type_on(ctx, type)) {
+    if (!al_type_on(ctx, type)) {
         atomic_fetch_add(&ctx->n.alerts_filtered, 1);
         return;
     }
@@ -292,24 +287,9 @@ void al_latency_on_event(alert_ctx *ctx, const al_event *e)
 {
     switch (e->kind) {
     case AL_EV_SLOW: on_slow(ctx, e); break;
-    case AL_EV_FAILURE:
-        on_failure(ctx, e);
-        al_fleet_on_event(ctx, e);
-        break;
-    case AL_EV_DB_ERROR:
-    case AL_EV_COOLDOWN:
-    case AL_EV_FALLBACK:
-    case AL_EV_MGMT:
-        al_fleet_on_event(ctx, e);
-        break;
-    case AL_EV_SPEND:
-    case AL_EV_BUDGET:
-    case AL_EV_SET_BUDGET:
-    case AL_EV_TRACKING_FAILURE:
-        al_money_on_event(ctx, e);
-        break;
+    case AL_EV_FAILURE: on_failure(ctx, e); break;
     case AL_EV_HANG_RESOLVED: on_hang_resolved(ctx, e); break;
     case AL_EV_EMIT: on_emit(ctx, e); break;
-    case AL_EV_TEST: al_route_send_test(ctx, e->s[AL_ES_ALERT_TYPE]); break;
+    default: break;
     }
 }

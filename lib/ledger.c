@@ -685,11 +685,13 @@ int al_spend_report_build(al_ledger *l, int32_t from_day, int32_t to_day, int n_
     return ALERT_OK;
 }
 
-/* The settle key says what was raised and what to restore: "report|<raised>|<before>". */
-static int arm_settle(al_alert *a, al_report_state *st, int32_t raised, int32_t before)
+/* The settle key says which report, what was raised and what to restore:
+ * "report|<which>|<raised>|<before>" (which: "spend" or "monthly"). */
+static int arm_settle(al_alert *a, al_report_state *st, const char *which, int32_t raised,
+                      int32_t before)
 {
     al_buf k = AL_BUF_INIT;
-    al_buf_printf(&k, "report|%" PRId32 "|%" PRId32, raised, before);
+    al_buf_printf(&k, "report|%s|%" PRId32 "|%" PRId32, which, raised, before);
     char *key = al_buf_take(&k);
     if (!key)
         return ALERT_ERR_NOMEM;
@@ -704,9 +706,12 @@ void al_report_settle(void *ud, const char *key, int ok)
     al_report_state *st = ud;
     if (!st || !key || ok || strncmp(key, "report|", 7) != 0)
         return;
+    const char *p = strchr(key + 7, '|');
+    if (!p)
+        return;
     char *end;
-    long long raised = strtoll(key + 7, &end, 10);
-    if (*end != '|')
+    long long raised = strtoll(p + 1, &end, 10);
+    if (end == p + 1 || *end != '|')
         return;
     long long before = strtoll(end + 1, NULL, 10);
     if (st->last == raised)
@@ -722,7 +727,7 @@ static int raise_report(al_ledger *l, al_report_state *st, int32_t from_day, int
     if (rc != ALERT_OK)
         return rc;              /* last unchanged: tried again at the next check */
     st->last = raised;          /* an empty window is done too */
-    if (a && arm_settle(a, st, raised, before) != ALERT_OK) {
+    if (a && arm_settle(a, st, n_days > 0 ? "spend" : "monthly", raised, before) != ALERT_OK) {
         st->last = before;
         al_alert_free(a);
         return ALERT_ERR_NOMEM;
@@ -871,6 +876,8 @@ static int join_claim(joined *j, al_marks *m, const char *prefix, const char *us
             al_buf_addc(&j->keys, '\n');
             al_text_lit(&j->text, "\n\n");
         }
+        if (!j->n)
+            al_buf_adds(&j->keys, "mark|");     /* the settle owner (settle.h) */
         al_buf_adds(&j->keys, key);
         if (j->single_user && strcmp(j->single_user, user) != 0)
             j->many_users = 1;

@@ -113,7 +113,8 @@ int al_spend_report_due(al_ledger *l, al_report_state *st, int n_days, int64_t n
  * records the previous month as done). Due from the first check in a new month (the
  * first poll on the 1st; later in the month if the 1st was missed). */
 int al_monthly_report_due(al_ledger *l, al_report_state *st, int64_t now_ms, al_alert **out);
-/* alert->settle of the reports above (ud: the al_report_state). */
+/* alert->settle of the reports above (ud: the al_report_state); the key is
+ * "report|spend|<raised>|<before>" or "report|monthly|<raised>|<before>". */
 void al_report_settle(void *st, const char *key, int ok);
 
 /* ---- user spend (BEHAVIOUR section 1, reference section 1.3) --------------- */

@@ -8,8 +8,9 @@
 #include "ledger.h"
 #include "outbox.h"
 #include "redact.h"
+#include "route.h"
 #include "sign.h"
-#include "store.h"
+#include "state/state.h"
 #include "text.h"
 
 #define ID_MAX 256      /* labels of spend and budget events are cut here */
@@ -38,6 +39,7 @@ struct al_money {
     int64_t jump_since_ms;      /* a far jump first seen at this clock value, or INT64_MIN */
     int64_t window_ms;          /* the ledger's window */
     uint64_t clamped;           /* event times clamped (logged on the first and every 1000th) */
+    uint64_t batch;             /* the last counter batch sent to the state */
 };
 
 /* ---- the host side: one allocation per event ------------------------------- */
@@ -137,46 +139,33 @@ al_event *al_money_budget_event(al_evqueue *q, al_ev_kind kind, const alert_budg
     return e;
 }
 
-/* ---- the store ------------------------------------------------------------- */
+/* ---- shared state: marks, the ledger, report schedules ------------------------ */
 
 static void mark_put(void *ud, const char *key, const char *value, int64_t expires_ms)
 {
     alert_ctx *ctx = ud;
-    if (!ctx->store)
-        return;
-    if (value)
-        al_store_mark_put(ctx->store, key, value, expires_ms);
-    else
-        al_store_mark_delete(ctx->store, key);
+    al_state_mark_put(ctx->state, key, value, expires_ms);
 }
 
 static int mark_get(void *ud, const char *key, char **value_out)
 {
     alert_ctx *ctx = ud;
-    *value_out = NULL;
-    if (!ctx->store)
-        return ALERT_ERR_NOT_FOUND;
-    return al_store_mark_get(ctx->store, key, value_out, al_ctx_now(ctx));
+    return al_state_mark_get(ctx->state, key, value_out, al_ctx_now(ctx));
 }
 
 static void ledger_sink(void *ud, int32_t day, int32_t dim, const char *name, double amount)
 {
     alert_ctx *ctx = ud;
-    if (ctx->store)
-        al_store_ledger_add(ctx->store, day, dim, name, amount);
+    al_state_cell c = { day, dim, name, amount };
+    al_state_counters_add(ctx->state, ++ctx->money->batch, &c, 1);
 }
 
 static int32_t saved_day(alert_ctx *ctx, const char *name)
 {
     int64_t v;
-    if (ctx->store && al_store_schedule_get(ctx->store, name, &v) == ALERT_OK)
+    if (al_state_schedule_get(ctx->state, name, &v) == ALERT_OK)
         return (int32_t)v;
     return AL_DAY_NONE;
-}
-
-static int on(const alert_ctx *ctx, al_type t)
-{
-    return (ctx->enabled >> t) & 1u;
 }
 
 /* The calendar's now for a clock reading (worker only). */
@@ -240,18 +229,15 @@ int al_money_new(alert_ctx *ctx, al_money **out)
     m->calendar_ms = now;
     m->jump_since_ms = INT64_MIN;
     m->window_ms = (int64_t)al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days) * DAY_MS;
-    if (ctx->store) {
-        int days = al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days);
-        al_store_ledger_load(ctx->store, m->ledger_day - days + 1, al_ledger_load_row, m->ledger);
-    }
+    int days = al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days);
+    al_state_counters_load(ctx->state, m->ledger_day - days + 1, al_ledger_load_row, m->ledger);
     al_ledger_set_sink(m->ledger, ledger_sink, ctx);
     m->spend_report.last = m->spend_saved = saved_day(ctx, "spend_report_day");
     m->monthly_report.last = m->monthly_saved = saved_day(ctx, "monthly_report_day");
     if (m->spend_report.last == AL_DAY_NONE) {
         /* the first N-day report is due N days after the very first start */
         m->spend_report.last = m->ledger_day;
-        if (ctx->store)
-            al_store_schedule_put(ctx->store, "spend_report_day", m->spend_report.last);
+        al_state_schedule_put(ctx->state, "spend_report_day", m->spend_report.last);
         m->spend_saved = m->spend_report.last;
     }
     if (m->monthly_report.last == AL_DAY_NONE)
@@ -295,11 +281,11 @@ static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
     size_t n = 0;
     if (al_ledger_add(m->ledger, s, at) == ALERT_ERR_NOMEM)
         al_ctx_error(ctx, "out of memory: spend not recorded in the ledger");
-    if (on(ctx, AL_T_BUDGET_ALERTS)) {
+    if (al_type_on(ctx, AL_T_BUDGET_ALERTS)) {
         al_budgets_add_spend_all(m->budgets, s, at, &v, &n);
         al_route_alerts(ctx, v, n);
     }
-    if (on(ctx, AL_T_USER_SPEND_THRESHOLDS) && s->user_id) {
+    if (al_type_on(ctx, AL_T_USER_SPEND_THRESHOLDS) && s->user_id) {
         al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
                                     ctx->cfg.monthly_spend_per_user_threshold,
                                     ctx->cfg.spend_anomaly_multiplier,
@@ -310,7 +296,7 @@ static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
     }
     /* spend_tracked: per end-user request, to the webhook only, gated by budget_alerts */
     if (ctx->cfg.customer_spend_webhook && s->customer_id && webhook_listed(ctx) &&
-        on(ctx, AL_T_BUDGET_ALERTS)) {
+        al_type_on(ctx, AL_T_BUDGET_ALERTS)) {
         a = NULL;
         if (al_budget_spend_tracked_alert(s, -1, at, &a) == ALERT_OK && a) {
             a->only_kind = AL_DEST_WEBHOOK + 1;
@@ -329,7 +315,7 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
         on_spend(ctx, e->payload, event_time(ctx, e->end_ms, "alert_on_spend"));
         break;
     case AL_EV_BUDGET:
-        if (!on(ctx, AL_T_BUDGET_ALERTS))
+        if (!al_type_on(ctx, AL_T_BUDGET_ALERTS))
             return;
         al_budgets_observe(m->budgets, e->payload, event_time(ctx, e->end_ms, "alert_on_budget"), &v, &n);
         al_route_alerts(ctx, v, n);
@@ -360,12 +346,21 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
     }
 }
 
-void al_money_reattach(alert_ctx *ctx, al_alert *a)
+/* settle.c: the fate of a delivery whose key money owns ("budget|", "mark|",
+ * "report|spend|", "report|monthly|"), live or restored after a restart. */
+void al_money_settle(alert_ctx *ctx, const char *key, int ok)
 {
-    if (ctx->money && a->settle_key && strncmp(a->settle_key, "budget|", 7) == 0) {
-        a->settle = al_budgets_settle;
-        a->settle_ud = ctx->money->budgets;
-    }
+    al_money *m = ctx->money;
+    if (!m)
+        return;
+    if (strncmp(key, "budget|", 7) == 0)
+        al_budgets_settle(m->budgets, key, ok);
+    else if (strncmp(key, "mark|", 5) == 0)
+        al_marks_settle(m->marks, key, ok);
+    else if (strncmp(key, "report|spend|", 13) == 0)
+        al_report_settle(&m->spend_report, key, ok);
+    else if (strncmp(key, "report|monthly|", 15) == 0)
+        al_report_settle(&m->monthly_report, key, ok);
 }
 
 void al_money_tick(alert_ctx *ctx, int64_t now)
@@ -379,27 +374,25 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
         al_ledger_advance(m->ledger, today);
         al_marks_prune(m->marks, now);
         int days = al_ledger_days_for(ctx->cfg.spend_report_days, (int)ctx->cfg.spend_anomaly_baseline_days);
-        if (ctx->store) {
-            al_store_ledger_prune(ctx->store, today - days + 1);
-            al_store_mark_purge(ctx->store, now);
-        }
+        al_state_counters_prune(ctx->state, today - days + 1);
+        al_state_mark_purge(ctx->state, now);
     }
-    if (on(ctx, AL_T_SPEND_REPORTS)) {
+    if (al_type_on(ctx, AL_T_SPEND_REPORTS)) {
         if (al_spend_report_due(m->ledger, &m->spend_report, ctx->cfg.spend_report_days, now, &a) == ALERT_OK && a)
             al_route_alert(ctx, a);
         a = NULL;
         if (al_monthly_report_due(m->ledger, &m->monthly_report, now, &a) == ALERT_OK && a)
             al_route_alert(ctx, a);
-        if (ctx->store && m->spend_report.last != m->spend_saved) {
-            al_store_schedule_put(ctx->store, "spend_report_day", m->spend_report.last);
+        if (m->spend_report.last != m->spend_saved) {
+            al_state_schedule_put(ctx->state, "spend_report_day", m->spend_report.last);
             m->spend_saved = m->spend_report.last;
         }
-        if (ctx->store && m->monthly_report.last != m->monthly_saved) {
-            al_store_schedule_put(ctx->store, "monthly_report_day", m->monthly_report.last);
+        if (m->monthly_report.last != m->monthly_saved) {
+            al_state_schedule_put(ctx->state, "monthly_report_day", m->monthly_report.last);
             m->monthly_saved = m->monthly_report.last;
         }
     }
-    if (on(ctx, AL_T_USER_SPEND_ANOMALIES) && now >= m->next_anomaly_ms) {
+    if (al_type_on(ctx, AL_T_USER_SPEND_ANOMALIES) && now >= m->next_anomaly_ms) {
         m->next_anomaly_ms = now + (int64_t)(ctx->cfg.user_spend_check_interval * 1000.0);
         al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
                                     ctx->cfg.monthly_spend_per_user_threshold,

@@ -18,9 +18,8 @@ int al_money_new(alert_ctx *ctx, al_money **out);
 void al_money_free(al_money *m);
 void al_money_on_event(alert_ctx *ctx, const al_event *e);
 void al_money_tick(alert_ctx *ctx, int64_t now_ms);
-/* A budget alert replayed from state_path: its threshold mark settles again when the
- * delivery's fate is known. */
-void al_money_reattach(alert_ctx *ctx, al_alert *a);
+/* The fate of a delivery whose settle key money owns (settle.c calls it). */
+void al_money_settle(alert_ctx *ctx, const char *key, int ok);
 
 /* Host side: one event carrying a deep copy of the struct (kind AL_EV_SPEND,
  * AL_EV_BUDGET or AL_EV_SET_BUDGET with the duration). NULL when out of memory. */

@@ -14,11 +14,11 @@
 #include "ctx.h"
 #include "fmt.h"
 #include "fmt_dest.h"
-#include "money.h"
 #include "hash.h"
 #include "sign.h"
 #include "spool.h"
-#include "store.h"
+#include "settle.h"
+#include "state/state.h"
 
 #define MAX_INFLIGHT 64
 #define BODY_KEEP (64 * 1024)           /* kept of a response body, for classification */
@@ -255,7 +255,7 @@ void al_outbox_free(al_outbox *o)
     if (!o)
         return;
     uint64_t lost = o->batched.n + o->ready.n + o->inflight.n;
-    if (lost && o->ctx->store) {
+    if (lost && al_state_durable(o->ctx->state)) {
         al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are kept "
                    "in state_path for the next start", (unsigned long long)lost);
     } else if (lost) {
@@ -424,16 +424,16 @@ static void idempotency_key(al_outbox *o, char out[40])
 
 /* ---- the store: every queued message has a row until its fate is known ---- */
 
-static al_store *store_of(const al_outbox *o)
+static al_state *store_of(const al_outbox *o)
 {
-    return o->ctx->store;
+    return o->ctx->state;
 }
 
 static void store_put(al_outbox *o, rec *r, int count)
 {
-    al_store *st = store_of(o);
-    if (!st)
-        return;
+    al_state *st = store_of(o);
+    if (!al_state_durable(st))
+        return;                 /* no spool: the outbox is the only copy */
     char *extra = al_alert_to_json(r->alert, count);
     al_spool_row row;
     memset(&row, 0, sizeof row);
@@ -448,28 +448,28 @@ static void store_put(al_outbox *o, rec *r, int count)
     row.created_ms = r->created_ms;
     row.next_at_ms = r->next_at_ms;
     row.deadline_ms = r->deadline_ms;
-    if (!extra || al_store_spool_put(st, &row, &r->store_id) != ALERT_OK)
+    if (!extra || al_state_spool_put(st, &row, &r->store_id) != ALERT_OK)
         al_ctx_error(o->ctx, "state_path: a pending delivery could not be saved (%s)",
-                     extra ? al_store_last_error(st) : "out of memory");
+                     extra ? al_state_last_error(st) : "out of memory");
     al_free(extra);
 }
 
 static void store_retry(al_outbox *o, rec *r)
 {
-    for (rec *m = r; m && store_of(o); m = m->pack)
+    for (rec *m = r; m; m = m->pack)
         if (m->store_id)
-            al_store_spool_update(store_of(o), m->store_id, r->attempt, r->next_at_ms);
+            al_state_spool_update(store_of(o), m->store_id, r->attempt, r->next_at_ms);
 }
 
 /* The message's fate is known: its rows go, and those of what rode with it. */
 static void store_forget(al_outbox *o, rec *r)
 {
-    al_store *st = store_of(o);
-    for (rec *m = r; m && st; m = m->pack) {
+    al_state *st = store_of(o);
+    for (rec *m = r; m; m = m->pack) {
         if (m->store_id)
-            al_store_spool_delete(st, m->store_id);
+            al_state_spool_delete(st, m->store_id);
         for (size_t i = 0; i < m->n_merged; i++)
-            al_store_spool_delete(st, m->merged[i]);
+            al_state_spool_delete(st, m->merged[i]);
     }
 }
 
@@ -1192,12 +1192,12 @@ static int replay_row(void *ud, const al_spool_row *row)
         al_ctx_log(o->ctx, ALERT_LOG_ERROR, "state_path: a pending %s delivery could not be "
                    "restored and is dropped", row->alert_type ? row->alert_type : "");
         atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1);
-        al_store_spool_delete(store_of(o), row->id);
+        al_state_spool_delete(store_of(o), row->id);
         al_alert_free(a);
         al_free(r);
         return 0;
     }
-    al_money_reattach(o->ctx, a);
+    al_settle_attach(o->ctx, a);        /* its fate goes back to whoever waits for it */
     r->target = t;
     r->alert = a;
     r->type = a->type;
@@ -1217,9 +1217,7 @@ static int replay_row(void *ud, const al_spool_row *row)
 
 int al_outbox_replay(al_outbox *o)
 {
-    if (!store_of(o))
-        return ALERT_OK;
-    int rc = al_store_spool_load(store_of(o), replay_row, o);
+    int rc = al_state_spool_load(store_of(o), replay_row, o);
     update_depth(o);
     if (o->ready.n)
         al_ctx_log(o->ctx, ALERT_LOG_INFO, "state_path: %zu pending deliveries restored", o->ready.n);

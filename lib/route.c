@@ -1,5 +1,7 @@
 /* Where alerts go: the alert_types gate, then each destination in `alerting`,
  * resolved once at alert_ctx_create. */
+#include "route.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +13,7 @@
 #include "fmt.h"
 #include "fmt_dest.h"
 #include "outbox.h"
+#include "settle.h"
 
 typedef struct target_list {
     al_target **items;
@@ -402,6 +405,11 @@ void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
 
 void al_route_page(alert_ctx *ctx, al_alert *a)
 {
+    al_settle_attach(ctx, a);
+    if (ctx->route_tap) {
+        ctx->route_tap(ctx->route_tap_ud, a);
+        return;
+    }
     atomic_fetch_add(&ctx->n.alerts_raised, 1);
     deliver(ctx, a, 0, NULL);
     al_alert_free(a);
@@ -475,7 +483,12 @@ void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n)
 
 void al_route_alert(alert_ctx *ctx, al_alert *a)
 {
-    if (!((ctx->enabled >> a->type) & 1u)) {
+    al_settle_attach(ctx, a);           /* its fate comes back through settle.c */
+    if (ctx->route_tap) {
+        ctx->route_tap(ctx->route_tap_ud, a);
+        return;
+    }
+    if (!al_type_on(ctx, a->type)) {
         atomic_fetch_add(&ctx->n.alerts_filtered, 1);
         al_alert_free(a);
         return;
@@ -525,7 +538,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
     if (strcmp(destination, "slack") == 0) {
         int routed = 0;
         for (int t = 0; t < AL_T__COUNT; t++) {
-            if (!c->alert_to_webhook_url[t].n || !((ctx->enabled >> t) & 1u))
+            if (!c->alert_to_webhook_url[t].n || !al_type_on(ctx, t))
                 continue;
             routed = 1;
             al_alert *a = test_alert(ctx, (al_type)t, test_text((al_type)t));

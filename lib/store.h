@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spool.h"
+
 typedef struct al_store al_store;
 
 /* Opens or creates the database at path (a new file is created 0600: it holds
@@ -35,22 +37,6 @@ int al_store_begin(al_store *s);
 int al_store_commit(al_store *s);
 
 /* ---- outbox spool: one row per pending delivery ------------------------ */
-typedef struct al_spool_row {
-    int64_t id;                 /* set by put; ignored as input */
-    int32_t target_kind;        /* al_dest_kind */
-    int32_t level;
-    int32_t attempt;
-    const char *target;         /* URL or transport name: a secret */
-    const char *alert_type;
-    const char *text;
-    const void *body;           /* may be NULL (built when sent) */
-    size_t body_len;
-    const char *extra;          /* JSON for fields the outbox needs later; may be NULL */
-    const char *idem;           /* idempotency key, stable across retries */
-    int64_t created_ms;
-    int64_t next_at_ms;
-    int64_t deadline_ms;
-} al_spool_row;
 
 /* Adds row; its id (increasing: later puts get larger ids) goes to *id_out (may
  * be NULL). target, alert_type, text and idem are required (ALERT_ERR_INVALID). */

@@ -1,5 +1,7 @@
-#include "fleet.h"
+#include "health.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -9,9 +11,10 @@
 #include "outage.h"
 #include "outbox.h"
 #include "reports.h"
-#include "store.h"
+#include "route.h"
+#include "state/state.h"
 
-struct al_fleet {
+struct al_health {
     al_outage *outage;
     al_cooldowns *cooldowns;
     al_fallbacks *fallbacks;
@@ -21,29 +24,24 @@ struct al_fleet {
     al_dstat_total *baseline, *pending;
     size_t n_baseline, n_pending;
     int daily_in_flight, fallback_in_flight;
+    int64_t daily_raised_ms, fallback_raised_ms;   /* in their settle keys */
     uint64_t overflow_seen;     /* requests the per-stripe tables had no room for */
 };
-
-static int on(const alert_ctx *ctx, al_type t)
-{
-    return (ctx->enabled >> t) & 1u;
-}
 
 static int64_t schedule_base(alert_ctx *ctx, const char *name)
 {
     int64_t last, now = al_ctx_now(ctx);
-    if (ctx->store && al_store_schedule_get(ctx->store, name, &last) == ALERT_OK)
+    if (al_state_schedule_get(ctx->state, name, &last) == ALERT_OK)
         return last;
     /* first start: the first report is due one period from now, even across restarts */
-    if (ctx->store)
-        al_store_schedule_put(ctx->store, name, now);
+    al_state_schedule_put(ctx->state, name, now);
     return now;
 }
 
-int al_fleet_new(alert_ctx *ctx, al_fleet **out)
+int al_health_new(alert_ctx *ctx, al_health **out)
 {
     const alert_config *c = &ctx->cfg;
-    al_fleet *f = al_calloc(1, sizeof *f);
+    al_health *f = al_calloc(1, sizeof *f);
     if (!f)
         return ALERT_ERR_NOMEM;
     *out = f;
@@ -53,7 +51,7 @@ int al_fleet_new(alert_ctx *ctx, al_fleet **out)
         .max_tracked = c->max_tracked_deployments,
         /* Alertmanager needs the end of an episode even without send_resolved */
         .send_resolved = c->send_resolved || al_route_has(ctx, AL_DEST_ALERTMANAGER),
-        .deployments_on = on(ctx, AL_T_OUTAGE_ALERTS), .regions_on = on(ctx, AL_T_REGION_OUTAGE_ALERTS),
+        .deployments_on = al_type_on(ctx, AL_T_OUTAGE_ALERTS), .regions_on = al_type_on(ctx, AL_T_REGION_OUTAGE_ALERTS),
     };
     int rc = al_outage_new(&oc, &f->outage);
     if (rc != ALERT_OK)
@@ -62,16 +60,14 @@ int al_fleet_new(alert_ctx *ctx, al_fleet **out)
     f->fallbacks = al_fallbacks_new(0);
     if (!f->cooldowns || !f->fallbacks)
         return ALERT_ERR_NOMEM;
-    if (ctx->store)
-        al_store_begin(ctx->store);
+    al_state_begin(ctx->state);
     f->daily_last_ms = schedule_base(ctx, "daily_report");
     f->fallback_last_ms = schedule_base(ctx, "fallback_report");
-    if (ctx->store)
-        al_store_commit(ctx->store);
+    al_state_commit(ctx->state);
     return ALERT_OK;
 }
 
-void al_fleet_free(al_fleet *f)
+void al_health_free(al_health *f)
 {
     if (!f)
         return;
@@ -83,9 +79,9 @@ void al_fleet_free(al_fleet *f)
     al_free(f);
 }
 
-void al_fleet_on_event(alert_ctx *ctx, const al_event *e)
+void al_health_on_event(alert_ctx *ctx, const al_event *e)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     int scrub = !ctx->cfg.disable_secret_redaction;
     al_alert *a = NULL;
     int err = ALERT_OK;
@@ -141,16 +137,32 @@ static const al_dstat_total *find(const al_dstat_total *v, size_t n, const char 
     return NULL;
 }
 
-static void daily_settle(void *ud, const char *key, int ok)
+/* "health|<report>|<raised ms>": the time tells this process's report from one
+ * restored after a restart. */
+static char *report_key(const char *report, int64_t raised_ms)
 {
-    alert_ctx *ctx = ud;
-    al_fleet *f = ctx->fleet;
-    (void)key;
+    char k[64];
+    snprintf(k, sizeof k, "health|%s|%lld", report, (long long)raised_ms);
+    return al_strdup(k);
+}
+
+/* The daily report's fate. One restored from the spool after a restart finds no
+ * report of this process in flight: its window was advanced when it was raised (the
+ * schedule is in the state), and the counters it covered died with the old process,
+ * so there is nothing to merge back. */
+static void daily_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
+{
+    al_health *f = ctx->health;
+    if (!f->daily_in_flight || raised_ms != f->daily_raised_ms) {
+        if (!ok)
+            al_ctx_log(ctx, ALERT_LOG_WARNING, "a daily report restored after a restart could "
+                       "not be delivered; its counts were those of the previous process");
+        return;
+    }
     f->daily_in_flight = 0;
-    if (!ok || !f) {
-        al_free(f ? f->pending : NULL);
-        if (f)
-            f->pending = NULL;
+    if (!ok) {
+        al_free(f->pending);
+        f->pending = NULL;
         return;                     /* not delivered: the next report covers these too */
     }
     al_free(f->baseline);
@@ -161,7 +173,7 @@ static void daily_settle(void *ud, const char *key, int ok)
 
 static void daily_report(alert_ctx *ctx, int64_t now)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     al_dstat_total *cur = NULL;
     size_t n = ctx->dstats ? al_dstats_collect(ctx->dstats, &cur) : 0;
     uint64_t overflow = ctx->dstats ? al_dstats_overflow(ctx->dstats) : 0;
@@ -191,37 +203,58 @@ static void daily_report(alert_ctx *ctx, int64_t now)
     al_free(f->pending);
     f->pending = cur;
     f->n_pending = n;
+    a->settle_key = report_key("daily", now);
+    if (!a->settle_key) {
+        al_alert_free(a);
+        return;                     /* no memory: the counters go on to the next report */
+    }
     f->daily_in_flight = 1;
-    a->settle = daily_settle;
-    a->settle_ud = ctx;
+    f->daily_raised_ms = now;
     al_route_alert(ctx, a);
 }
 
-static void fallback_settle(void *ud, const char *key, int ok)
+static void fallback_settle(alert_ctx *ctx, int64_t raised_ms, int ok)
 {
-    alert_ctx *ctx = ud;
-    (void)key;
-    ctx->fleet->fallback_in_flight = 0;
+    al_health *f = ctx->health;
+    if (!f->fallback_in_flight || raised_ms != f->fallback_raised_ms)
+        return;                     /* restored after a restart: its counts died with it */
+    f->fallback_in_flight = 0;
     if (ok)
-        al_fallbacks_commit(ctx->fleet->fallbacks);
+        al_fallbacks_commit(f->fallbacks);
+}
+
+/* settle.c: "health|daily|…" and "health|fallback|…". */
+void al_health_settle(alert_ctx *ctx, const char *key, int ok)
+{
+    if (!ctx->health)
+        return;
+    const char *t = strrchr(key, '|');
+    int64_t raised = t ? strtoll(t + 1, NULL, 10) : 0;
+    if (strncmp(key, "health|daily|", 13) == 0)
+        daily_settle(ctx, raised, ok);
+    else if (strncmp(key, "health|fallback|", 16) == 0)
+        fallback_settle(ctx, raised, ok);
 }
 
 static void fallback_report(alert_ctx *ctx, int64_t now)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     int err = ALERT_OK;
     al_alert *a = al_fallbacks_report(f->fallbacks, now, &err);
     if (!a)
         return;
+    if (!(a->settle_key = report_key("fallback", now))) {
+        al_alert_free(a);
+        return;
+    }
     f->fallback_in_flight = 1;
-    a->settle = fallback_settle;
-    a->settle_ud = ctx;
+    f->fallback_raised_ms = now;
     al_route_alert(ctx, a);
 }
 
-void al_fleet_tick(alert_ctx *ctx, int64_t now)
+void al_health_tick(alert_ctx *ctx, int64_t now)
 {
-    al_fleet *f = ctx->fleet;
+    al_health *f = ctx->health;
     if (now >= al_outage_next_due(f->outage)) {
         al_alert **v = NULL;
         size_t n = 0;
@@ -232,17 +265,15 @@ void al_fleet_tick(alert_ctx *ctx, int64_t now)
         al_route_alerts(ctx, v, n);
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);
-    if (on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
+    if (al_type_on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
         daily_report(ctx, now);
         f->daily_last_ms = now;
-        if (ctx->store)
-            al_store_schedule_put(ctx->store, "daily_report", now);
+        al_state_schedule_put(ctx->state, "daily_report", now);
     }
-    if (on(ctx, AL_T_FALLBACK_REPORTS) && !f->fallback_in_flight &&
+    if (al_type_on(ctx, AL_T_FALLBACK_REPORTS) && !f->fallback_in_flight &&
         al_schedule_due(f->fallback_last_ms, period, now)) {
         fallback_report(ctx, now);
         f->fallback_last_ms = now;
-        if (ctx->store)
-            al_store_schedule_put(ctx->store, "fallback_report", now);
+        al_state_schedule_put(ctx->state, "fallback_report", now);
     }
 }

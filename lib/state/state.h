@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared state: the one interface behind which the library keeps what outlives a
+ * worker pass and may be shared by several processes: once-only marks, report
+ * schedules, counters (the spend ledger), event windows (outages) and the outbox
+ * spool. Callers never learn where it lives; ctx.c opens the backend that the
+ * configuration asks for:
+ *   memory  (state_mem.c)    no state_path: in this process only, lost at exit;
+ *   sqlite  (state_sqlite.c) state_path: one process, durable, over store.c.
+ * A networked backend (Redis, fleet mode) fits the same calls: an answer may come on
+ * a later worker pass, so claims can answer AL_CLAIM_PENDING ("ask again on the
+ * next pass"). The local backends always answer at once.
+ *
+ * Worker-only, like everything it serves: no function here locks. Times are ctx-clock
+ * milliseconds since the Unix epoch, passed in; nothing here reads a clock. Every
+ * function returns ALERT_OK or an ALERT_ERR_* code; no error text contains a stored
+ * value (targets are secrets). */
+#ifndef AL_STATE_H
+#define AL_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spool.h"
+
+typedef struct al_state al_state;
+
+/* ---- opening --------------------------------------------------------------- */
+int al_state_open_mem(al_state **out);
+/* ALERT_ERR_IO or ALERT_ERR_STATE as al_store_open; err names the path. */
+int al_state_open_sqlite(al_state **out, const char *path, char *err, size_t err_size);
+void al_state_close(al_state *s);                   /* NULL: no-op */
+const char *al_state_name(const al_state *s);       /* "memory", "sqlite" */
+/* 1 when what is saved here survives a restart of the process. */
+int al_state_durable(const al_state *s);
+/* The backend's last error message ("" when none); never a stored value. */
+const char *al_state_last_error(const al_state *s);
+
+/* Batches: the writes between the outermost begin and its commit are applied together
+ * (one transaction for sqlite, one pipeline for a networked backend). Nested pairs
+ * only count. */
+int al_state_begin(al_state *s);
+int al_state_commit(al_state *s);
+
+/* ---- once-only marks --------------------------------------------------------- */
+/* The raw key/value layer the detectors' own state machines persist through (budget
+ * threshold marks, dedup marks): value NULL deletes; expires_ms 0 is never. get gives
+ * an al_malloc'ed copy, or ALERT_ERR_NOT_FOUND (an expired mark is not found). */
+int al_state_mark_put(al_state *s, const char *key, const char *value, int64_t expires_ms);
+int al_state_mark_get(al_state *s, const char *key, char **value_out, int64_t now_ms);
+int al_state_mark_purge(al_state *s, int64_t now_ms);      /* drops expired marks */
+
+/* A claim: who may raise the alert behind key. */
+typedef enum al_claim {
+    AL_CLAIM_WON,           /* raise it; settle later */
+    AL_CLAIM_SENT,          /* already sent (until the mark expires) */
+    AL_CLAIM_HELD,          /* pending with a live holder: not ours */
+    AL_CLAIM_PENDING        /* no answer yet: ask again on a later pass */
+} al_claim;
+
+/* Claims key until expires_ms (0: never) for holder (an instance id). A mark left
+ * "pending" by a holder other than this one, in a backend that survives restarts, was
+ * the last process's: its alert was replayed with the spool, so it counts as sent. */
+int al_state_mark_claim(al_state *s, const char *key, const char *holder, int64_t expires_ms,
+                        int64_t now_ms, al_claim *out);
+/* The claimed alert's fate: sent (kept until its expiry) or released (deleted: the
+ * next claim wins). */
+int al_state_mark_settle(al_state *s, const char *key, int sent, int64_t expires_ms);
+
+/* ---- schedules: when a report last went out -------------------------------------- */
+int al_state_schedule_get(al_state *s, const char *name, int64_t *last);  /* or NOT_FOUND */
+int al_state_schedule_put(al_state *s, const char *name, int64_t last);
+/* Claim-and-advance: when the window after *last (period_ms long) is over at now_ms,
+ * WON and the schedule moves to now_ms; else SENT (someone already advanced it) with
+ * *last the schedule's value. A name never seen starts at now_ms (first period from
+ * now) and answers SENT. */
+int al_state_schedule_claim(al_state *s, const char *name, int64_t period_ms, int64_t now_ms,
+                            int64_t *last, al_claim *out);
+
+/* ---- counters: amounts by UTC day x dimension x name (the spend ledger) ----------- */
+typedef struct al_state_cell {
+    int32_t day;                /* days since 1970-01-01 UTC */
+    int32_t dim;                /* AL_LDIM_* (ledger.h) */
+    const char *name;
+    double amount;
+} al_state_cell;
+/* Adds a batch. batch is an id increasing per process; a batch retried with an id
+ * already applied is ignored (a networked write that timed out may have been applied).
+ * A non-finite amount is ALERT_ERR_INVALID (nothing of the batch applied). */
+int al_state_counters_add(al_state *s, uint64_t batch, const al_state_cell *v, size_t n);
+/* Calls cb for every cell with day >= from_day, ordered by day, dim, name; a non-zero
+ * return stops the load and is returned. */
+typedef int (*al_state_cell_cb)(void *ud, int32_t day, int32_t dim, const char *name, double amount);
+int al_state_counters_load(al_state *s, int32_t from_day, al_state_cell_cb cb, void *ud);
+/* The total of one cell (0 when none). */
+int al_state_counter_get(al_state *s, int32_t day, int32_t dim, const char *name, double *total);
+int al_state_counters_prune(al_state *s, int32_t before_day);   /* drops days < before_day */
+
+/* ---- windows: event times per key (failures of a deployment) ---------------------- */
+int al_state_window_add(al_state *s, const char *key, int64_t at_ms);
+/* How many times of key are >= since_ms; times before since_ms are dropped. */
+int al_state_window_count(al_state *s, const char *key, int64_t since_ms, uint64_t *n);
+
+/* ---- the outbox spool: one row per pending delivery ------------------------------- */
+/* put sets *id_out (may be NULL) to a positive id, or 0 when the backend keeps no spool
+ * (memory): nothing to update or delete then. */
+int al_state_spool_put(al_state *s, const al_spool_row *row, int64_t *id_out);
+int al_state_spool_update(al_state *s, int64_t id, int32_t attempt, int64_t next_at_ms);
+int al_state_spool_delete(al_state *s, int64_t id);
+/* Every row in id order; cb may delete the row it is given. */
+typedef int (*al_state_row_cb)(void *ud, const al_spool_row *row);
+int al_state_spool_load(al_state *s, al_state_row_cb cb, void *ud);
+
+#endif
