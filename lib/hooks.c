@@ -17,15 +17,9 @@
 #define MESSAGE_MAX (64 * 1024)         /* error texts kept of a failure */
 #define EMIT_MAX (1024 * 1024)          /* alert_emit refuses longer texts */
 
-/* Bytes of the first max_chars characters of s, cut before a character, never
- * inside one. Works on invalid UTF-8 too (the worker repairs it). */
-static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
+/* prefix_bytes past its fast path: the string is longer in bytes than a cut allows. */
+static size_t prefix_bytes_cut(const char *s, size_t max_chars, size_t max_bytes)
 {
-    /* the common case: short enough in bytes, so short enough in characters */
-    size_t fast = max_chars < max_bytes ? max_chars : max_bytes;
-    size_t n = strnlen(s, fast + 1);
-    if (n <= fast)
-        return n;
     size_t chars = 0, i = 0, cut = 0;
     for (; s[i]; i++) {
         if (((unsigned char)s[i] & 0xC0) != 0x80) {     /* a character starts at i */
@@ -42,49 +36,78 @@ static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
     return i <= max_bytes ? i : cut;
 }
 
+/* Bytes of the first max_chars characters of s, cut before a character, never
+ * inside one. Works on invalid UTF-8 too (the worker repairs it). Inline: the
+ * common case, short enough in bytes and so in characters, is one strnlen. */
+static inline size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
+{
+    size_t fast = max_chars < max_bytes ? max_chars : max_bytes;
+    size_t n = strnlen(s, fast + 1);
+    if (__builtin_expect(n <= fast, 1))
+        return n;
+    return prefix_bytes_cut(s, max_chars, max_bytes);
+}
+
 static inline int type_on(const alert_ctx *ctx, al_type t)
 {
     return (ctx->enabled >> t) & 1u;
 }
 
+/* What a start keeps, worked out before a slot is taken. Only the entries whose
+ * bit is set in `vars` (and `copied`) are written: the plan is never cleared whole. */
 typedef struct var_plan {
     const char *src[AL_VAR__COUNT];
     size_t len[AL_VAR__COUNT];
     const char *lbl_src[AL_LBL__COUNT];     /* labels the intern table could not take */
     size_t lbl_len[AL_LBL__COUNT];
+    unsigned vars;                          /* bit per AL_VAR_* present */
+    unsigned copied;                        /* bit per AL_LBL_* in lbl_src */
     size_t total;
     char key_hash[65];
 } var_plan;
 
-static void plan_var(var_plan *p, int which, const char *s, size_t max_chars, size_t max_bytes)
+static inline void plan_var(var_plan *p, int which, const char *s, size_t max_chars, size_t max_bytes)
 {
     if (!s)
         return;
+    size_t n = prefix_bytes(s, max_chars, max_bytes);
     p->src[which] = s;
-    p->len[which] = prefix_bytes(s, max_chars, max_bytes);
-    p->total += p->len[which];
+    p->len[which] = n;
+    p->vars |= 1u << which;
+    p->total += n;
+}
+
+static inline void plan_label(alert_ctx *ctx, var_plan *p, const char *label[AL_LBL__COUNT], int which,
+                              const char *s)
+{
+    label[which] = NULL;
+    if (!s)
+        return;
+    if ((label[which] = al_intern_known(ctx->intern, s)))
+        return;
+    size_t n = prefix_bytes(s, AL_LABEL_MAX, AL_LABEL_MAX);
+    label[which] = al_intern(ctx->intern, s, n);
+    if (__builtin_expect(!label[which], 0)) {
+        p->lbl_src[which] = s;
+        p->lbl_len[which] = n;
+        p->copied |= 1u << which;
+        p->total += n + 1;      /* kept with its NUL */
+    }
 }
 
 static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
                         const char *label[AL_LBL__COUNT])
 {
-    memset(p, 0, sizeof *p);
-    const char *lbl_in[AL_LBL__COUNT] = {
-        req->model, req->deployment, req->deployment_id, req->provider,
-        req->api_base, req->region, req->team_alias,
-    };
-    for (int i = 0; i < AL_LBL__COUNT; i++) {
-        label[i] = NULL;
-        if (!lbl_in[i])
-            continue;
-        size_t n = prefix_bytes(lbl_in[i], AL_LABEL_MAX, AL_LABEL_MAX);
-        label[i] = al_intern(ctx->intern, lbl_in[i], n);
-        if (!label[i]) {
-            p->lbl_src[i] = lbl_in[i];
-            p->lbl_len[i] = n;
-            p->total += n + 1;      /* kept with its NUL */
-        }
-    }
+    p->vars = 0;
+    p->copied = 0;
+    p->total = 0;
+    plan_label(ctx, p, label, AL_LBL_MODEL, req->model);
+    plan_label(ctx, p, label, AL_LBL_DEPLOYMENT, req->deployment);
+    plan_label(ctx, p, label, AL_LBL_DEPLOYMENT_ID, req->deployment_id);
+    plan_label(ctx, p, label, AL_LBL_PROVIDER, req->provider);
+    plan_label(ctx, p, label, AL_LBL_API_BASE, req->api_base);
+    plan_label(ctx, p, label, AL_LBL_REGION, req->region);
+    plan_label(ctx, p, label, AL_LBL_TEAM_ALIAS, req->team_alias);
     plan_var(p, AL_VAR_CALL_ID, req->call_id, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_KEY_ALIAS, req->key_alias, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_USER_ID, req->user_id, AL_ID_MAX, AL_ID_MAX);
@@ -109,34 +132,45 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
             return -1;      /* cut JSON is no JSON: dropped whole, counted */
         p->src[AL_VAR_METADATA] = req->alerting_metadata_json;
         p->len[AL_VAR_METADATA] = n;
+        p->vars |= 1u << AL_VAR_METADATA;
         p->total += n;
     }
     return 0;
 }
 
+/* Short strings are copied inline: a call to memcpy costs more than the copy. */
+static inline void copy_short(char *dst, const char *src, size_t n)
+{
+    if (n <= 16 && n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
 static void fill_slot(al_slot *s, const var_plan *p, const char *label[AL_LBL__COUNT])
 {
     size_t off = 0;
-    for (int i = 0; i < AL_VAR__COUNT; i++) {
-        s->var_off[i] = 0;
-        s->var_len[i] = 0;
-        if (!p->src[i])
-            continue;
-        memcpy(s->var + off, p->src[i], p->len[i]);
-        s->var_off[i] = (uint16_t)off;
+    memset(s->var_off, 0, sizeof s->var_off);
+    memset(s->var_len, 0, sizeof s->var_len);
+    for (unsigned m = p->vars; m; m &= m - 1) {
+        int i = __builtin_ctz(m);
+        copy_short(s->var + off, p->src[i], p->len[i]);
+        s->var_off[i] = p->len[i] ? (uint16_t)off : 0xffff;     /* 0xffff: present but empty */
         s->var_len[i] = (uint16_t)p->len[i];
         off += p->len[i];
-        if (p->len[i] == 0)
-            s->var_off[i] = 0xffff;     /* present but empty */
     }
-    for (int i = 0; i < AL_LBL__COUNT; i++) {
-        s->label[i] = label[i];
-        if (p->lbl_src[i]) {
-            memcpy(s->var + off, p->lbl_src[i], p->lbl_len[i]);
-            s->var[off + p->lbl_len[i]] = '\0';
-            s->label[i] = s->var + off;
-            off += p->lbl_len[i] + 1;
-        }
+    memcpy(s->label, label, sizeof s->label);
+    for (unsigned m = p->copied; m; m &= m - 1) {
+        int i = __builtin_ctz(m);
+        memcpy(s->var + off, p->lbl_src[i], p->lbl_len[i]);
+        s->var[off + p->lbl_len[i]] = '\0';
+        s->label[i] = s->var + off;
+        off += p->lbl_len[i] + 1;
     }
 }
 
@@ -175,9 +209,8 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
         memset(s->var_len, 0, sizeof s->var_len);
         memcpy(s->label, label, sizeof s->label);
     }
-    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) < 0 ||
-        al_inflight_ring_pressure(ctx->inflight, stripe))
-        al_ctx_wake(ctx);
+    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) != 0)
+        al_ctx_wake(ctx);       /* the ring is full, or filling: the worker drains it */
     *out = (uint64_t)gen << 32 | (idx + 1);
     return ALERT_OK;
 }

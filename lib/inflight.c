@@ -241,6 +241,7 @@ int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
     uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_acquire);
     if (tail - head > s->ring_mask) {
         atomic_fetch_add_explicit(&s->ring_dropped, 1, memory_order_relaxed);
+        s->pressure_signalled = 1;
         rc = -1;
     } else {
         al_start_ev *e = &s->ring[tail & s->ring_mask];
@@ -248,25 +249,18 @@ int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
         e->gen = gen;
         e->start_ms = slot->start_ms;
         atomic_store_explicit(&s->ring_tail, tail + 1, memory_order_release);
+        /* pressure: signalled once when the ring passes 3/4, re-armed below it */
+        if (tail + 1 - head > s->ring_mask / 4 * 3) {
+            if (!s->pressure_signalled) {
+                s->pressure_signalled = 1;
+                rc = 1;
+            }
+        } else if (s->pressure_signalled) {
+            s->pressure_signalled = 0;
+        }
     }
     stripe_unlock(s);
     return rc;
-}
-
-int al_inflight_ring_pressure(al_inflight *t, unsigned si)
-{
-    stripe *s = &t->stripes[si];
-    uint32_t used = atomic_load_explicit(&s->ring_tail, memory_order_relaxed) -
-                    atomic_load_explicit(&s->ring_head, memory_order_relaxed);
-    if (used > s->ring_mask / 4 * 3) {
-        if (!s->pressure_signalled) {
-            s->pressure_signalled = 1;
-            return 1;
-        }
-    } else if (s->pressure_signalled) {
-        s->pressure_signalled = 0;
-    }
-    return 0;
 }
 
 al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
