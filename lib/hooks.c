@@ -77,17 +77,13 @@ static inline void plan_var(var_plan *p, int which, const char *s, size_t max_ch
     p->total += n;
 }
 
-static inline void plan_label(alert_ctx *ctx, var_plan *p, const char *label[AL_LBL__COUNT], int which,
-                              const char *s)
+/* A label the hints did not know: cut, interned, or copied when the table is full. */
+static void plan_label_slow(alert_ctx *ctx, var_plan *p, const char *label[AL_LBL__COUNT], int which,
+                            const char *s)
 {
-    label[which] = NULL;
-    if (!s)
-        return;
-    if ((label[which] = al_intern_known(ctx->intern, s)))
-        return;
     size_t n = prefix_bytes(s, AL_LABEL_MAX, AL_LABEL_MAX);
     label[which] = al_intern(ctx->intern, s, n);
-    if (__builtin_expect(!label[which], 0)) {
+    if (!label[which]) {
         p->lbl_src[which] = s;
         p->lbl_len[which] = n;
         p->copied |= 1u << which;
@@ -101,13 +97,15 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
     p->vars = 0;
     p->copied = 0;
     p->total = 0;
-    plan_label(ctx, p, label, AL_LBL_MODEL, req->model);
-    plan_label(ctx, p, label, AL_LBL_DEPLOYMENT, req->deployment);
-    plan_label(ctx, p, label, AL_LBL_DEPLOYMENT_ID, req->deployment_id);
-    plan_label(ctx, p, label, AL_LBL_PROVIDER, req->provider);
-    plan_label(ctx, p, label, AL_LBL_API_BASE, req->api_base);
-    plan_label(ctx, p, label, AL_LBL_REGION, req->region);
-    plan_label(ctx, p, label, AL_LBL_TEAM_ALIAS, req->team_alias);
+    const char *lbl_in[AL_LBL__COUNT] = {
+        req->model, req->deployment, req->deployment_id, req->provider,
+        req->api_base, req->region, req->team_alias,
+    };
+    unsigned missed = al_intern_known(ctx->intern, lbl_in, label, AL_LBL__COUNT);
+    for (; missed; missed &= missed - 1) {
+        int i = __builtin_ctz(missed);
+        plan_label_slow(ctx, p, label, i, lbl_in[i]);
+    }
     plan_var(p, AL_VAR_CALL_ID, req->call_id, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_KEY_ALIAS, req->key_alias, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_USER_ID, req->user_id, AL_ID_MAX, AL_ID_MAX);
@@ -297,8 +295,9 @@ static const char *deployment_key(alert_ctx *ctx, const al_slot *s, const char *
     return s->label[AL_LBL_DEPLOYMENT_ID] ? s->label[AL_LBL_DEPLOYMENT_ID] : s->label[AL_LBL_DEPLOYMENT];
 }
 
-static void count_daily(alert_ctx *ctx, const al_slot *s, const char *late_id, const char *late_name,
-                        const char *late_base, int failed, int64_t dur_ms, int64_t tokens)
+static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s, const char *late_id,
+                               const char *late_name, const char *late_base, int failed, int64_t dur_ms,
+                               int64_t tokens)
 {
     const char *dep = deployment_key(ctx, s, late_id, late_name);
     if (!dep)
@@ -309,7 +308,7 @@ static void count_daily(alert_ctx *ctx, const al_slot *s, const char *late_id, c
     uint64_t us = dur_ms > 0 ? (uint64_t)dur_ms * 1000u : 0;
     if (tokens > 0)
         us /= (uint64_t)tokens;
-    al_dstats_add(ctx->dstats, al_inflight_stripe(), dep, base, failed, us);
+    al_dstats_add(ctx->dstats, stripe, dep, base, failed, us);
 }
 
 int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
@@ -327,8 +326,9 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
         return ALERT_ERR_NOT_FOUND;
     int64_t end = (resp && resp->end_ms) ? resp->end_ms : al_ctx_now(ctx);
     int64_t dur_ms = end - s->start_ms;
+    unsigned stripe = al_inflight_stripe();
     if (ctx->dstats)
-        count_daily(ctx, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
+        count_daily(ctx, stripe, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
                     resp ? resp->api_base : NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
     int slow = type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
     int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
@@ -360,7 +360,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
             push_event(ctx, e);
         }
     }
-    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    al_inflight_release(ctx->inflight, stripe, idx);
     return ALERT_OK;
 }
 
@@ -447,7 +447,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     if (!s)
         return ALERT_ERR_NOT_FOUND;
     if (ctx->dstats)
-        count_daily(ctx, s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
+        count_daily(ctx, al_inflight_stripe(), s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
     if (alert) {
         slot_strings(s, strs, lens, late);
         al_event *e = failure_event(ctx, f, strs, lens, s->start_ms, end);

@@ -109,13 +109,21 @@ const char *al_intern(al_intern_table *t, const char *s, size_t len)
     return e->str;
 }
 
-const char *al_intern_known(al_intern_table *t, const char *s)
+unsigned al_intern_known(al_intern_table *t, const char *const *in, const char **out, int n)
 {
-    intern_entry *e = atomic_load_explicit(&t->hints[hint_of(s)], memory_order_acquire);
-    /* the NUL too: s is the whole entry, not a longer string it was cut from */
-    if (e && strncmp(e->str, s, e->len + 1) == 0)
-        return e->str;
-    return NULL;
+    unsigned missed = 0;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (!in[i])
+            continue;
+        intern_entry *e = atomic_load_explicit(&t->hints[hint_of(in[i])], memory_order_acquire);
+        /* the NUL too: in[i] is the whole entry, not a longer string it was cut from */
+        if (e && strncmp(e->str, in[i], e->len + 1) == 0)
+            out[i] = e->str;
+        else
+            missed |= 1u << i;
+    }
+    return missed;
 }
 
 size_t al_intern_count(const al_intern_table *t)
