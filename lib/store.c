@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -224,18 +225,19 @@ static int ensure_schema(al_store *s, const char *path, char *err, size_t err_si
     return ALERT_OK;
 }
 
-/* One opener per path: an flock on "<path>.lock". flock locks belong to the open
+/* One opener per file: an flock on "<resolved path>.lock". flock locks belong to the open
  * file description, so a second open() in this same process conflicts as a
  * second process does (fcntl locks would not: they are per process). */
-static int take_lock(al_store *s, const char *path, char *err, size_t err_size)
+static int take_lock(al_store *s, const char *resolved, const char *path, char *err,
+                     size_t err_size)
 {
-    size_t n = strlen(path);
+    size_t n = strlen(resolved);
     char *lock_path = al_malloc(n + sizeof ".lock");
     if (!lock_path) {
         err_set(err, err_size, "out of memory");
         return ALERT_ERR_NOMEM;
     }
-    memcpy(lock_path, path, n);
+    memcpy(lock_path, resolved, n);
     memcpy(lock_path + n, ".lock", sizeof ".lock");
 
     int rc = ALERT_OK;
@@ -280,9 +282,11 @@ static int create_private(const char *path, char *err, size_t err_size)
     return ALERT_OK;
 }
 
-static int open_db(al_store *s, const char *path, char *err, size_t err_size)
+/* resolved is opened; path (as configured) names it in errors. */
+static int open_db(al_store *s, const char *resolved, const char *path, char *err,
+                   size_t err_size)
 {
-    int rc = sqlite3_open_v2(path, &s->db,
+    int rc = sqlite3_open_v2(resolved, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
@@ -349,16 +353,30 @@ int al_store_open(al_store **out, const char *path, char *err, size_t err_size)
     /* Refused before the lock file is made, so that a mistyped directory does
      * not leave a stray "<dir>.lock" beside it. */
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    int rc = ALERT_OK;
+    int exists = stat(path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
         err_set(err, err_size, "state_path %s is not a regular file", path);
         al_free(s);
         return ALERT_ERR_IO;
+    } else if (!exists && errno == ENOENT) {
+        /* created first, so that it has a resolved name; nobody can hold a
+         * file that did not exist */
+        rc = create_private(path, err, err_size);
     }
-    int rc = take_lock(s, path, err, err_size);
+    /* The lock belongs to the file, not to the name it was reached by: through
+     * a symlink or "dir/../x" a second opener must find the same lock. */
+    char resolved[PATH_MAX];
+    if (rc == ALERT_OK && !realpath(path, resolved)) {
+        err_set(err, err_size, "state_path %s: cannot resolve: %s", path, strerror(errno));
+        rc = ALERT_ERR_IO;
+    }
+    if (rc == ALERT_OK)
+        rc = take_lock(s, resolved, path, err, err_size);
     if (rc == ALERT_OK)
         rc = create_private(path, err, err_size);
     if (rc == ALERT_OK)
-        rc = open_db(s, path, err, err_size);
+        rc = open_db(s, resolved, path, err, err_size);
     if (rc != ALERT_OK) {
         al_store_close(s);
         return rc;

@@ -17,9 +17,11 @@
 typedef struct al_store al_store;
 
 /* Opens or creates the database at path (a new file is created 0600: it holds
- * target URLs) and its schema. ALERT_ERR_IO when the file or its "<path>.lock"
- * sidecar cannot be created or is not a database, ALERT_ERR_STATE when another
- * store holds the path or the schema is newer than this library; err (may be
+ * target URLs) and its schema. The lock is "<resolved path>.lock" (realpath), so
+ * a symlink to a held database, or another spelling of its name, is refused too.
+ * ALERT_ERR_IO when the file or its lock sidecar cannot be created or is not a
+ * database, ALERT_ERR_STATE when another store holds the file or the schema is
+ * newer than this library; err (may be
  * NULL) gets a text naming the path. The lock file is left in place on close:
  * removing it would let two openers lock two different inodes. */
 int al_store_open(al_store **out, const char *path, char *err, size_t err_size);

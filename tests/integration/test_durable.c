@@ -157,6 +157,35 @@ static void sigkill_with_1000_pending_loses_nothing(void **state)
     h_rmdir(dir);
 }
 
+/* Two contexts on one database, the second through a symlink: it is refused,
+ * as a second opener of the same name is. */
+static void second_ctx_through_a_symlink_is_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libalerting-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], link[128];
+    snprintf(path, sizeof path, "%s/alerting.db", dir);
+    snprintf(link, sizeof link, "%s/via-link.db", dir);
+    assert_int_equal(symlink(path, link), 0);
+    int port = h_free_port();
+    int rc;
+    alert_ctx *ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    int rc2;
+    alert_ctx *second = webhook_ctx(port, link, &rc2);
+    assert_int_equal(rc2, ALERT_ERR_STATE);
+    assert_null(second);
+    alert_ctx_destroy(ctx);
+    ctx = webhook_ctx(port, link, &rc);     /* one at a time, either name */
+    assert_int_equal(rc, ALERT_OK);
+    second = webhook_ctx(port, path, &rc2);
+    assert_int_equal(rc2, ALERT_ERR_STATE);
+    assert_null(second);
+    alert_ctx_destroy(ctx);
+    h_rmdir(dir);
+}
+
 static void observe_crossed(alert_ctx *ctx)
 {
     alert_budget b = ALERT_BUDGET_INIT;
@@ -245,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(down_for_a_minute_then_back),
         cmocka_unit_test(sigkill_with_1000_pending_loses_nothing),
+        cmocka_unit_test(second_ctx_through_a_symlink_is_refused),
         cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &delivered_case),
         cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &refused_case),
     };

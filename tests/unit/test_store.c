@@ -466,6 +466,42 @@ static void second_open_in_process(void **state)
     al_store_close(s);
 }
 
+/* The lock belongs to the file: a symlink to it, a dangling symlink that
+ * creates it, or "dir/../name" find the lock the first opener holds. */
+static void second_open_through_another_name(void **state)
+{
+    (void)state;
+    char path[128], link[128], dangling[128], dotdot[192], err[256];
+    path_for(path, sizeof path, "real.db");
+    path_for(link, sizeof link, "link.db");
+    path_for(dangling, sizeof dangling, "dangling.db");
+    snprintf(dotdot, sizeof dotdot, "%s/../%s/real.db", tmp_dir, strrchr(tmp_dir, '/') + 1);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(symlink(path, dangling), 0);
+
+    al_store *t = (al_store *)1;
+    assert_int_equal(al_store_open(&t, dangling, err, sizeof err), ALERT_OK);   /* creates real.db */
+    assert_non_null(t);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    const char *others[] = { path, link, dotdot };
+    for (int i = 0; i < 3; i++) {
+        al_store *u = (al_store *)1;
+        assert_int_equal(al_store_open(&u, others[i], err, sizeof err), ALERT_ERR_STATE);
+        assert_null(u);
+        assert_non_null(strstr(err, others[i]));
+    }
+    char idem[64];
+    al_spool_row r = make_row(1, idem, sizeof idem);
+    assert_int_equal(al_store_spool_put(t, &r, NULL), ALERT_OK);
+    al_store_close(t);
+
+    al_store *s = open_ok(link);        /* released on close; the same database */
+    assert_int_equal(load_all(s).n, 1);
+    al_store_close(s);
+}
+
 static void second_open_from_child(void **state)
 {
     (void)state;
@@ -686,6 +722,7 @@ int main(void)
         cmocka_unit_test(batch_of_ten_thousand),
         cmocka_unit_test(unfinished_batch_rolls_back_on_close),
         cmocka_unit_test(second_open_in_process),
+        cmocka_unit_test(second_open_through_another_name),
         cmocka_unit_test(second_open_from_child),
         cmocka_unit_test(bad_paths),
         cmocka_unit_test(newer_schema_is_refused),
