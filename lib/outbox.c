@@ -1177,7 +1177,9 @@ static int replay_row(void *ud, const al_spool_row *row)
     al_outbox *o = ud;
     const alert_config *c = &o->ctx->cfg;
     al_target *t = NULL;
-    if (row->target_kind == AL_DEST_CUSTOM) {
+    if (!row->target || !row->text || !row->idem) {
+        /* damaged in the file: dropped below like any row that cannot be sent */
+    } else if (row->target_kind == AL_DEST_CUSTOM) {
         for (size_t i = 0; i < c->n_transports; i++)
             if (strcmp(c->transports[i]->name, row->target) == 0)
                 t = al_outbox_target(o, AL_DEST_CUSTOM, NULL, c->transports[i]);
@@ -1188,9 +1190,11 @@ static int replay_row(void *ud, const al_spool_row *row)
     al_alert *a = al_alert_from_json(row->extra, &count);
     rec *r = (t && a) ? al_calloc(1, sizeof *r) : NULL;
     if (!r || !(r->text = al_strdup(row->text))) {
-        /* its transport is gone, or the row is not ours: it cannot be sent any more */
-        al_ctx_log(o->ctx, ALERT_LOG_ERROR, "state_path: a pending %s delivery could not be "
-                   "restored and is dropped", row->alert_type ? row->alert_type : "");
+        /* its transport is gone, or the row is damaged or not ours: it cannot be
+         * sent any more. One message for every cause (the row's id, never its
+         * target); the start goes on. */
+        al_ctx_log(o->ctx, ALERT_LOG_ERROR, "state_path: pending delivery #%lld could not be "
+                   "restored and is dropped", (long long)row->id);
         atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1);
         al_store_spool_delete(store_of(o), row->id);
         al_alert_free(a);

@@ -57,6 +57,7 @@ enum {
     ST_SPOOL_UPDATE,
     ST_SPOOL_DELETE,
     ST_SPOOL_LOAD,
+    ST_SPOOL_GET,
     ST_MARK_PUT,
     ST_MARK_GET,
     ST_MARK_DELETE,
@@ -81,9 +82,12 @@ static const char *const statement_sql[ST__COUNT] = {
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_SPOOL_UPDATE] = "UPDATE spool SET attempt = ?2, next_at_ms = ?3 WHERE id = ?1",
     [ST_SPOOL_DELETE] = "DELETE FROM spool WHERE id = ?1",
-    [ST_SPOOL_LOAD] =
+    /* The load walks the ids (keys only: no record is decoded) and reads each row
+     * on its own, so that a damaged record is one row skipped, not a failed load. */
+    [ST_SPOOL_LOAD] = "SELECT id FROM spool ORDER BY id",
+    [ST_SPOOL_GET] =
         "SELECT id, target_kind, target, alert_type, level, text, body, extra, idem,"
-        " attempt, created_ms, next_at_ms, deadline_ms FROM spool ORDER BY id",
+        " attempt, created_ms, next_at_ms, deadline_ms FROM spool WHERE id = ?1",
     [ST_MARK_PUT] =
         "INSERT INTO marks(key, value, expires_ms) VALUES(?1, ?2, ?3)"
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
@@ -554,34 +558,58 @@ static int read_spool_row(sqlite3_stmt *st, al_spool_row *r)
     return rc;
 }
 
+/* Reads row id into *row. SQLITE_DONE: it went (the callback deleted it);
+ * SQLITE_CORRUPT: the row is damaged and *row has only its id. */
+static int get_spool_row(al_store *s, int64_t id, al_spool_row *row)
+{
+    sqlite3_stmt *st = s->st[ST_SPOOL_GET];
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = read_spool_row(st, row);
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_MISMATCH) {
+        memset(row, 0, sizeof *row);
+        row->id = id;
+        rc = SQLITE_CORRUPT;
+    }
+    return rc;
+}
+
 int al_store_spool_load(al_store *s, al_spool_cb cb, void *ud)
 {
     if (!s || !cb)
         return ALERT_ERR_INVALID;
-    sqlite3_stmt *st = s->st[ST_SPOOL_LOAD];
-    if (sqlite3_stmt_busy(st))
+    sqlite3_stmt *ids = s->st[ST_SPOOL_LOAD];
+    sqlite3_stmt *get = s->st[ST_SPOOL_GET];
+    if (sqlite3_stmt_busy(ids))
         return ALERT_ERR_STATE;
     int out = ALERT_OK;
     for (;;) {
-        int rc = sqlite3_step(st);
+        int rc = sqlite3_step(ids);
         if (rc == SQLITE_DONE)
             break;
-        if (rc == SQLITE_ROW) {
-            al_spool_row row;
-            rc = read_spool_row(st, &row);
-            if (rc == SQLITE_OK) {
-                out = cb(ud, &row);
-                if (out != 0)
-                    break;
-                continue;
-            }
+        if (rc != SQLITE_ROW) {
+            out = store_fail(s, rc);
+            break;
         }
-        if (rc == SQLITE_CORRUPT)
-            snprintf(s->last_error, sizeof s->last_error, "a spool row lacks a required field");
-        out = rc == SQLITE_CORRUPT ? ALERT_ERR_IO : store_fail(s, rc);
-        break;
+        al_spool_row row;
+        rc = get_spool_row(s, sqlite3_column_int64(ids, 0), &row);
+        if (rc == SQLITE_OK || rc == SQLITE_CORRUPT) {
+            /* the row's strings stay valid until the statement is reset */
+            out = cb(ud, &row);
+            stmt_done(get);
+            if (out != 0)
+                break;
+        } else if (rc == SQLITE_DONE) {
+            stmt_done(get);
+        } else {
+            out = store_fail(s, rc);
+            stmt_done(get);
+            break;
+        }
     }
-    stmt_done(st);
+    stmt_done(ids);
     return out;
 }
 

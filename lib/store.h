@@ -62,9 +62,12 @@ int al_store_spool_update(al_store *s, int64_t id, int32_t attempt, int64_t next
 int al_store_spool_delete(al_store *s, int64_t id);          /* a missing id is OK */
 
 /* Calls cb for every row in id order. The row and its strings are borrowed for
- * the call. cb returns 0 to go on; anything else stops the load, which returns
- * that value. cb may put, update and delete (rows it adds or changes during the
- * load may or may not be seen) but not load again (ALERT_ERR_STATE). */
+ * the call. A damaged row (a record SQLite cannot decode, or a required field
+ * missing) does not stop the load: cb gets it with only its id set and target,
+ * alert_type, text and idem NULL, and decides (the outbox drops it). cb returns
+ * 0 to go on; anything else stops the load, which returns that value. cb may
+ * put, update and delete (rows it adds or changes during the load may or may
+ * not be seen) but not load again (ALERT_ERR_STATE). */
 typedef int (*al_spool_cb)(void *ud, const al_spool_row *row);
 int al_store_spool_load(al_store *s, al_spool_cb cb, void *ud);
 

@@ -1,6 +1,8 @@
 /* Nothing lost: a receiver that is down for a while, and a process killed with
  * deliveries pending and started again on the same state_path. */
 
+#include <sqlite3.h>
+
 #include "harness.h"
 
 static int64_t clock_ms = T0;
@@ -10,11 +12,31 @@ static int64_t fixed_clock(void *ud)
     return clock_ms;
 }
 
+/* What the library logged, for the tests that read it. */
+static char logged[64][256];
+static int n_logged;
+static void collect_log(int level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    if (n_logged < 64)
+        snprintf(logged[n_logged++], sizeof logged[0], "%s", msg);
+}
+
+static int count_logged(const char *needle)
+{
+    int n = 0;
+    for (int i = 0; i < n_logged; i++)
+        n += strstr(logged[i], needle) != NULL;
+    return n;
+}
+
 static alert_ctx *webhook_ctx(int port, const char *state_path, int *rc_out)
 {
     alert_config *cfg;
     assert_int_equal(alert_config_new(&cfg), ALERT_OK);
     alert_config_set_clock(cfg, fixed_clock, NULL);
+    alert_config_set_log(cfg, collect_log, NULL);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
              "alerting: [webhook]\n"
@@ -186,6 +208,122 @@ static void second_ctx_through_a_symlink_is_refused(void **state)
     h_rmdir(dir);
 }
 
+/* ---- a spool damaged behind the library's back ---------------------------- */
+
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* The good row (id 1) again, with one column changed. */
+#define COPY_ROW(kind, target, text, extra, idem)                                           \
+    "INSERT INTO spool(target_kind, target, alert_type, level, text, body, extra, idem,"    \
+    " attempt, created_ms, next_at_ms, deadline_ms) SELECT " kind ", " target ", alert_type," \
+    " level, " text ", body, " extra ", " idem ", attempt, created_ms, next_at_ms, deadline_ms" \
+    " FROM spool WHERE id = 1"
+
+/* Patches the record header of the row COPY_ROW(..."'corrupt'"...) wrote so that it
+ * claims more bytes than it has: SQLite answers SQLITE_CORRUPT when it is read. The
+ * header is known: every value is chosen (schema format 4: 0 and 1 take no bytes). */
+static void corrupt_record(const char *path)
+{
+    static const unsigned char record[] = {
+        14, 0, 1, 29, 39, 1, 27, 0, 15, 37, 8, 1, 1, 1,
+        3, 'h', 't', 't', 'p', ':', '/', '/', 'x',
+    };
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    unsigned char *all = malloc((size_t)size);
+    assert_non_null(all);
+    rewind(f);
+    assert_int_equal(fread(all, 1, (size_t)size, f), (size_t)size);
+    int patched = 0;
+    for (long i = 0; i + (long)sizeof record <= size; i++) {
+        if (memcmp(all + i, record, sizeof record) != 0)
+            continue;
+        assert_int_equal(fseek(f, i + 6, SEEK_SET), 0);    /* text: 7 bytes -> 57 */
+        assert_int_equal(fputc(127, f), 127);
+        patched++;
+    }
+    fclose(f);
+    free(all);
+    assert_true(patched >= 1);
+}
+
+/* One good pending delivery and six that cannot be restored, each damaged its own
+ * way: the start goes on, each bad one is dropped, counted and logged alike, and
+ * the good one is delivered. */
+static void damaged_spool_rows_do_not_block_the_start(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libalerting-state-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/alerting.db", dir);
+    int port = h_free_port();           /* down: the alert stays pending */
+    clock_ms = T0;
+    int rc;
+    alert_ctx *ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    assert_int_equal(alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH, "the good one", NULL), ALERT_OK);
+    alert_poll(ctx, 0);
+    alert_flush(ctx, 5000);
+    alert_ctx_destroy(ctx);
+
+    sql_exec(path, COPY_ROW("target_kind", "target", "text", "'not json'", "'i2'"));
+    sql_exec(path, COPY_ROW("99", "target", "text", "extra", "'i3'"));          /* unknown kind */
+    sql_exec(path, COPY_ROW("7", "'gone'", "text", "extra", "'i4'"));           /* no such transport */
+    sql_exec(path, COPY_ROW("target_kind", "target", "text", "'{\"type\": \"x\"}'", "'i5'"));
+    sql_exec(path, "PRAGMA writable_schema=ON;"
+                   "UPDATE sqlite_schema SET sql = replace(sql, ' text TEXT NOT NULL', ' text TEXT')"
+                   " WHERE name = 'spool';");
+    sql_exec(path, COPY_ROW("target_kind", "target", "NULL", "extra", "'i6'"));    /* no text */
+    sql_exec(path, COPY_ROW("3", "'http://x'", "'corrupt'", "'x'", "'corrupt-idem'"));
+    sql_exec(path, "UPDATE spool SET alert_type = 'db_exceptions', level = 2, attempt = 0,"
+                   " created_ms = 5, next_at_ms = 5, deadline_ms = 5, body = NULL"
+                   " WHERE idem = 'corrupt-idem'");
+    corrupt_record(path);
+
+    rcv *r = rcv_start(port);
+    assert_non_null(r);
+    clock_ms = T0 + 600000;             /* past the refused attempt's backoff */
+    n_logged = 0;
+    ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    alert_stats s = ALERT_STATS_INIT;
+    alert_stats_get(ctx, &s);
+    assert_int_equal(s.deliveries_dropped, 6);
+    assert_int_equal(s.queue_depth, 1);
+    assert_int_equal(count_logged("could not be restored and is dropped"), 6);
+    for (int id = 2; id <= 7; id++) {
+        char line[96];
+        snprintf(line, sizeof line, "state_path: pending delivery #%d could not be restored", id);
+        assert_int_equal(count_logged(line), 1);
+    }
+    assert_int_equal(count_logged("http://127.0.0.1"), 0);
+    alert_poll(ctx, 0);
+    assert_int_equal(alert_flush(ctx, 10000), ALERT_OK);
+    assert_int_equal(rcv_count(r), 1);
+    alert_ctx_destroy(ctx);
+
+    n_logged = 0;                       /* dropped means deleted: nothing the next time */
+    ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    alert_stats_get(ctx, &s);
+    assert_int_equal(s.queue_depth, 0);
+    assert_int_equal(s.deliveries_dropped, 0);
+    alert_ctx_destroy(ctx);
+    rcv_stop(r);
+    h_rmdir(dir);
+}
+
 static void observe_crossed(alert_ctx *ctx)
 {
     alert_budget b = ALERT_BUDGET_INIT;
@@ -275,6 +413,7 @@ int main(void)
         cmocka_unit_test(down_for_a_minute_then_back),
         cmocka_unit_test(sigkill_with_1000_pending_loses_nothing),
         cmocka_unit_test(second_ctx_through_a_symlink_is_refused),
+        cmocka_unit_test(damaged_spool_rows_do_not_block_the_start),
         cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &delivered_case),
         cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &refused_case),
     };
