@@ -144,6 +144,7 @@ struct al_outbox {
     uint64_t finished;      /* transfers completed, ever */
     CURL *idle[MAX_INFLIGHT];   /* easy handles kept for reuse (reset between transfers) */
     size_t n_idle;
+    int unsaved;            /* state_path: a queued message may lack its row (disk full) */
 };
 
 static void list_push(rec_list *l, rec *r)
@@ -250,14 +251,28 @@ static void free_list(al_outbox *o, rec_list *l)
     l->n = 0;
 }
 
+static void store_resave(al_outbox *o, int until_failure, uint64_t *kept, uint64_t *unsaved);
+
 void al_outbox_free(al_outbox *o)
 {
     if (!o)
         return;
     uint64_t lost = o->batched.n + o->ready.n + o->inflight.n;
     if (lost && o->ctx->store) {
-        al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are kept "
-                   "in state_path for the next start", (unsigned long long)lost);
+        /* what has a row is kept; what has none gets one last put, and what still
+         * has none is said to be dropped, and counted */
+        uint64_t kept, unsaved;
+        o->unsaved = 1;
+        store_resave(o, 0, &kept, &unsaved);
+        if (kept)
+            al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are "
+                       "kept in state_path for the next start", (unsigned long long)kept);
+        if (unsaved) {
+            atomic_fetch_add(&o->ctx->n.deliveries_dropped, unsaved);
+            al_ctx_log(o->ctx, ALERT_LOG_ERROR, "%llu deliveries still pending at shutdown could "
+                       "not be saved in state_path (%s) and were dropped",
+                       (unsigned long long)unsaved, al_store_last_error(o->ctx->store));
+        }
     } else if (lost) {
         atomic_fetch_add(&o->ctx->n.deliveries_dropped, lost);
         al_ctx_log(o->ctx, ALERT_LOG_ERROR,
@@ -429,12 +444,37 @@ static al_store *store_of(const al_outbox *o)
     return o->ctx->store;
 }
 
-static void store_put(al_outbox *o, rec *r, int count)
+/* A batch the store rolled back (a full disk at commit) took rows with it, and
+ * their ids will be given again: forget them before the store is used, and put
+ * those messages again later. */
+static void store_check(al_outbox *o)
 {
     al_store *st = store_of(o);
-    if (!st)
+    int64_t lost = st ? al_store_spool_take_lost(st) : 0;
+    if (!lost)
         return;
+    rec_list *lists[3] = { &o->batched, &o->ready, &o->inflight };
+    for (int li = 0; li < 3; li++)
+        for (rec *r = lists[li]->head; r; r = r->next)
+            for (rec *m = r; m; m = m->pack) {
+                if (m->store_id >= lost) {
+                    m->store_id = 0;
+                    o->unsaved = 1;
+                }
+                size_t kept = 0;
+                for (size_t i = 0; i < m->n_merged; i++)
+                    if (m->merged[i] < lost)
+                        m->merged[kept++] = m->merged[i];
+                m->n_merged = kept;
+            }
+}
+
+static int spool_put(al_outbox *o, rec *r, int count)
+{
+    al_store *st = store_of(o);
     char *extra = al_alert_to_json(r->alert, count);
+    if (!extra)
+        return ALERT_ERR_NOMEM;
     al_spool_row row;
     memset(&row, 0, sizeof row);
     row.target_kind = r->target->kind;
@@ -448,14 +488,64 @@ static void store_put(al_outbox *o, rec *r, int count)
     row.created_ms = r->created_ms;
     row.next_at_ms = r->next_at_ms;
     row.deadline_ms = r->deadline_ms;
-    if (!extra || al_store_spool_put(st, &row, &r->store_id) != ALERT_OK)
-        al_ctx_error(o->ctx, "state_path: a pending delivery could not be saved (%s)",
-                     extra ? al_store_last_error(st) : "out of memory");
+    int rc = al_store_spool_put(st, &row, &r->store_id);
+    if (rc != ALERT_OK)
+        r->store_id = 0;
     al_free(extra);
+    return rc;
+}
+
+static void store_put(al_outbox *o, rec *r, int count)
+{
+    if (!store_of(o))
+        return;
+    store_check(o);
+    int rc = spool_put(o, r, count);
+    if (rc != ALERT_OK && !o->unsaved)     /* once until the store takes them again */
+        al_ctx_error(o->ctx, "state_path: a pending delivery could not be saved (%s); "
+                     "it is tried again on the next passes",
+                     rc == ALERT_ERR_NOMEM ? "out of memory" : al_store_last_error(store_of(o)));
+    if (rc != ALERT_OK)
+        o->unsaved = 1;
+}
+
+/* Puts again the queued messages that have no row: on each pass until one put
+ * fails (until_failure), or all of them at shutdown. Counts what has a row and
+ * what has none when it returns. */
+static void store_resave(al_outbox *o, int until_failure, uint64_t *kept, uint64_t *unsaved)
+{
+    store_check(o);
+    *kept = *unsaved = 0;
+    uint64_t saved_now = 0;
+    int failed = 0;
+    rec_list *lists[3] = { &o->batched, &o->ready, &o->inflight };
+    for (int li = 0; li < 3; li++)
+        for (rec *r = lists[li]->head; r; r = r->next)
+            for (rec *m = r; m; m = m->pack) {
+                if (!m->store_id && !(failed && until_failure)) {
+                    /* rows of coalesced twins still stand for themselves */
+                    int count = m->count - (int)m->n_merged;
+                    if (spool_put(o, m, count < 1 ? 1 : count) == ALERT_OK)
+                        saved_now++;
+                    else
+                        failed = 1;
+                }
+                if (m->store_id)
+                    (*kept)++;
+                else
+                    (*unsaved)++;
+            }
+    if (!*unsaved) {
+        o->unsaved = 0;
+        if (saved_now)
+            al_ctx_log(o->ctx, ALERT_LOG_INFO, "state_path: %llu pending deliveries saved "
+                       "after an earlier failure", (unsigned long long)saved_now);
+    }
 }
 
 static void store_retry(al_outbox *o, rec *r)
 {
+    store_check(o);
     for (rec *m = r; m && store_of(o); m = m->pack)
         if (m->store_id)
             al_store_spool_update(store_of(o), m->store_id, r->attempt, r->next_at_ms);
@@ -465,6 +555,7 @@ static void store_retry(al_outbox *o, rec *r)
 static void store_forget(al_outbox *o, rec *r)
 {
     al_store *st = store_of(o);
+    store_check(o);
     for (rec *m = r; m && st; m = m->pack) {
         if (m->store_id)
             al_store_spool_delete(st, m->store_id);
@@ -1118,6 +1209,11 @@ void al_outbox_run(al_outbox *o, int64_t now, int force_flush)
         o->next_flush_ms = now + (int64_t)(cfg->flush_interval * 1000.0);
     } else if (!o->batched.n && now >= o->next_flush_ms) {
         o->next_flush_ms = now + (int64_t)(cfg->flush_interval * 1000.0);
+    }
+    store_check(o);
+    if (o->unsaved) {
+        uint64_t kept, unsaved;
+        store_resave(o, 1, &kept, &unsaved);
     }
     collect(o, now);
     /* a fast receiver answers within the pass: start the next ones at once instead of

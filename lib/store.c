@@ -113,6 +113,8 @@ struct al_store {
     int depth;              /* nesting of al_store_begin */
     int batch_open;         /* the outermost BEGIN succeeded */
     int batch_lost;         /* SQLite rolled the open batch back after an error */
+    int64_t batch_first_put;    /* the first spool id put in the open batch, or 0 */
+    int64_t lost_from;      /* spool ids from here on were rolled back (0: none) */
     sqlite3_stmt *st[ST__COUNT];
     char last_error[256];
 };
@@ -135,6 +137,15 @@ static int code_of(int sqlite_rc)
     return (sqlite_rc & 0xff) == SQLITE_NOMEM ? ALERT_ERR_NOMEM : ALERT_ERR_IO;
 }
 
+/* The open batch is gone: the rows it put are not in the file, and since a new
+ * id is max(id) + 1 their ids will be given again. */
+static void batch_rolled_back(al_store *s)
+{
+    if (s->batch_first_put && (!s->lost_from || s->batch_first_put < s->lost_from))
+        s->lost_from = s->batch_first_put;
+    s->batch_first_put = 0;
+}
+
 /* Records SQLite's message (it names tables and columns, never bound values) and
  * notices when the error has rolled an open batch back. */
 static int store_fail(al_store *s, int sqlite_rc)
@@ -145,6 +156,7 @@ static int store_fail(al_store *s, int sqlite_rc)
     if (s->batch_open && sqlite3_get_autocommit(s->db)) {
         s->batch_open = 0;
         s->batch_lost = 1;
+        batch_rolled_back(s);
     }
     return code_of(sqlite_rc);
 }
@@ -419,6 +431,7 @@ int al_store_begin(al_store *s)
     if (s->depth++ > 0)
         return ALERT_OK;
     s->batch_lost = 0;
+    s->batch_first_put = 0;
     int rc = run(s, s->st[ST_BEGIN], SQLITE_OK);
     s->batch_open = rc == ALERT_OK;
     return rc;
@@ -449,6 +462,9 @@ int al_store_commit(al_store *s)
         sqlite3_step(s->st[ST_ROLLBACK]);
         stmt_done(s->st[ST_ROLLBACK]);
     }
+    if (rc != ALERT_OK)
+        batch_rolled_back(s);
+    s->batch_first_put = 0;
     return rc;
 }
 
@@ -486,9 +502,21 @@ int al_store_spool_put(al_store *s, const al_spool_row *row, int64_t *id_out)
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 12, row->deadline_ms);
     int out = run(s, st, rc);
+    int64_t id = out == ALERT_OK ? sqlite3_last_insert_rowid(s->db) : 0;
+    if (id && s->batch_open && !s->batch_first_put)
+        s->batch_first_put = id;
     if (out == ALERT_OK && id_out)
-        *id_out = sqlite3_last_insert_rowid(s->db);
+        *id_out = id;
     return out;
+}
+
+int64_t al_store_spool_take_lost(al_store *s)
+{
+    if (!s)
+        return 0;
+    int64_t from = s->lost_from;
+    s->lost_from = 0;
+    return from;
 }
 
 int al_store_spool_update(al_store *s, int64_t id, int32_t attempt, int64_t next_at_ms)

@@ -71,6 +71,13 @@ int al_store_spool_delete(al_store *s, int64_t id);          /* a missing id is 
 typedef int (*al_spool_cb)(void *ud, const al_spool_row *row);
 int al_store_spool_load(al_store *s, al_spool_cb cb, void *ud);
 
+/* A batch that is rolled back (its commit failed, or an error inside it made
+ * SQLite drop it: a full disk) takes its puts with it, and their ids will be
+ * given again. Returns the smallest id lost since the last call (0: none) and
+ * forgets it; a caller holding spool ids calls this before each put, update or
+ * delete and treats every id it holds >= the answer as not saved. */
+int64_t al_store_spool_take_lost(al_store *s);
+
 /* ---- marks: budget thresholds, dedup ----------------------------------- */
 /* Sets key to value (replacing); expires_ms is a ctx-clock time, 0 for never. */
 int al_store_mark_put(al_store *s, const char *key, const char *value, int64_t expires_ms);

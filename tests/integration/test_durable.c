@@ -2,6 +2,7 @@
  * deliveries pending and started again on the same state_path. */
 
 #include <sqlite3.h>
+#include <sys/mount.h>
 
 #include "harness.h"
 
@@ -15,12 +16,28 @@ static int64_t fixed_clock(void *ud)
 /* What the library logged, for the tests that read it. */
 static char logged[64][256];
 static int n_logged;
+static alert_ctx *watched;               /* its deliveries_dropped, read when it logs */
+static uint64_t dropped_when_logged;
 static void collect_log(int level, const char *msg, void *ud)
 {
     (void)level;
     (void)ud;
     if (n_logged < 64)
         snprintf(logged[n_logged++], sizeof logged[0], "%s", msg);
+    if (watched && strstr(msg, "were dropped")) {
+        alert_stats s = ALERT_STATS_INIT;
+        alert_stats_get(watched, &s);
+        dropped_when_logged = s.deliveries_dropped;
+    }
+}
+
+/* The number logged before needle, or -1 when no line has it. */
+static long logged_number(const char *needle)
+{
+    for (int i = 0; i < n_logged; i++)
+        if (strstr(logged[i], needle))
+            return strtol(logged[i], NULL, 10);
+    return -1;
 }
 
 static int count_logged(const char *needle)
@@ -31,7 +48,8 @@ static int count_logged(const char *needle)
     return n;
 }
 
-static alert_ctx *webhook_ctx(int port, const char *state_path, int *rc_out)
+static alert_ctx *webhook_ctx_with(int port, const char *state_path, const char *extra,
+                                   int *rc_out)
 {
     alert_config *cfg;
     assert_int_equal(alert_config_new(&cfg), ALERT_OK);
@@ -41,13 +59,19 @@ static alert_ctx *webhook_ctx(int port, const char *state_path, int *rc_out)
     snprintf(yaml, sizeof yaml,
              "alerting: [webhook]\n"
              "alerting_args:\n  worker_threads: 0\n  webhook_url: \"http://127.0.0.1:%d/hook\"\n"
-             "  state_path: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 2\n", port, state_path);
+             "  state_path: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 2\n%s", port,
+             state_path, extra);
     assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);
     alert_ctx *ctx = NULL;
     alert_error err = ALERT_ERROR_INIT;
     *rc_out = alert_ctx_create(&ctx, cfg, &err);
     alert_config_free(cfg);
     return ctx;
+}
+
+static alert_ctx *webhook_ctx(int port, const char *state_path, int *rc_out)
+{
+    return webhook_ctx_with(port, state_path, "", rc_out);
 }
 
 static void down_for_a_minute_then_back(void **state)
@@ -324,6 +348,81 @@ static void damaged_spool_rows_do_not_block_the_start(void **state)
     h_rmdir(dir);
 }
 
+/* 2000 deliveries pending on a 1 MB filesystem (a real tmpfs: needs root, as in
+ * CI; skipped otherwise). The shutdown says truthfully what was kept and what was
+ * dropped, counts the dropped ones, and the next start restores what was kept. */
+static char full_dir[64];               /* mounted; the teardown unmounts it even on failure */
+
+static int unmount_full_disk(void **state)
+{
+    (void)state;
+    if (full_dir[0]) {
+        umount(full_dir);
+        h_rmdir(full_dir);
+        full_dir[0] = '\0';
+    }
+    return 0;
+}
+
+static void full_disk_is_reported_truthfully(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/libalerting-full-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    if (geteuid() != 0 || mount("tmpfs", dir, "tmpfs", 0, "size=1m,mode=0700") != 0) {
+        print_message("skipped: mounting a 1 MB tmpfs needs root (CI runs as root)\n");
+        rmdir(dir);
+        skip();
+    }
+    snprintf(full_dir, sizeof full_dir, "%s", dir);
+    char path[128];
+    snprintf(path, sizeof path, "%s/alerting.db", dir);
+    int port = h_free_port();           /* down: everything stays pending */
+    clock_ms = T0;
+    int rc;
+    alert_ctx *ctx = webhook_ctx_with(port, path, "  max_queue: 10000\n", &rc);
+    assert_int_equal(rc, ALERT_OK);
+    char text[400];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(text, sizeof text, "pending #%d %0300d", i, i);
+        assert_int_equal(alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH, text, NULL), ALERT_OK);
+        if (i % 50 == 49)
+            alert_poll(ctx, 0);
+    }
+    alert_poll(ctx, 0);
+    alert_flush(ctx, 5000);             /* refused: all wait for a retry */
+    alert_stats s = ALERT_STATS_INIT;
+    alert_stats_get(ctx, &s);
+    assert_int_equal(s.queue_depth, 2000);
+    assert_int_equal(s.deliveries_dropped, 0);
+
+    n_logged = 0;
+    watched = ctx;
+    dropped_when_logged = 0;
+    alert_ctx_destroy(ctx);
+    watched = NULL;
+    long kept = logged_number("kept in state_path");
+    long dropped = logged_number("could not be saved in state_path");
+    if (kept < 0)
+        kept = 0;
+    assert_true(dropped > 0);           /* 1 MB does not hold 2000 of them */
+    assert_int_equal(kept + dropped, 2000);
+    assert_int_equal(dropped_when_logged, (uint64_t)dropped);
+
+    /* space again: the next start restores exactly what was said to be kept */
+    assert_int_equal(mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "size=16m,mode=0700"), 0);
+    n_logged = 0;
+    ctx = webhook_ctx(port, path, &rc);
+    assert_int_equal(rc, ALERT_OK);
+    alert_stats_get(ctx, &s);
+    assert_int_equal(s.queue_depth, (uint64_t)kept);
+    assert_int_equal(s.deliveries_dropped, 0);
+    alert_ctx_destroy(ctx);
+    assert_int_equal(umount(dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+    full_dir[0] = '\0';
+}
+
 static void observe_crossed(alert_ctx *ctx)
 {
     alert_budget b = ALERT_BUDGET_INIT;
@@ -414,6 +513,7 @@ int main(void)
         cmocka_unit_test(sigkill_with_1000_pending_loses_nothing),
         cmocka_unit_test(second_ctx_through_a_symlink_is_refused),
         cmocka_unit_test(damaged_spool_rows_do_not_block_the_start),
+        cmocka_unit_test_teardown(full_disk_is_reported_truthfully, unmount_full_disk),
         cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &delivered_case),
         cmocka_unit_test_prestate(budget_mark_settles_after_a_crash, &refused_case),
     };
