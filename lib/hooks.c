@@ -8,10 +8,8 @@
 
 #include "alloc.h"
 #include "budget.h"
-#include "money.h"
 #include "ops.h"
 #include "ctx.h"
-#include "outbox.h"
 #include "sign.h"
 
 #define MESSAGE_MAX (64 * 1024)         /* error texts kept of a failure */
@@ -46,11 +44,6 @@ static inline size_t prefix_bytes(const char *s, size_t max_chars, size_t max_by
     if (__builtin_expect(n <= fast, 1))
         return n;
     return prefix_bytes_cut(s, max_chars, max_bytes);
-}
-
-static inline int type_on(const alert_ctx *ctx, al_type t)
-{
-    return (ctx->enabled >> t) & 1u;
 }
 
 /* What a start keeps, worked out before a slot is taken. Only the entries whose
@@ -122,7 +115,7 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
         }
     }
     /* the prompt is kept only for slow alerts, and never under redaction */
-    if (req->messages && type_on(ctx, AL_T_LLM_TOO_SLOW) && !ctx->cfg.redact_messages)
+    if (req->messages && al_type_on(ctx, AL_T_LLM_TOO_SLOW) && !ctx->cfg.redact_messages)
         plan_var(p, AL_VAR_MESSAGES, req->messages, AL_PROMPT_CHARS, AL_PROMPT_CHARS * 4);
     if (req->alerting_metadata_json) {
         size_t n = strnlen(req->alerting_metadata_json, AL_METADATA_MAX + 1);
@@ -330,7 +323,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
     if (ctx->dstats)
         count_daily(ctx, stripe, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
                     resp ? resp->api_base : NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
-    int slow = type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
+    int slow = al_type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
     int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
     if (slow || resolved) {
         const char *late[5] = { NULL, NULL, NULL, NULL, NULL };
@@ -392,9 +385,9 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     if (rc != ALERT_OK)
         return rc;
     int64_t end = f->end_ms ? f->end_ms : al_ctx_now(ctx);
-    int exception = !f->user_error && type_on(ctx, AL_T_LLM_EXCEPTIONS);
+    int exception = !f->user_error && al_type_on(ctx, AL_T_LLM_EXCEPTIONS);
     int outage = (f->status_code == 408 || f->status_code >= 500) &&
-                 (type_on(ctx, AL_T_OUTAGE_ALERTS) || type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
+                 (al_type_on(ctx, AL_T_OUTAGE_ALERTS) || al_type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
     int page = ctx->pagerduty_on && !f->user_error;
     int alert = exception || outage || page;
     int flags = (exception ? AL_EVF_EXCEPTION : 0) | (outage ? AL_EVF_OUTAGE : 0) |
@@ -494,7 +487,7 @@ int alert_emit(alert_ctx *ctx, const char *alert_type, int32_t level, const char
     if (alerting_metadata_json && (strnlen(alerting_metadata_json, EMIT_MAX + 1) > EMIT_MAX ||
                                    !is_json_object(alerting_metadata_json)))
         return ALERT_ERR_INVALID;
-    if (!type_on(ctx, (al_type)t)) {
+    if (!al_type_on(ctx, (al_type)t)) {
         atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
         return ALERT_OK;
     }
@@ -529,7 +522,105 @@ int alert_send_test(alert_ctx *ctx, const char *destination)
     return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
 }
 
-/* ---- owned by later issues: arguments are checked, nothing is done yet ---- */
+#define ID_MAX 256      /* labels of spend and budget events are cut here */
+
+/* ---- spend and budget events: one allocation each, packed on the host's thread ---- */
+
+typedef struct packer {
+    char *p, *end;
+} packer;
+
+static size_t str_size(const char *s)
+{
+    return s ? strnlen(s, ID_MAX) + 1 : 0;
+}
+
+static const char *pack_str(packer *k, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strnlen(s, ID_MAX);
+    char *d = k->p;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    k->p += n + 1;
+    return d;
+}
+
+/* A raw "sk-" key never leaves the caller's thread unhashed. */
+static const char *key_hash_of(const char *key, char out[65])
+{
+    if (key && strncmp(key, "sk-", 3) == 0 && al_sha256_hex(key, strlen(key), out) == 0)
+        return out;
+    return key;
+}
+
+static al_event *spend_event(al_evqueue *q, const alert_spend *s, int64_t at_ms)
+{
+    char hashed[65];
+    const char *key = key_hash_of(s->key_hash, hashed);
+    const char *strs[] = { key, s->key_alias, s->user_id, s->user_email, s->team_id, s->team_alias,
+                           s->customer_id, s->organization_id, s->model, s->deployment };
+    size_t need = sizeof(al_event) + sizeof(alert_spend) + s->tag_count * sizeof(char *);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        need += str_size(strs[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        need += str_size(s->tags[i]);
+    al_event *e = al_event_alloc(q, need);
+    if (!e)
+        return NULL;
+    e->kind = AL_EV_SPEND;
+    e->end_ms = at_ms;
+    alert_spend *c = (alert_spend *)(e + 1);
+    *c = *s;
+    const char **tags = (const char **)(c + 1);
+    packer k = { (char *)(tags + s->tag_count), (char *)e + need };
+    const char **dst[] = { &c->key_hash, &c->key_alias, &c->user_id, &c->user_email, &c->team_id,
+                           &c->team_alias, &c->customer_id, &c->organization_id, &c->model,
+                           &c->deployment };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        *dst[i] = pack_str(&k, strs[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        tags[i] = pack_str(&k, s->tags[i]);
+    c->tags = s->tag_count ? tags : NULL;
+    c->at_ms = at_ms;
+    e->payload = c;
+    return e;
+}
+
+static al_event *budget_event(al_evqueue *q, al_ev_kind kind, const alert_budget *b,
+                             const char *duration, int64_t at_ms)
+{
+    char hashed[65];
+    const char *key = key_hash_of(b->key_hash, hashed);
+    const char *strs[] = { b->entity_id, key, b->key_alias, b->user_id, b->user_email, b->team_id,
+                           b->team_alias, b->customer_id, b->organization_id, duration };
+    size_t need = sizeof(al_event) + sizeof(alert_budget) + b->alert_email_count * sizeof(char *);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        need += str_size(strs[i]);
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        need += str_size(b->alert_emails[i]);
+    al_event *e = al_event_alloc(q, need);
+    if (!e)
+        return NULL;
+    e->kind = kind;
+    e->end_ms = at_ms;
+    alert_budget *c = (alert_budget *)(e + 1);
+    *c = *b;
+    const char **emails = (const char **)(c + 1);
+    packer k = { (char *)(emails + b->alert_email_count), (char *)e + need };
+    const char **dst[] = { &c->entity_id, &c->key_hash, &c->key_alias, &c->user_id, &c->user_email,
+                           &c->team_id, &c->team_alias, &c->customer_id, &c->organization_id };
+    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++)
+        *dst[i] = pack_str(&k, strs[i]);
+    e->s[AL_ES_MESSAGE] = pack_str(&k, duration);
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        emails[i] = pack_str(&k, b->alert_emails[i]);
+    c->alert_emails = b->alert_email_count ? emails : NULL;
+    e->payload = c;
+    return e;
+}
+
 
 static int finite_nonneg(double v)
 {
@@ -556,7 +647,7 @@ int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
         if (!s->tags[i])
             return ALERT_ERR_INVALID;
     int64_t at = s->at_ms ? s->at_ms : al_ctx_now(ctx);
-    return push_money(ctx, al_money_spend_event(&ctx->events, s, at));
+    return push_money(ctx, spend_event(&ctx->events, s, at));
 }
 
 static int check_budget(alert_ctx *ctx, const alert_budget *b)
@@ -581,7 +672,7 @@ int alert_on_budget(alert_ctx *ctx, const alert_budget *b)
     int rc = check_budget(ctx, b);
     if (rc != ALERT_OK)
         return rc;
-    return push_money(ctx, al_money_budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
+    return push_money(ctx, budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
 }
 
 int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_duration)
@@ -593,7 +684,7 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
     int32_t months;
     if (!budget_duration || al_budget_parse_duration(budget_duration, &len_ms, &months) != ALERT_OK)
         return ALERT_ERR_INVALID;
-    return push_money(ctx, al_money_budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
+    return push_money(ctx, budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
                                                  al_ctx_now(ctx)));
 }
 
@@ -601,7 +692,7 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
 static int push_ops(alert_ctx *ctx, al_type type, al_ev_kind kind, const char *strs[AL_ES__COUNT],
                     int32_t value)
 {
-    if (!type_on(ctx, type)) {
+    if (!al_type_on(ctx, type)) {
         atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
         return ALERT_OK;
     }

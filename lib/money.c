@@ -9,7 +9,6 @@
 #include "outbox.h"
 #include "redact.h"
 #include "route.h"
-#include "sign.h"
 #include "state/state.h"
 #include "text.h"
 
@@ -41,103 +40,6 @@ struct al_money {
     uint64_t clamped;           /* event times clamped (logged on the first and every 1000th) */
     uint64_t batch;             /* the last counter batch sent to the state */
 };
-
-/* ---- the host side: one allocation per event ------------------------------- */
-
-typedef struct packer {
-    char *p, *end;
-} packer;
-
-static size_t str_size(const char *s)
-{
-    return s ? strnlen(s, ID_MAX) + 1 : 0;
-}
-
-static const char *pack_str(packer *k, const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strnlen(s, ID_MAX);
-    char *d = k->p;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    k->p += n + 1;
-    return d;
-}
-
-/* A raw "sk-" key never leaves the caller's thread unhashed. */
-static const char *key_hash_of(const char *key, char out[65])
-{
-    if (key && strncmp(key, "sk-", 3) == 0 && al_sha256_hex(key, strlen(key), out) == 0)
-        return out;
-    return key;
-}
-
-al_event *al_money_spend_event(al_evqueue *q, const alert_spend *s, int64_t at_ms)
-{
-    char hashed[65];
-    const char *key = key_hash_of(s->key_hash, hashed);
-    const char *strs[] = { key, s->key_alias, s->user_id, s->user_email, s->team_id, s->team_alias,
-                           s->customer_id, s->organization_id, s->model, s->deployment };
-    size_t need = sizeof(al_event) + sizeof(alert_spend) + s->tag_count * sizeof(char *);
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        need += str_size(strs[i]);
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        need += str_size(s->tags[i]);
-    al_event *e = al_event_alloc(q, need);
-    if (!e)
-        return NULL;
-    e->kind = AL_EV_SPEND;
-    e->end_ms = at_ms;
-    alert_spend *c = (alert_spend *)(e + 1);
-    *c = *s;
-    const char **tags = (const char **)(c + 1);
-    packer k = { (char *)(tags + s->tag_count), (char *)e + need };
-    const char **dst[] = { &c->key_hash, &c->key_alias, &c->user_id, &c->user_email, &c->team_id,
-                           &c->team_alias, &c->customer_id, &c->organization_id, &c->model,
-                           &c->deployment };
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        *dst[i] = pack_str(&k, strs[i]);
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        tags[i] = pack_str(&k, s->tags[i]);
-    c->tags = s->tag_count ? tags : NULL;
-    c->at_ms = at_ms;
-    e->payload = c;
-    return e;
-}
-
-al_event *al_money_budget_event(al_evqueue *q, al_ev_kind kind, const alert_budget *b,
-                                const char *duration, int64_t at_ms)
-{
-    char hashed[65];
-    const char *key = key_hash_of(b->key_hash, hashed);
-    const char *strs[] = { b->entity_id, key, b->key_alias, b->user_id, b->user_email, b->team_id,
-                           b->team_alias, b->customer_id, b->organization_id, duration };
-    size_t need = sizeof(al_event) + sizeof(alert_budget) + b->alert_email_count * sizeof(char *);
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        need += str_size(strs[i]);
-    for (uint32_t i = 0; i < b->alert_email_count; i++)
-        need += str_size(b->alert_emails[i]);
-    al_event *e = al_event_alloc(q, need);
-    if (!e)
-        return NULL;
-    e->kind = kind;
-    e->end_ms = at_ms;
-    alert_budget *c = (alert_budget *)(e + 1);
-    *c = *b;
-    const char **emails = (const char **)(c + 1);
-    packer k = { (char *)(emails + b->alert_email_count), (char *)e + need };
-    const char **dst[] = { &c->entity_id, &c->key_hash, &c->key_alias, &c->user_id, &c->user_email,
-                           &c->team_id, &c->team_alias, &c->customer_id, &c->organization_id };
-    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++)
-        *dst[i] = pack_str(&k, strs[i]);
-    e->s[AL_ES_MESSAGE] = pack_str(&k, duration);
-    for (uint32_t i = 0; i < b->alert_email_count; i++)
-        emails[i] = pack_str(&k, b->alert_emails[i]);
-    c->alert_emails = b->alert_email_count ? emails : NULL;
-    e->payload = c;
-    return e;
-}
 
 /* ---- shared state: marks, the ledger, report schedules ------------------------ */
 
