@@ -390,6 +390,30 @@ static void monthly_report_and_settle(void **state)
     g_free(g);
 }
 
+/* BEHAVIOUR.md section 5: the monthly report covers the calendar month just ended and
+ * is sent on the 1st. A ctx first started mid-month has no month just ended to report:
+ * spend that the ledger holds from the month before (a host's late, backdated spend, or
+ * a ledger kept in the state while spend_reports was off) is no report of its own. */
+static void monthly_first_start_mid_month(void **state)
+{
+    (void)state;
+    start_at = T0 + 14 * DAY;               /* 2026-01-15 */
+    glue *g = g_new(NULL, NULL, REPORTS);
+    start_at = T0;
+    spend_ev(g, spend_of(9.0, "late", "u-1", T0 - 12 * DAY));      /* 2025-12-20 */
+    al_money_tick(g->ctx, T0 + 14 * DAY + 3600000);
+    assert_int_equal(g_count(g, AL_T_SPEND_REPORTS), 0);
+    spend_ev(g, spend_of(3.0, "search", "u-1", T0 + 15 * DAY));
+    al_money_tick(g->ctx, T0 + 20 * DAY);
+    assert_int_equal(g_count(g, AL_T_SPEND_REPORTS), 0);
+    al_money_tick(g->ctx, T0 + 31 * DAY);    /* 2026-02-01: January's */
+    al_alert *a = g_one(g, AL_T_SPEND_REPORTS);
+    has(a->message, "Monthly Spend Report for `01-01-2026 - 01-31-2026`");
+    has(a->message, "Team: `search` | Spend: `$3.0`");
+    assert_null(strstr(a->message, "late"));
+    g_free(g);
+}
+
 /* ---- user spend --------------------------------------------------------------------- */
 
 static void user_threshold_and_anomaly(void **state)
@@ -495,6 +519,7 @@ int main(void)
         cmocka_unit_test(library_tracked_budget),
         cmocka_unit_test(weekly_report_and_settle),
         cmocka_unit_test(monthly_report_and_settle),
+        cmocka_unit_test(monthly_first_start_mid_month),
         cmocka_unit_test(user_threshold_and_anomaly),
         cmocka_unit_test(tracking_failure_once),
         cmocka_unit_test(spend_tracked_for_webhook),
