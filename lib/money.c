@@ -142,8 +142,8 @@ int al_money_new(alert_ctx *ctx, al_money **out)
         al_state_schedule_put(ctx->state, "spend_report_day", m->spend_report.last);
         m->spend_saved = m->spend_report.last;
     }
-    if (m->monthly_report.last == AL_DAY_NONE)
-        m->monthly_report.last = m->ledger_day;
+    /* the monthly report's last is a month index (year * 12 + month - 1), not a day:
+     * left unset, the first check marks the month before the first start as done */
     m->next_anomaly_ms = now + (int64_t)(c->user_spend_check_interval * 1000.0);
     for (size_t i = 0; i < c->n_budgets; i++) {
         const al_budget_decl *d = &c->budgets[i];
