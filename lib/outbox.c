@@ -16,6 +16,7 @@
 #include "fmt_dest.h"
 #include "money.h"
 #include "hash.h"
+#include "redact.h"
 #include "sign.h"
 #include "spool.h"
 #include "store.h"
@@ -686,9 +687,13 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         for (rec *m = r; m; m = m->pack)
             m->alert->delivered_ok = 1;
         store_forget(o, r);
-        if (ctx->cfg.log_to_console)
+        if (ctx->cfg.log_to_console) {
+            /* a body may carry a credential (PagerDuty's routing_key) */
+            char *shown = al_scrub_secrets(r->body ? r->body : "");
             al_ctx_log(ctx, ALERT_LOG_INFO, "%s: delivered to %s: %s", al_dest_name(t->kind),
-                       t->display, r->body ? r->body : "");
+                       t->display, shown ? shown : "(out of memory)");
+            al_free(shown);
+        }
         rec_free(r);
         break;
     case AL_OUT_RETRY:
