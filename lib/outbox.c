@@ -648,7 +648,7 @@ static char *build_body(al_outbox *o, const rec *r)
         body = al_fmt_slack_body(text.data);
         break;
     case AL_DEST_DISCORD:
-        body = r->target->slack_compat ? al_fmt_slack_body(text.data) : al_fmt_discord_body(text.data);
+        body = r->target->slack_compat ? al_fmt_discord_slack_body(text.data) : al_fmt_discord_body(text.data);
         break;
     case AL_DEST_MS_TEAMS:
         body = al_fmt_teams_body(text.data);
