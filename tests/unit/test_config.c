@@ -741,6 +741,14 @@ static const error_case error_cases[] = {
     { "secret_list_for_scalar.yaml", 5, 7, "webhook_secret: expected a single value" },
     { "secret_as_alert_type.yaml", 2, 31, "unknown alert type" },
     { "crlf_bad_number.yaml", 3, 23, "expected a number" },
+    /* issue 9, items 2, 13 and 14 (also seeds of tests/fuzz/fuzz_config) */
+    { "bad_deep_nesting.yaml", 1, 74, "YAML limit: nesting deeper than 64" },
+    { "bad_alias_bomb.yaml", 6, 45, "YAML limit: aliases expand to more nodes than 100000" },
+    { "bad_anchor_count.yaml", 1, 8895, "YAML limit: more anchors than 1000" },
+    { "bad_long_list.yaml", 1, 11, "alerting: a list of 257 entries: at most 256" },
+    { "bad_huge_duration.yaml", 3, 24, "alerting_args.delivery_deadline: must be at most 31536000" },
+    { "bad_tiny_timeout.yaml", 3, 19, "alerting_args.http_timeout: must be at least 0.001" },
+    { "bad_secret_destination.yaml", 2, 19, "alerting[1]: an entry that looks like a URL" },
 };
 #define N_ERROR_CASES (sizeof error_cases / sizeof error_cases[0])
 
