@@ -427,14 +427,14 @@ static void op_warn_unknown(cfg_op *op, const al_ynode *key, const char *hint)
 }
 
 /* A name that may be a secret pasted in the wrong place: a URL or path, an
- * address, or a long token of letters mixed with digits (an API or routing key).
- * Names we know are short words joined by '_'. */
+ * address, or a long run of letters mixed with digits (an API or routing key).
+ * Names are short words joined by '_' or '-' ("team-alerts-2" stays a name). */
 static int looks_secret(const char *s)
 {
     size_t len = strlen(s);
     if (len > 64 || strstr(s, "://") || strchr(s, '@') || strchr(s, '/'))
         return 1;
-    if (len < 16)
+    if (len < 20)
         return 0;
     int letters = 0, digits = 0;
     for (const char *p = s; *p; p++) {
@@ -442,7 +442,7 @@ static int looks_secret(const char *s)
             digits = 1;
         else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
             letters = 1;
-        else if (*p != '-')
+        else
             return 0;
     }
     return letters && digits;

@@ -1414,6 +1414,13 @@ static void test_secret_names_not_echoed(void **state)
         expect_no_secret(logs.all);
         alert_config_free(cfg);
     }
+    /* custom transport names with digits stay names */
+    alert_config *cfg = new_config();
+    alert_error err = ALERT_ERROR_INIT;
+    const char *names = "alerting: [team-alerts-2024-backup, pager_duty_backup_2, Ops2Oncall]\n";
+    assert_int_equal(alert_config_load_string(cfg, names, strlen(names), &err), ALERT_OK);
+    assert_int_equal(cfg->alerting.n, 3);
+    alert_config_free(cfg);
     unsetenv("LIBALERTING_TEST_HOOK");
 }
 
