@@ -375,8 +375,14 @@ typedef struct cfg_op {
     int turn_off;               /* turn_off_message_logging; -1: not given */
 } cfg_op;
 
+static int looks_secret(const char *s);
+
+/* A key that looks like a URL or a secret is named by what it looks like: the
+ * path goes into error texts and warnings. */
 static size_t path_push(cfg_op *op, const char *segment)
 {
+    if (looks_secret(segment))
+        segment = "(a key that looks like a URL or a secret, not shown)";
     size_t old = strlen(op->path);
     snprintf(op->path + old, sizeof op->path - old, "%s%s", old ? "." : "", segment);
     return old;
@@ -420,13 +426,32 @@ static void op_warn_unknown(cfg_op *op, const al_ynode *key, const char *hint)
         al_config_log(op->cfg, ALERT_LOG_WARNING, "unknown key '%s'%s", op->path, hint);
 }
 
-/* Names echoed in error texts: something that looks like a URL or an address may be a
- * secret pasted in the wrong place, so it is not repeated. */
+/* A name that may be a secret pasted in the wrong place: a URL or path, an
+ * address, or a long run of letters mixed with digits (an API or routing key).
+ * Names are short words joined by '_' or '-' ("team-alerts-2" stays a name). */
+static int looks_secret(const char *s)
+{
+    size_t len = strlen(s);
+    if (len > 64 || strstr(s, "://") || strchr(s, '@') || strchr(s, '/'))
+        return 1;
+    if (len < 20)
+        return 0;
+    int letters = 0, digits = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits = 1;
+        else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+            letters = 1;
+        else
+            return 0;
+    }
+    return letters && digits;
+}
+
+/* Names echoed in error texts: a secret pasted in the wrong place is not repeated. */
 static const char *shown_name(const char *s)
 {
-    if (strlen(s) > 64 || strstr(s, "://") || strchr(s, '@'))
-        return "(value not shown)";
-    return s;
+    return looks_secret(s) ? "(an entry that looks like a URL or a secret, not shown)" : s;
 }
 
 /* ---- scalar values ------------------------------------------------------------ */
@@ -557,6 +582,25 @@ static int check_min(cfg_op *op, const al_ynode *v, double d, double min, int ex
     return ALERT_OK;
 }
 
+/* Every duration in seconds is 0 (only where zero_ok) or within
+ * [AL_DURATION_MIN_S, AL_DURATION_MAX_S]: converted to milliseconds it is never 0
+ * by accident ("no timeout") and never overflows int64. */
+static int check_duration(cfg_op *op, const al_ynode *v, double d, int zero_ok)
+{
+    if (d < 0)
+        return op_fail(op, v, "must not be negative");
+    if (d == 0 && zero_ok)
+        return ALERT_OK;
+    if (d == 0)
+        return op_fail(op, v, "must be greater than 0");
+    if (d < AL_DURATION_MIN_S)
+        return op_fail(op, v, "must be %sat least %g seconds", zero_ok ? "0 or " : "",
+                       AL_DURATION_MIN_S);
+    if (d > AL_DURATION_MAX_S)
+        return op_fail(op, v, "must be at most %.0f seconds (a year)", AL_DURATION_MAX_S);
+    return ALERT_OK;
+}
+
 static int get_int(cfg_op *op, const al_ynode *v, int64_t *out)
 {
     double d;
@@ -627,6 +671,9 @@ static int each_string(cfg_op *op, const al_ynode *v, string_item_fn fn, void *u
         return op_fail(op, v, "expected a list, not a mapping");
     if (v->kind == AL_Y_SCALAR)
         return string_item(op, v, fn, ud);
+    /* checked before the items: the duplicate checks are quadratic */
+    if (v->n > AL_MAX_LIST_ENTRIES)
+        return op_fail(op, v, "a list of %zu entries: at most %d", v->n, AL_MAX_LIST_ENTRIES);
     for (size_t i = 0; i < v->n; i++) {
         size_t old = path_push_index(op, i);
         int rc = string_item(op, v->items[i], fn, ud);
@@ -700,6 +747,23 @@ static int apply_double(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
+/* Seconds; k->exclusive 0 lets 0 through (it means something documented). */
+static int apply_duration(cfg_op *op, const key_spec *k, const al_ynode *v)
+{
+    double *field = CFG_FIELD(op->cfg, k->offset, double);
+    if (al_ynode_is_null(v)) {
+        *field = *CFG_CFIELD(&op->defaults, k->offset, double);
+        return ALERT_OK;
+    }
+    double d;
+    int rc = get_number(op, v, &d, NULL);
+    if (!rc)
+        rc = check_duration(op, v, d, !k->exclusive);
+    if (!rc)
+        *field = d;
+    return rc;
+}
+
 static int apply_int(cfg_op *op, const key_spec *k, const al_ynode *v)
 {
     int64_t *field = CFG_FIELD(op->cfg, k->offset, int64_t);
@@ -722,6 +786,15 @@ static int apply_outage_threshold(cfg_op *op, const key_spec *k, const al_ynode 
     int rc = apply_int(op, k, v);
     if (rc == ALERT_OK && *CFG_FIELD(op->cfg, k->offset, int64_t) > AL_OUTAGE_MAX_THRESHOLD)
         return op_fail(op, v, "must be at most %d", AL_OUTAGE_MAX_THRESHOLD);
+    return rc;
+}
+
+/* The spend ledger keeps a day per baseline day: bounded. */
+static int apply_baseline_days(cfg_op *op, const key_spec *k, const al_ynode *v)
+{
+    int rc = apply_int(op, k, v);
+    if (rc == ALERT_OK && *CFG_FIELD(op->cfg, k->offset, int64_t) > AL_MAX_BASELINE_DAYS)
+        return op_fail(op, v, "must be at most %d", AL_MAX_BASELINE_DAYS);
     return rc;
 }
 
@@ -776,7 +849,7 @@ static int apply_threshold(cfg_op *op, const key_spec *k, const al_ynode *v)
     char norm[64];
     int rc = get_number(op, v, &d, norm);
     if (!rc)
-        rc = check_min(op, v, d, 0, 1);
+        rc = check_duration(op, v, d, 0);
     if (rc)
         return rc;
     cfg->alerting_threshold = d;
@@ -792,6 +865,10 @@ typedef struct alerting_ctx {
 static int alerting_item(cfg_op *op, const al_ynode *at, const char *s, void *ud)
 {
     alerting_ctx *a = ud;
+    /* alerting: [os.environ/SLACK_WEBHOOK_URL] is an easy mistake to make */
+    if (looks_secret(s))
+        return op_fail(op, at, "an entry that looks like a URL or a secret is not a destination "
+                               "name (set the URL with slack_webhook_url and the like)");
     /* LiteLLM knows Sentry; we do not deliver to it, but its configs must still load */
     if (strcmp(s, "sentry") == 0) {
         if (!a->sentry_warned)
@@ -888,7 +965,7 @@ static int type_conf_field(cfg_op *op, const al_ynode *key, const al_ynode *v, a
         double d;
         int rc = get_number(op, v, &d, NULL);
         if (!rc)
-            rc = check_min(op, v, d, 0, 1);
+            rc = check_duration(op, v, d, 0);
         if (!rc)
             tc->digest_interval = d;
         return rc;
@@ -955,6 +1032,8 @@ static int apply_spend_frequency(cfg_op *op, const key_spec *k, const al_ynode *
         return rc;
     if (leading_count(s, &days, &rest) || strcmp(rest, "d") != 0)
         return op_fail(op, v, "expected '<N>d' (days, N at least 1)");
+    if (days > AL_MAX_REPORT_DAYS)
+        return op_fail(op, v, "must be at most %dd", AL_MAX_REPORT_DAYS);
     op->cfg->spend_report_days = (int)days;
     return ALERT_OK;
 }
@@ -1179,7 +1258,12 @@ static int rate_limit_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
     alert_config *cfg = op->cfg;
     if (!key->text[0])
         return op_fail(op, key, "expected a destination name");
+    if (looks_secret(key->text))
+        return op_fail(op, key, "a key that looks like a URL or a secret is not a destination "
+                                "name");
     rate_limit_remove(cfg, key->text);
+    if (!al_ynode_is_null(v) && cfg->n_rate_limits >= AL_MAX_LIST_ENTRIES)
+        return op_fail(op, key, "at most %d destinations", AL_MAX_LIST_ENTRIES);
     if (al_ynode_is_null(v))
         return ALERT_OK;
     const char *s;
@@ -1234,11 +1318,11 @@ static const key_spec keys[] = {
     { "redact_messages_in_exceptions", KEY_GENERAL, apply_redact, 0, 0, 0 },
     { "alerting_args", KEY_GENERAL, apply_args, 0, 0, 0 },
 
-    { "daily_report_frequency", KEY_ARGS, apply_double, OFF(daily_report_frequency), 0, 1 },
-    { "report_check_interval", KEY_ARGS, apply_double, OFF(report_check_interval), 0, 1 },
-    { "budget_alert_ttl", KEY_ARGS, apply_double, OFF(budget_alert_ttl), 0, 0 },
-    { "outage_alert_ttl", KEY_ARGS, apply_double, OFF(outage_alert_ttl), 0, 1 },
-    { "region_outage_alert_ttl", KEY_ARGS, apply_double, OFF(region_outage_alert_ttl), 0, 1 },
+    { "daily_report_frequency", KEY_ARGS, apply_duration, OFF(daily_report_frequency), 0, 1 },
+    { "report_check_interval", KEY_ARGS, apply_duration, OFF(report_check_interval), 0, 1 },
+    { "budget_alert_ttl", KEY_ARGS, apply_duration, OFF(budget_alert_ttl), 0, 0 },
+    { "outage_alert_ttl", KEY_ARGS, apply_duration, OFF(outage_alert_ttl), 0, 1 },
+    { "region_outage_alert_ttl", KEY_ARGS, apply_duration, OFF(region_outage_alert_ttl), 0, 1 },
     { "minor_outage_alert_threshold", KEY_ARGS, apply_outage_threshold,
       OFF(minor_outage_alert_threshold), 1, 0 },
     { "major_outage_alert_threshold", KEY_ARGS, apply_outage_threshold,
@@ -1251,24 +1335,24 @@ static const key_spec keys[] = {
     { "monthly_spend_per_user_threshold", KEY_ARGS, apply_double,
       OFF(monthly_spend_per_user_threshold), 0, 0 },
     { "spend_anomaly_multiplier", KEY_ARGS, apply_double, OFF(spend_anomaly_multiplier), 0, 1 },
-    { "spend_anomaly_baseline_days", KEY_ARGS, apply_int, OFF(spend_anomaly_baseline_days), 1, 0 },
+    { "spend_anomaly_baseline_days", KEY_ARGS, apply_baseline_days, OFF(spend_anomaly_baseline_days), 1, 0 },
     { "spend_anomaly_min_spend", KEY_ARGS, apply_double, OFF(spend_anomaly_min_spend), 0, 0 },
-    { "user_spend_check_interval", KEY_ARGS, apply_double, OFF(user_spend_check_interval), 0, 1 },
+    { "user_spend_check_interval", KEY_ARGS, apply_duration, OFF(user_spend_check_interval), 0, 1 },
     { "failure_threshold", KEY_ARGS, apply_int, OFF(failure_threshold), 1, 0 },
-    { "failure_threshold_window_seconds", KEY_ARGS, apply_double,
+    { "failure_threshold_window_seconds", KEY_ARGS, apply_duration,
       OFF(failure_threshold_window_seconds), 0, 1 },
-    { "hanging_threshold_seconds", KEY_ARGS, apply_double, OFF(hanging_threshold_seconds), 0, 1 },
+    { "hanging_threshold_seconds", KEY_ARGS, apply_duration, OFF(hanging_threshold_seconds), 0, 1 },
     { "hanging_threshold_fails", KEY_ARGS, apply_int, OFF(hanging_threshold_fails), 1, 0 },
-    { "hanging_threshold_window_seconds", KEY_ARGS, apply_double,
+    { "hanging_threshold_window_seconds", KEY_ARGS, apply_duration,
       OFF(hanging_threshold_window_seconds), 0, 1 },
 
-    { "flush_interval", KEY_OURS, apply_double, OFF(flush_interval), 0, 1 },
+    { "flush_interval", KEY_OURS, apply_duration, OFF(flush_interval), 0, 1 },
     { "batch_size", KEY_OURS, apply_int, OFF(batch_size), 1, 0 },
     { "send_resolved", KEY_OURS, apply_bool, OFF(send_resolved), 0, 0 },
-    { "delivery_deadline", KEY_OURS, apply_double, OFF(delivery_deadline), 0, 1 },
+    { "delivery_deadline", KEY_OURS, apply_duration, OFF(delivery_deadline), 0, 1 },
     { "max_queue", KEY_OURS, apply_int, OFF(max_queue), 1, 0 },
-    { "http_timeout", KEY_OURS, apply_double, OFF(http_timeout), 0, 1 },
-    { "shutdown_timeout", KEY_OURS, apply_double, OFF(shutdown_timeout), 0, 0 },
+    { "http_timeout", KEY_OURS, apply_duration, OFF(http_timeout), 0, 1 },
+    { "shutdown_timeout", KEY_OURS, apply_duration, OFF(shutdown_timeout), 0, 0 },
     { "worker_threads", KEY_OURS, apply_int, OFF(worker_threads), 0, 0 },
     { "state_path", KEY_OURS, apply_string, OFF(state_path), 0, 0 },
     { "instance_name", KEY_OURS, apply_string, OFF(instance_name), 0, 0 },
@@ -1283,7 +1367,7 @@ static const key_spec keys[] = {
     { "ca_bundle", KEY_OURS, apply_string, OFF(ca_bundle), 0, 0 },
     { "proxy", KEY_OURS, apply_string, OFF(proxy), 0, 0 },
     { "insecure_skip_verify", KEY_OURS, apply_bool, OFF(insecure_skip_verify), 0, 0 },
-    { "alertmanager_resolve_after", KEY_OURS, apply_double, OFF(alertmanager_resolve_after), 0,
+    { "alertmanager_resolve_after", KEY_OURS, apply_duration, OFF(alertmanager_resolve_after), 0,
       1 },
     { "slack_webhook_url", KEY_OURS, apply_string, OFF(slack_webhook_url), 0, 0 },
     { "discord_webhook_url", KEY_OURS, apply_string, OFF(discord_webhook_url), 0, 0 },

@@ -48,6 +48,16 @@ typedef struct al_rate_limit {
 
 #define AL_MAX_THRESHOLDS 16
 
+/* Every duration key in seconds: 0 where documented, else within this range
+ * (libalerting-config(5)). */
+#define AL_DURATION_MIN_S 0.001
+#define AL_DURATION_MAX_S 31536000.0            /* 365 days */
+#define AL_MAX_REPORT_DAYS 366                  /* spend_report_frequency "<N>d" */
+#define AL_MAX_BASELINE_DAYS 365                /* spend_anomaly_baseline_days */
+/* Entries of one string list (alerting, alert_types, email_recipients, the URLs of
+ * one alert_to_webhook_url type) and of rate_limits. */
+#define AL_MAX_LIST_ENTRIES 256
+
 struct alert_config {
     /* general_settings */
     al_strlist alerting;                /* destinations */

@@ -190,6 +190,44 @@ static char *jdump(json_t *root, int failed)
     return out;
 }
 
+/* ---- neutralising rich text ------------------------------------------------------- */
+
+static const char zwsp[] = "\xE2\x80\x8B";     /* U+200B ZERO WIDTH SPACE */
+
+static int follows_nocase(const char *s, const char *word)
+{
+    for (; *word; s++, word++)
+        if (*s != *word && !(*s >= 'A' && *s <= 'Z' && *s - 'A' + 'a' == *word))
+            return 0;
+    return 1;
+}
+
+/* A copy of s in which the markup of a rich destination can no longer be forged from
+ * text we did not write: a zero-width space after every "]" followed by "(" breaks a
+ * Markdown link "[text](url)" (Teams, Discord). For Discord also after the "@" of
+ * "@everyone" and "@here", and after every "<" that opens a tag: "<@id>", "<@&id>",
+ * "<#id>", and on the Slack-compatible endpoint "<!here>" and "<url|text>".
+ * allowed_mentions is the second guard, not the only one. */
+static char *defuse(const char *s, int discord)
+{
+    al_buf b = AL_BUF_INIT;
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        int cut = p[0] == ']' && p[1] == '(';
+        if (discord && !cut)
+            cut = (p[0] == '@' && (follows_nocase(p + 1, "everyone") ||
+                                   follows_nocase(p + 1, "here"))) ||
+                  (p[0] == '<' && p[1] && p[1] != ' ' && p[1] != '\n' && p[1] != '=');
+        if (!cut)
+            continue;
+        al_buf_add(&b, run, (size_t)(p + 1 - run));
+        al_buf_adds(&b, zwsp);
+        run = p + 1;
+    }
+    al_buf_adds(&b, run);
+    return al_buf_take(&b);
+}
+
 /* ---- Slack, Discord ------------------------------------------------------------- */
 
 /* {"<key>": text cut to max_chars} (+ Discord's allowed_mentions). */
@@ -226,9 +264,26 @@ char *al_fmt_slack_body(const char *text)
     return text_body(text, "text", AL_SLACK_MAX_CHARS, 0);
 }
 
+/* Whatever the URL looks like, a Discord destination gets both mention guards. */
+static char *discord_body(const char *text, const char *key)
+{
+    char *owned;
+    const char *v = valid_text(text ? text : "", &owned);
+    char *safe = v ? defuse(v, 1) : NULL;
+    al_free(owned);
+    char *body = safe ? text_body(safe, key, AL_DISCORD_MAX_CHARS, 1) : NULL;
+    al_free(safe);
+    return body;
+}
+
 char *al_fmt_discord_body(const char *text)
 {
-    return text_body(text, "content", AL_DISCORD_MAX_CHARS, 1);
+    return discord_body(text, "content");
+}
+
+char *al_fmt_discord_slack_body(const char *text)
+{
+    return discord_body(text, "text");
 }
 
 int al_discord_is_slack_compat(const char *url)
@@ -334,8 +389,12 @@ static size_t utf8_seq_len(unsigned char c)
 
 char *al_fmt_teams_body(const char *text)
 {
-    char *owned;
-    const char *v = valid_text(text ? text : "", &owned);
+    char *raw_owned;
+    const char *raw = valid_text(text ? text : "", &raw_owned);
+    /* the TextBlock renders Markdown: no link may come from the text */
+    char *owned = raw ? defuse(raw, 0) : NULL;
+    al_free(raw_owned);
+    const char *v = owned;
     if (!v)
         return NULL;
     char *d = teams_dump(v);

@@ -31,8 +31,13 @@ typedef struct al_fmt_env {
 char *al_fmt_slack_body(const char *text);
 
 /* {"content":…,"allowed_mentions":{"parse":[]}}, content cut to AL_DISCORD_MAX_CHARS
- * with "…". */
+ * with "…". Mentions (@everyone, @here, <@id>, <@&id>) and Markdown links
+ * ([text](url)) in the text are broken with a zero-width space. */
 char *al_fmt_discord_body(const char *text);
+/* The same for a Discord URL ending in /slack: {"text":…,"allowed_mentions":{"parse":[]}},
+ * with Slack's <url|text> and <!here> broken too. The guard follows the destination
+ * kind, never the shape of its URL. */
+char *al_fmt_discord_slack_body(const char *text);
 /* 1 when the URL's path ends in "/slack" (Discord's Slack-compatible endpoint, which
  * takes al_fmt_slack_body and waits by default). */
 int al_discord_is_slack_compat(const char *url);
@@ -42,7 +47,8 @@ int al_discord_is_slack_compat(const char *url);
 char *al_discord_url(const char *url);
 
 /* The Power Automate Workflows envelope with one Adaptive Card 1.2 TextBlock; the text is
- * cut with "…" so that the whole body is at most AL_TEAMS_MAX_BYTES. */
+ * cut with "…" so that the whole body is at most AL_TEAMS_MAX_BYTES. A Markdown link
+ * ([text](url)) in the text is broken with a zero-width space after "]". */
 char *al_fmt_teams_body(const char *text);
 
 /* PagerDuty payload.severity: "critical" (High and a->severity_major), "error" (High),

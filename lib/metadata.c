@@ -51,13 +51,17 @@ int al_alert_set_metadata(al_alert *a, const char *json, int scrub)
     json_t *v;
     json_object_foreach(obj, key, v) {
         items[i].key = al_utf8_repair(key, strlen(key));
-        items[i].value = render_value(v, scrub);
+        /* a top-level secret goes whole, as a nested one does in the rendered text */
+        int secret = scrub && al_is_secret_name(key);
+        items[i].value = secret ? al_strdup("REDACTED") : render_value(v, scrub);
         if (!items[i].key || !items[i].value) {
             i++;
             goto oom_items;
         }
         /* the JSON form carries the cleaned values too */
-        json_t *cv = json_is_string(v) ? json_string(items[i].value) : json_deep_copy(v);
+        json_t *cv = json_is_string(v) || secret ? json_string(items[i].value)
+                     : scrub ? json_loads(items[i].value, JSON_DECODE_ANY, NULL)
+                             : json_deep_copy(v);
         json_object_set_new(clean, items[i].key, cv ? cv : json_null());
         i++;
     }

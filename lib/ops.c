@@ -303,7 +303,7 @@ static char *render_value(json_t *v, int scrub)
 /* "<key>: `<value>`\n"; 0 on allocation failure. */
 static int text_item(al_text *t, const char *key, json_t *v, int scrub)
 {
-    char *value = render_value(v, scrub);
+    char *value = scrub && al_is_secret_name(key) ? al_strdup("REDACTED") : render_value(v, scrub);
     if (!value)
         return 0;
     al_text_val(t, key);

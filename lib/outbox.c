@@ -15,6 +15,7 @@
 #include "fmt.h"
 #include "fmt_dest.h"
 #include "hash.h"
+#include "redact.h"
 #include "sign.h"
 #include "spool.h"
 #include "settle.h"
@@ -738,7 +739,7 @@ static char *build_body(al_outbox *o, const rec *r)
         body = al_fmt_slack_body(text.data);
         break;
     case AL_DEST_DISCORD:
-        body = r->target->slack_compat ? al_fmt_slack_body(text.data) : al_fmt_discord_body(text.data);
+        body = r->target->slack_compat ? al_fmt_discord_slack_body(text.data) : al_fmt_discord_body(text.data);
         break;
     case AL_DEST_MS_TEAMS:
         body = al_fmt_teams_body(text.data);
@@ -777,9 +778,13 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         for (rec *m = r; m; m = m->pack)
             m->alert->delivered_ok = 1;
         store_forget(o, r);
-        if (ctx->cfg.log_to_console)
+        if (ctx->cfg.log_to_console) {
+            /* a body may carry a credential (PagerDuty's routing_key) */
+            char *shown = al_scrub_secrets(r->body ? r->body : "");
             al_ctx_log(ctx, ALERT_LOG_INFO, "%s: delivered to %s: %s", al_dest_name(t->kind),
-                       t->display, r->body ? r->body : "");
+                       t->display, shown ? shown : "(out of memory)");
+            al_free(shown);
+        }
         rec_free(r);
         break;
     case AL_OUT_RETRY:

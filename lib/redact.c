@@ -133,9 +133,88 @@ static secret_hit match_url_userinfo(const char *s)
     if (!at)
         return no_hit;
     const char *colon = memchr(authority, ':', (size_t)(at - authority));
-    if (!colon || colon + 1 == at)
+    if (!colon) {
+        /* a user name alone stays, unless it is a key: Sentry's DSN
+         * https://<32 hex>@o123.ingest.sentry.io/456 */
+        size_t user = (size_t)(at - authority);
+        for (size_t c = 0; c < user; c++)
+            if (!is_alnum(authority[c]))
+                return no_hit;
+        return user >= 16 ? (secret_hit){ 3, user } : no_hit;
+    }
+    if (colon + 1 == at)
         return no_hit;
     return (secret_hit){ (size_t)(colon + 1 - s), (size_t)(at - colon - 1) };
+}
+
+static int ends_url(char c)
+{
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'' ||
+           c == '`' || c == '<' || c == '>' || c == '\\' || c == '|' || c == ')' || c == ']' ||
+           c == '}';
+}
+
+static int host_is(const char *host, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    return len == n && strncmp(host, name, n) == 0;
+}
+
+static int host_ends_with(const char *host, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len > n && strncmp(host + len - n, suffix, n) == 0;
+}
+
+/* Slack, Discord and Teams webhook URLs carry their credential in the path: the
+ * scheme, host and the fixed part of the path stay (the reader still sees which
+ * service it was), the rest of the URL goes. */
+static secret_hit match_webhook_url(const char *s)
+{
+    size_t scheme;
+    if (starts_with_nocase(s, "https://"))
+        scheme = 8;
+    else if (starts_with_nocase(s, "http://"))
+        scheme = 7;
+    else
+        return no_hit;
+    const char *host = s + scheme;
+    size_t host_len = 0;
+    while (!ends_url(host[host_len]) && host[host_len] != '/' && host[host_len] != '?' &&
+           host[host_len] != '#')
+        host_len++;
+    size_t name_len = host_len;     /* without a :port */
+    const char *port = memchr(host, ':', host_len);
+    if (port)
+        name_len = (size_t)(port - host);
+    if (host[host_len] != '/')
+        return no_hit;
+    const char *path = host + host_len;
+    size_t keep = 0;
+    if (host_is(host, name_len, "hooks.slack.com")) {
+        keep = 1;
+    } else if (host_is(host, name_len, "discord.com") || host_is(host, name_len, "discordapp.com") ||
+               host_ends_with(host, name_len, ".discord.com") ||
+               host_ends_with(host, name_len, ".discordapp.com")) {
+        if (!starts_with(path, "/api/"))
+            return no_hit;
+        keep = 5;
+    } else if (host_ends_with(host, name_len, ".webhook.office.com")) {
+        keep = 1;
+    } else if (host_is(host, name_len, "outlook.office.com") ||
+               host_is(host, name_len, "outlook.office365.com")) {
+        if (!starts_with(path, "/webhook"))
+            return no_hit;
+        keep = 1;
+    } else {
+        return no_hit;
+    }
+    size_t rest = 0;
+    while (!ends_url(path[keep + rest]))
+        rest++;
+    if (rest == 0)
+        return no_hit;
+    return (secret_hit){ (size_t)(path + keep - s), rest };
 }
 
 /* Vendor keys recognised by a fixed prefix and a run of key characters. */
@@ -275,6 +354,10 @@ static secret_hit match_auth_scheme(const char *s)
 static const char *const secret_param_names[] = {
     "api_key", "apikey", "password", "passwd", "secret", "token", "secret_key",
     "private_key", "subscription_key", "pwd", "sig",
+    "secret_access_key",                    /* aws_secret_access_key */
+    "amz_signature", "amz_credential",      /* S3 presigned URLs (X-Amz-Security-Token: token) */
+    "goog_signature", "goog_credential",    /* GCS signed URLs */
+    "routing_key", "service_key", "integration_key",    /* PagerDuty */
 };
 
 static int is_secret_param(const char *name, size_t len)
@@ -309,10 +392,17 @@ static int ends_unquoted_value(char c)
 /* name=value, name: value, "name": "value", 'name': 'value' (Python reprs of
  * request kwargs), and \"name\": \"value\" (JSON quoted inside a JSON string,
  * as provider errors often carry). The quotes stay; only the value goes. */
+/* ?key= and &key=: the API key of Google and many others, in a query string. */
+static int is_query_key(const char *s, size_t name, char before)
+{
+    return name == 3 && (before == '?' || before == '&') && starts_with_nocase(s, "key") &&
+           s[3] == '=';
+}
+
 static secret_hit match_secret_param(const char *s, char before)
 {
     size_t name = span(s, is_word_char);
-    if (name == 0 || !is_secret_param(s, name))
+    if (name == 0 || (!is_secret_param(s, name) && !is_query_key(s, name, before)))
         return no_hit;
 
     size_t p = name;
@@ -369,7 +459,9 @@ static secret_hit find_secret(const char *s, size_t i)
     char before = i ? s[i - 1] : '\0';
     if (is_word_char(before) || !is_word_char(s[i]))
         return no_hit;
-    hit = match_prefixed_key(s + i);
+    hit = match_webhook_url(s + i);
+    if (!hit.secret)
+        hit = match_prefixed_key(s + i);
     if (!hit.secret)
         hit = match_jwt(s + i);
     if (!hit.secret)
@@ -377,6 +469,11 @@ static secret_hit find_secret(const char *s, size_t i)
     if (!hit.secret)
         hit = match_secret_param(s + i, before);
     return hit;
+}
+
+int al_is_secret_name(const char *name)
+{
+    return name && *name && is_secret_param(name, strlen(name));
 }
 
 char *al_scrub_secrets(const char *s)

@@ -21,6 +21,8 @@ typedef struct yt_builder {
     yt_anchor *anchors;
     size_t n_anchors;
     size_t cap_anchors;
+    size_t n_aliases;
+    size_t alias_nodes;         /* nodes reached through aliases so far */
     int documents;
     al_yerror *err;
 } yt_builder;
@@ -57,6 +59,7 @@ static al_ynode *node_new(al_ytree *t, al_ynode_kind kind)
     if (!n)
         return NULL;
     n->kind = kind;
+    n->weight = 1;
     t->nodes[t->n_nodes++] = n;
     return n;
 }
@@ -123,22 +126,46 @@ static int fail_at(yt_builder *b, yaml_mark_t mark, const char *msg, const char 
     return ALERT_ERR_CONFIG;
 }
 
-static int attach(yt_builder *b, al_ynode *n, const yaml_event_t *ev)
+static int fail_limit(yt_builder *b, yaml_mark_t mark, const char *what, unsigned long limit)
 {
-    n->line = (int)ev->start_mark.line + 1;
-    n->column = (int)ev->start_mark.column + 1;
+    b->err->line = (int)mark.line + 1;
+    b->err->column = (int)mark.column + 1;
+    snprintf(b->err->text, sizeof b->err->text, "YAML limit: %s %lu", what, limit);
+    return ALERT_ERR_CONFIG;
+}
+
+/* Appends n to the open container, within AL_YAML_MAX_ENTRIES. */
+static int append_child(yt_builder *b, al_ynode *n, yaml_mark_t mark)
+{
     if (b->depth == 0) {
         b->tree->root = n;
         return ALERT_OK;
     }
-    return al_ynode_append(b->stack[b->depth - 1], n);
+    al_ynode *parent = b->stack[b->depth - 1];
+    size_t per_entry = parent->kind == AL_Y_MAPPING ? 2 : 1;
+    if (parent->n >= (size_t)AL_YAML_MAX_ENTRIES * per_entry)
+        return fail_limit(b, mark,
+                          parent->kind == AL_Y_MAPPING ? "more keys in one mapping than"
+                                                       : "more items in one list than",
+                          AL_YAML_MAX_ENTRIES);
+    return al_ynode_append(parent, n);
+}
+
+static int attach(yt_builder *b, al_ynode *n, const yaml_event_t *ev)
+{
+    n->line = (int)ev->start_mark.line + 1;
+    n->column = (int)ev->start_mark.column + 1;
+    return append_child(b, n, ev->start_mark);
 }
 
 /* A later anchor of the same name hides an earlier one, as in YAML. */
-static int anchor_add(yt_builder *b, const yaml_char_t *name, al_ynode *n)
+static int anchor_add(yt_builder *b, const yaml_char_t *name, al_ynode *n, yaml_mark_t mark)
 {
     if (!name)
         return ALERT_OK;
+    /* anchor_find is linear: the bound keeps a document of aliases linear too */
+    if (b->n_anchors >= AL_YAML_MAX_ANCHORS)
+        return fail_limit(b, mark, "more anchors than", AL_YAML_MAX_ANCHORS);
     if (grow((void **)&b->anchors, &b->cap_anchors, b->n_anchors + 1, sizeof *b->anchors))
         return ALERT_ERR_NOMEM;
     char *copy = al_strdup((const char *)name);
@@ -172,11 +199,13 @@ static int on_scalar(yt_builder *b, const yaml_event_t *ev)
                 (tag && strcmp(tag, YAML_STR_TAG) == 0);
     n->closed = 1;
     int rc = attach(b, n, ev);
-    return rc ? rc : anchor_add(b, ev->data.scalar.anchor, n);
+    return rc ? rc : anchor_add(b, ev->data.scalar.anchor, n, ev->start_mark);
 }
 
 static int on_start(yt_builder *b, const yaml_event_t *ev, al_ynode_kind kind)
 {
+    if (b->depth >= AL_YAML_MAX_DEPTH)
+        return fail_limit(b, ev->start_mark, "nesting deeper than", AL_YAML_MAX_DEPTH);
     al_ynode *n = node_new(b->tree, kind);
     if (!n)
         return ALERT_ERR_NOMEM;
@@ -185,7 +214,7 @@ static int on_start(yt_builder *b, const yaml_event_t *ev, al_ynode_kind kind)
         return rc;
     const yaml_char_t *anchor = kind == AL_Y_SEQUENCE ? ev->data.sequence_start.anchor
                                                       : ev->data.mapping_start.anchor;
-    rc = anchor_add(b, anchor, n);
+    rc = anchor_add(b, anchor, n, ev->start_mark);
     if (rc)
         return rc;
     if (grow((void **)&b->stack, &b->cap, b->depth + 1, sizeof *b->stack))
@@ -194,11 +223,22 @@ static int on_start(yt_builder *b, const yaml_event_t *ev, al_ynode_kind kind)
     return ALERT_OK;
 }
 
+/* Saturating: only comparisons with AL_YAML_MAX_ALIAS_NODES need the value. */
+static size_t weight_add(size_t a, size_t b)
+{
+    size_t cap = (size_t)AL_YAML_MAX_ALIAS_NODES + 1;
+    return a >= cap || b >= cap || a + b >= cap ? cap : a + b;
+}
+
 static int on_end(yt_builder *b)
 {
     /* libyaml only emits balanced events, so the stack is never empty here */
-    if (b->depth > 0)
-        b->stack[--b->depth]->closed = 1;
+    if (b->depth == 0)
+        return ALERT_OK;
+    al_ynode *n = b->stack[--b->depth];
+    for (size_t i = 0; i < n->n; i++)
+        n->weight = weight_add(n->weight, n->items[i]->weight);
+    n->closed = 1;
     return ALERT_OK;
 }
 
@@ -211,11 +251,15 @@ static int on_alias(yt_builder *b, const yaml_event_t *ev)
     if (!n->closed)
         return fail_at(b, ev->start_mark, "recursive alias '",
                        (const char *)ev->data.alias.anchor);
-    if (b->depth == 0) {
-        b->tree->root = n;
-        return ALERT_OK;
-    }
-    return al_ynode_append(b->stack[b->depth - 1], n);
+    /* The tree shares the node, but whoever walks it pays for every copy: a
+     * few kilobytes of nested aliases would otherwise expand to billions. */
+    if (++b->n_aliases > AL_YAML_MAX_ALIASES)
+        return fail_limit(b, ev->start_mark, "more aliases than", AL_YAML_MAX_ALIASES);
+    b->alias_nodes = weight_add(b->alias_nodes, n->weight);
+    if (b->alias_nodes > AL_YAML_MAX_ALIAS_NODES)
+        return fail_limit(b, ev->start_mark, "aliases expand to more nodes than",
+                          AL_YAML_MAX_ALIAS_NODES);
+    return append_child(b, n, ev->start_mark);
 }
 
 static int on_event(yt_builder *b, const yaml_event_t *ev)

@@ -26,6 +26,8 @@ typedef struct al_ynode {
     size_t cap;
     int closed;                 /* its end event was seen (an alias to an open node
                                    would make a cycle) */
+    size_t weight;              /* nodes a walk of it visits, aliases expanded
+                                   (saturates at AL_YAML_MAX_ALIAS_NODES + 1) */
 } al_ynode;
 
 typedef struct al_ytree {
@@ -37,6 +39,16 @@ typedef struct al_ytree {
 
 #define AL_YTREE_INIT { NULL, NULL, 0, 0 }
 
+/* Limits that keep a hostile document from costing more than its size: every
+ * check is O(1) per event, so a file of any size is parsed in linear time. */
+#define AL_YAML_MAX_DEPTH        64      /* nested lists and mappings */
+#define AL_YAML_MAX_ENTRIES      10000   /* items of one list, keys of one mapping */
+#define AL_YAML_MAX_ANCHORS      1000    /* anchors (&name) in a document */
+#define AL_YAML_MAX_ALIASES      10000   /* aliases (*name) in a document */
+#define AL_YAML_MAX_ALIAS_NODES  100000  /* nodes reached through aliases, counted
+                                            once per alias (an alias of an alias
+                                            counts all it expands to) */
+
 typedef struct al_yerror {
     int line;                   /* 1-based */
     int column;                 /* 1-based, in characters */
@@ -45,7 +57,8 @@ typedef struct al_yerror {
 
 /* Parses one YAML document from data[0..len). ALERT_OK, ALERT_ERR_NOMEM, or
  * ALERT_ERR_CONFIG with err filled (malformed YAML, several documents, an
- * undefined or recursive alias). On failure the tree is empty. */
+ * undefined or recursive alias, a limit above exceeded: the position is where
+ * the limit was crossed). On failure the tree is empty. */
 int al_ytree_parse(al_ytree *t, const char *data, size_t len, al_yerror *err);
 void al_ytree_free(al_ytree *t);
 

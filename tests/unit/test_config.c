@@ -741,6 +741,14 @@ static const error_case error_cases[] = {
     { "secret_list_for_scalar.yaml", 5, 7, "webhook_secret: expected a single value" },
     { "secret_as_alert_type.yaml", 2, 31, "unknown alert type" },
     { "crlf_bad_number.yaml", 3, 23, "expected a number" },
+    /* issue 9, items 2, 13 and 14 (also seeds of tests/fuzz/fuzz_config) */
+    { "bad_deep_nesting.yaml", 1, 74, "YAML limit: nesting deeper than 64" },
+    { "bad_alias_bomb.yaml", 6, 45, "YAML limit: aliases expand to more nodes than 100000" },
+    { "bad_anchor_count.yaml", 1, 8895, "YAML limit: more anchors than 1000" },
+    { "bad_long_list.yaml", 1, 11, "alerting: a list of 257 entries: at most 256" },
+    { "bad_huge_duration.yaml", 3, 24, "alerting_args.delivery_deadline: must be at most 31536000" },
+    { "bad_tiny_timeout.yaml", 3, 19, "alerting_args.http_timeout: must be at least 0.001" },
+    { "bad_secret_destination.yaml", 2, 19, "alerting[1]: an entry that looks like a URL" },
 };
 #define N_ERROR_CASES (sizeof error_cases / sizeof error_cases[0])
 
@@ -1113,6 +1121,309 @@ static void test_strlist(void **state)
     al_strlist_clear(NULL);
 }
 
+
+/* ---- hostile documents: limits, not time (issue 9, item 13) ----------------------- */
+
+typedef struct text_builder {
+    char *data;
+    size_t len;
+    size_t cap;
+} text_builder;
+
+static void tb_add(text_builder *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->data = realloc(b->data, b->cap);
+        assert_non_null(b->data);
+    }
+    memcpy(b->data + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void tb_repeat(text_builder *b, const char *s, size_t times)
+{
+    for (size_t i = 0; i < times; i++)
+        tb_add(b, s);
+}
+
+/* Loads b's text, expects ALERT_ERR_CONFIG at line:column with want in the text, and
+ * that the config did not change. */
+static void expect_load_error(text_builder *b, int line, int column, const char *want)
+{
+    alert_config *cfg = new_config();
+    alert_error err = ALERT_ERROR_INIT;
+    int rc = alert_config_load_string(cfg, b->data, b->len, &err);
+    if (rc != ALERT_ERR_CONFIG || err.line != line || err.column != column ||
+        !strstr(err.text, want) || strcmp(err.source, "<string>") != 0)
+        fail_msg("got %d at %d:%d '%s', want %d:%d '%s'", rc, err.line, err.column, err.text,
+                 line, column, want);
+    assert_int_equal(cfg->alerting.n, 0);
+    alert_config_free(cfg);
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+static void test_limit_flow_nesting(void **state)
+{
+    (void)state;
+    /* 40 000 and 200 000 deep (loaded in 4.7 s and over 30 s before the limit) */
+    static const size_t depths[] = { 40000, 200000, 65 };
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        text_builder b = { 0 };
+        tb_add(&b, "alerting: ");
+        tb_repeat(&b, "[", depths[i]);
+        tb_repeat(&b, "]", depths[i]);
+        tb_add(&b, "\n");
+        /* the root mapping is level 1: the 64th '[' would be level 65 */
+        expect_load_error(&b, 1, 11 + 63, "nesting deeper than 64");
+    }
+    /* 63 lists inside the root mapping are within the limit */
+    text_builder ok = { 0 };
+    tb_add(&ok, "x: ");
+    tb_repeat(&ok, "[", 63);
+    tb_repeat(&ok, "]", 63);
+    alert_config *cfg = new_config();
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, ok.data, ok.len, &err), ALERT_OK);
+    alert_config_free(cfg);
+    free(ok.data);
+    /* block nesting counts the same */
+    text_builder block = { 0 };
+    char line[256];
+    for (int level = 0; level < 70; level++) {
+        snprintf(line, sizeof line, "%*sk:\n", level, "");
+        tb_add(&block, line);
+    }
+    expect_load_error(&block, 65, 65, "nesting deeper than 64");
+}
+
+static void test_limit_anchors(void **state)
+{
+    (void)state;
+    /* 40 000 anchors (5 s before): 40 lists of 1 000 anchored scalars */
+    text_builder b = { 0 };
+    char item[64];
+    for (int list = 0; list < 40; list++) {
+        snprintf(item, sizeof item, "l%d: [", list);
+        tb_add(&b, item);
+        for (int i = 0; i < 1000; i++) {
+            snprintf(item, sizeof item, "%s&a%d x", i ? ", " : "", list * 1000 + i);
+            tb_add(&b, item);
+        }
+        tb_add(&b, "]\n");
+    }
+    expect_load_error(&b, 2, 6, "more anchors than 1000");
+}
+
+static void test_limit_alias_expansion(void **state)
+{
+    (void)state;
+    /* a duplicate key whose alias is repeated 2 000 times (13 s before): the list of
+     * 100 names weighs 101 nodes, so alias 991 crosses 100 000 */
+    text_builder b = { 0 };
+    tb_add(&b, "x: &a [");
+    char item[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(item, sizeof item, "%sd%d", i ? ", " : "", i);
+        tb_add(&b, item);
+    }
+    tb_add(&b, "]\ngeneral_settings:\n");
+    tb_repeat(&b, "  alerting: *a\n", 2000);
+    expect_load_error(&b, 2 + 991, 13, "aliases expand to more nodes than 100000");
+
+    /* a billion laughs: each level holds ten aliases of the one before */
+    tb_add(&b, "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    char line[160];
+    for (int level = 1; level < 10; level++) {
+        snprintf(line, sizeof line, "l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, "
+                 "*l%d, *l%d]\n", level, level, level - 1, level - 1, level - 1, level - 1,
+                 level - 1, level - 1, level - 1, level - 1, level - 1, level - 1);
+        tb_add(&b, line);
+    }
+    alert_config *cfg = new_config();
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, b.data, b.len, &err), ALERT_ERR_CONFIG);
+    assert_non_null(strstr(err.text, "aliases expand"));
+    alert_config_free(cfg);
+    free(b.data);
+
+    /* more than 10 000 aliases of a scalar */
+    text_builder many = { 0 };
+    tb_add(&many, "s: &s x\nl0: [*s");
+    tb_repeat(&many, ", *s", 9999);
+    tb_add(&many, "]\nl1: [*s]\n");
+    expect_load_error(&many, 3, 6, "more aliases than 10000");
+}
+
+static void test_limit_list_sizes(void **state)
+{
+    (void)state;
+    /* an alerting list of 100 000 names (13 s before): item 10 001 is refused */
+    text_builder b = { 0 };
+    tb_add(&b, "alerting: [");
+    char item[32];
+    size_t column = 0;
+    for (int i = 0; i < 100000; i++) {
+        if (i == 10000)
+            column = b.len + 3;     /* after ", ", 1-based */
+        snprintf(item, sizeof item, "%sd%d", i ? ", " : "", i);
+        tb_add(&b, item);
+    }
+    tb_add(&b, "]\n");
+    expect_load_error(&b, 1, (int)column, "more items in one list than 10000");
+
+    /* a mapping of more than 10 000 keys */
+    tb_add(&b, "general_settings:\n");
+    for (int i = 0; i <= 10000; i++) {
+        snprintf(item, sizeof item, "  k%d: 1\n", i);
+        tb_add(&b, item);
+    }
+    expect_load_error(&b, 2 + 10000, 3, "more keys in one mapping than 10000");
+
+    /* within the YAML limits, a config list is still bounded */
+    tb_add(&b, "alerting: [");
+    for (int i = 0; i < 257; i++) {
+        snprintf(item, sizeof item, "%sd%d", i ? ", " : "", i);
+        tb_add(&b, item);
+    }
+    tb_add(&b, "]\n");
+    expect_load_error(&b, 1, 11, "alerting: a list of 257 entries: at most 256");
+
+    tb_add(&b, "rate_limits:\n");
+    for (int i = 0; i < 257; i++) {
+        snprintf(item, sizeof item, "  d%d: 1/s\n", i);
+        tb_add(&b, item);
+    }
+    expect_load_error(&b, 258, 3, "at most 256 destinations");
+}
+
+/* ---- durations have a range (issue 9, item 14) ----------------------------------- */
+
+typedef struct range_case {
+    const char *key;
+    const char *value;
+    const char *text;       /* a part of the expected error; NULL: accepted */
+} range_case;
+
+static const range_case range_cases[] = {
+    { "alerting_args.delivery_deadline", "1e300", "delivery_deadline: must be at most 31536000" },
+    { "alerting_args.shutdown_timeout", "1e300", "shutdown_timeout: must be at most" },
+    { "alerting_args.flush_interval", "9e18", "flush_interval: must be at most" },
+    { "alerting_args.http_timeout", "0.0004", "http_timeout: must be at least 0.001" },
+    { "alerting_args.http_timeout", "-1", "http_timeout: must not be negative" },
+    { "alerting_args.http_timeout", ".nan", "http_timeout: must be a finite number" },
+    { "alerting_args.http_timeout", "-.inf", "http_timeout: must be a finite number" },
+    { "alerting_args.http_timeout", "0", "http_timeout: must be greater than 0" },
+    { "alerting_args.shutdown_timeout", "0.0004", "shutdown_timeout: must be 0 or at least 0.001" },
+    { "alerting_args.budget_alert_ttl", "9e18", "budget_alert_ttl: must be at most" },
+    { "alerting_args.daily_report_frequency", "1e300", "daily_report_frequency: must be at most" },
+    { "alerting_args.report_check_interval", "1e300", "report_check_interval: must be at most" },
+    { "alerting_args.outage_alert_ttl", "1e300", "outage_alert_ttl: must be at most" },
+    { "alerting_args.region_outage_alert_ttl", "1e300", "region_outage_alert_ttl: must be at most" },
+    { "alerting_args.user_spend_check_interval", "1e300", "user_spend_check_interval: must be" },
+    { "alerting_args.failure_threshold_window_seconds", "1e300", "failure_threshold_window_seconds" },
+    { "alerting_args.hanging_threshold_seconds", "1e300", "hanging_threshold_seconds: must be" },
+    { "alerting_args.hanging_threshold_window_seconds", "1e300", "hanging_threshold_window_seconds" },
+    { "alerting_args.alertmanager_resolve_after", "1e300", "alertmanager_resolve_after: must be" },
+    { "alerting_threshold", "1e300", "alerting_threshold: must be at most" },
+    { "alerting_threshold", "0.0001", "alerting_threshold: must be at least 0.001" },
+    { "alert_type_config.llm_too_slow.digest_interval", "9e18", "digest_interval: must be at most" },
+    { "alerting_args.spend_anomaly_baseline_days", "9e18", "spend_anomaly_baseline_days: must be at most 365" },
+    { "spend_report_frequency", "999999d", "spend_report_frequency: must be at most 366d" },
+    { "alerting_args.shutdown_timeout", "0", NULL },
+    { "alerting_args.budget_alert_ttl", "0", NULL },
+    { "alerting_args.http_timeout", "0.001", NULL },
+    { "alerting_args.delivery_deadline", "31536000", NULL },
+    { "alerting_args.spend_anomaly_baseline_days", "365", NULL },
+    { "spend_report_frequency", "366d", NULL },
+};
+
+static void test_duration_ranges(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof range_cases / sizeof range_cases[0]; i++) {
+        const range_case *c = &range_cases[i];
+        alert_config *cfg = new_config();
+        alert_error err = ALERT_ERROR_INIT;
+        int rc = alert_config_set(cfg, c->key, c->value, &err);
+        if (c->text ? rc != ALERT_ERR_CONFIG || !strstr(err.text, c->text) : rc != ALERT_OK)
+            fail_msg("%s=%s: got %d '%s', want '%s'", c->key, c->value, rc, err.text,
+                     c->text ? c->text : "OK");
+        if (c->text) {
+            /* unchanged */
+            assert_double_equal(cfg->http_timeout, 15);
+            assert_double_equal(cfg->delivery_deadline, 86400);
+        }
+        alert_config_free(cfg);
+    }
+}
+
+/* ---- secrets in the wrong place are not echoed (issue 9, item 2) ------------------ */
+
+#define HOOK "https://hooks.slack.com/services/T0000/B0000/SECRETTOKEN123"
+
+static void expect_no_secret(const char *text)
+{
+    if (strstr(text, "hooks.slack.com") || strstr(text, "SECRETTOKEN") ||
+        strstr(text, "R0UTINGKEY"))
+        fail_msg("a secret is repeated: %s", text);
+}
+
+static void test_secret_names_not_echoed(void **state)
+{
+    (void)state;
+    setenv("LIBALERTING_TEST_HOOK", HOOK, 1);
+    static const char *const errors[] = {
+        /* a destination name that is the webhook URL, through the environment or not */
+        "alerting: [os.environ/LIBALERTING_TEST_HOOK]\n",
+        "alerting: [slack, \"" HOOK "\"]\n",
+        "alerting: [R0UTINGKEY0123456789abcdefabcdef]\n",
+        /* a rate_limits or alert_to_webhook_url key */
+        "rate_limits: {\"" HOOK "\": 1/s}\n",
+        "alerting_args: {rate_limits: {R0UTINGKEY0123456789abcdefabcdef: 1/s}}\n",
+        "alert_to_webhook_url: {\"" HOOK "\": " HOOK "}\n",
+        "alert_type_config: {\"" HOOK "\": {digest: true}}\n",
+        "alert_types: [\"" HOOK "\"]\n",
+    };
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        alert_config *cfg = new_config();
+        alert_error err = ALERT_ERROR_INIT;
+        int rc = alert_config_load_string(cfg, errors[i], strlen(errors[i]), &err);
+        if (rc != ALERT_ERR_CONFIG || !strstr(err.text, "looks like a URL"))
+            fail_msg("%s: got %d '%s'", errors[i], rc, err.text);
+        expect_no_secret(err.text);
+        alert_config_free(cfg);
+    }
+    /* unknown keys are warnings: the warning does not repeat them either */
+    static const char *const warnings[] = {
+        "\"" HOOK "\": 1\n",
+        "alerting_args: {\"" HOOK "\": 1}\n",
+        "alerting_args: {R0UTINGKEY0123456789abcdefabcdef: 1}\n",
+        "budgets: [{entity: team, \"" HOOK "\": 1}]\n",
+    };
+    for (size_t i = 0; i < sizeof warnings / sizeof warnings[0]; i++) {
+        alert_config *cfg = new_config();
+        log_capture logs = { 0 };
+        alert_config_set_log(cfg, capture_log, &logs);
+        alert_error err = ALERT_ERROR_INIT;
+        int rc = alert_config_load_string(cfg, warnings[i], strlen(warnings[i]), &err);
+        if (rc != ALERT_OK || logs.warnings != 1)
+            fail_msg("%s: got %d '%s', %d warnings", warnings[i], rc, err.text, logs.warnings);
+        expect_no_secret(logs.all);
+        alert_config_free(cfg);
+    }
+    /* custom transport names with digits stay names */
+    alert_config *cfg = new_config();
+    alert_error err = ALERT_ERROR_INIT;
+    const char *names = "alerting: [team-alerts-2024-backup, pager_duty_backup_2, Ops2Oncall]\n";
+    assert_int_equal(alert_config_load_string(cfg, names, strlen(names), &err), ALERT_OK);
+    assert_int_equal(cfg->alerting.n, 3);
+    alert_config_free(cfg);
+    unsetenv("LIBALERTING_TEST_HOOK");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1143,6 +1454,12 @@ int main(void)
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_callbacks_and_inits),
         cmocka_unit_test(test_strlist),
+        cmocka_unit_test(test_limit_flow_nesting),
+        cmocka_unit_test(test_limit_anchors),
+        cmocka_unit_test(test_limit_alias_expansion),
+        cmocka_unit_test(test_limit_list_sizes),
+        cmocka_unit_test(test_duration_ranges),
+        cmocka_unit_test(test_secret_names_not_echoed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -825,6 +825,76 @@ static void test_alloc_failure(void **state)
     free(teams_long_input);
 }
 
+
+/* ---- no forged links or mentions (issue 9, item 3) --------------------------------- */
+
+#define ZWSP "\xE2\x80\x8B"
+#define HOSTILE "boom @everyone @here <@123> <@&456> [click](https://evil.example) " \
+                "<https://evil.example|login> <!here> a < b"
+
+/* The string value at key of body's JSON (caller frees). */
+static char *json_field(const char *body, const char *key)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    const char *v = json_string_value(json_object_get(j, key));
+    assert_non_null(v);
+    char *out = strdup(v);
+    assert_non_null(out);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(j, "allowed_mentions"), "parse")), 0);
+    assert_non_null(json_object_get(j, "allowed_mentions"));
+    json_decref(j);
+    return out;
+}
+
+static void expect_no_discord_markup(const char *c)
+{
+    static const char *const forged[] = { "@everyone", "@here", "<@", "](", "<http", "<!" };
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++)
+        if (strstr(c, forged[i]))
+            fail_msg("'%s' survived in: %s", forged[i], c);
+    /* the reader still sees what was written */
+    assert_non_null(strstr(c, "@" ZWSP "everyone"));
+    assert_non_null(strstr(c, "<" ZWSP "@&456>"));
+    assert_non_null(strstr(c, "[click]" ZWSP "(https://evil.example)"));
+    assert_non_null(strstr(c, "a < b"));
+}
+
+static void test_discord_mention_guard(void **state)
+{
+    (void)state;
+    char *s = al_fmt_discord_body(HOSTILE);
+    assert_non_null(s);
+    char *c = json_field(s, "content");
+    expect_no_discord_markup(c);
+    free(c);
+    al_free(s);
+    /* a Discord URL ending in /slack: the Slack payload, the same guards */
+    s = al_fmt_discord_slack_body(HOSTILE);
+    assert_non_null(s);
+    c = json_field(s, "text");
+    expect_no_discord_markup(c);
+    free(c);
+    al_free(s);
+}
+
+static void test_teams_no_markdown_links(void **state)
+{
+    (void)state;
+    char *s = al_fmt_teams_body("see [click here](https://evil.example) and [x] (y) ok");
+    assert_non_null(s);
+    json_t *j = json_loads(s, 0, NULL);
+    assert_non_null(j);
+    json_t *block = json_array_get(json_object_get(json_object_get(
+        json_array_get(json_object_get(j, "attachments"), 0), "content"), "body"), 0);
+    const char *text = json_string_value(json_object_get(block, "text"));
+    assert_non_null(text);
+    assert_null(strstr(text, "]("));
+    assert_string_equal(text, "see [click here]" ZWSP "(https://evil.example) and [x] (y) ok");
+    json_decref(j);
+    al_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -834,6 +904,8 @@ int main(void)
         cmocka_unit_test(test_discord_long_golden),
         cmocka_unit_test(test_discord_url),
         cmocka_unit_test(test_teams_golden),
+        cmocka_unit_test(test_discord_mention_guard),
+        cmocka_unit_test(test_teams_no_markdown_links),
         cmocka_unit_test(test_teams_long_golden),
         cmocka_unit_test(test_severity_table),
         cmocka_unit_test(test_dedup_key),

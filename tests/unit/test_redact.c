@@ -6,7 +6,10 @@
 
 #include <string.h>
 
+#include "alert.h"
+#include "alerting.h"
 #include "alloc.h"
+#include "ops.h"
 #include "redact.h"
 
 typedef struct scrub_case {
@@ -88,6 +91,31 @@ static const scrub_case secret_cases[] = {
       "https://x.logic.azure.com/workflows/1/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers&sv=1.0&sig=REDACTED" },
     { "blob?se=2025&sig=abc%3D end", "blob?se=2025&sig=REDACTED end" },
 
+    /* Issue 9, item 2: what still leaked. */
+    { "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY region=us-east-1",
+      "aws_secret_access_key=REDACTED region=us-east-1" },
+    { "AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI", "AWS_SECRET_ACCESS_KEY: REDACTED" },
+    { "GET https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=FwoGZXIvYXdzEJr&X-Amz-Signature=5f3c0b2e9a1d failed",
+      "GET https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Date=20250101T000000Z&X-Amz-Expires=900&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED failed" },
+    { "https://storage.googleapis.com/b/o?X-Goog-Credential=sa%40p.iam&X-Goog-Signature=abc123",
+      "https://storage.googleapis.com/b/o?X-Goog-Credential=REDACTED&X-Goog-Signature=REDACTED" },
+    { "https://generativelanguage.googleapis.com/v1/models?key=abc123XYZ&alt=sse",
+      "https://generativelanguage.googleapis.com/v1/models?key=REDACTED&alt=sse" },
+    { "https://maps.example/api?v=3&KEY=k-9z failed", "https://maps.example/api?v=3&KEY=REDACTED failed" },
+    { "sentry_dsn: https://0123456789abcdef0123456789abcdef@o123456.ingest.sentry.io/4505",
+      "sentry_dsn: https://REDACTED@o123456.ingest.sentry.io/4505" },
+    { "post to https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX failed: 404",
+      "post to https://hooks.slack.com/REDACTED failed: 404" },
+    { "<https://hooks.slack.com/workflows/T1/A2/3/abc|hook>", "<https://hooks.slack.com/REDACTED|hook>" },
+    { "url='https://discord.com/api/webhooks/123456789/AbCdEf-token_xyz?wait=true'",
+      "url='https://discord.com/api/REDACTED'" },
+    { "https://ptb.discordapp.com/api/webhooks/1/tok/slack", "https://ptb.discordapp.com/api/REDACTED" },
+    { "(https://contoso.webhook.office.com/webhookb2/a-b@c-d/IncomingWebhook/e/f)",
+      "(https://contoso.webhook.office.com/REDACTED)" },
+    { "https://outlook.office.com/webhook/abc/IncomingWebhook/def", "https://outlook.office.com/REDACTED" },
+    { "{\"routing_key\":\"R0UTINGKEY0123456789abcdefabcdef\",\"event_action\":\"trigger\"}",
+      "{\"routing_key\":\"REDACTED\",\"event_action\":\"trigger\"}" },
+
     /* Several in one text, next to non-ASCII text. */
     { "caf\xC3\xA9 sk-abcdefgh1234 \xE2\x82\xAC password=\xC3\xA9t\xC3\xA9 fin",
       "caf\xC3\xA9 REDACTED \xE2\x82\xAC password=REDACTED fin" },
@@ -119,6 +147,11 @@ static const char *const innocent_texts[] = {
      "have exceeded call rate limit."),
     "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----",
     "eyJust a word",
+    "see https://discord.com/developers/docs and https://hooks.slack.com/",
+    "https://outlook.office.com/mail/inbox",
+    "monkey=1&keyword=x&key_alias=team-a",
+    "clone https://git@github.com/x/y.git",
+    "https://bob@example.com/path",
 };
 
 static void test_scrub_secrets_table(void **state)
@@ -197,6 +230,59 @@ static void test_null_and_alloc_failure(void **state)
     assert_null(got);
 }
 
+/* Issue 9, item 2: a top-level secret in metadata and management-event JSON goes
+ * whole, as a nested one does. */
+static void test_top_level_secret_keys(void **state)
+{
+    (void)state;
+    assert_true(al_is_secret_name("password"));
+    assert_true(al_is_secret_name("api_key"));
+    assert_true(al_is_secret_name("token"));
+    assert_true(al_is_secret_name("routing_key"));
+    assert_true(al_is_secret_name("OPENAI_API_KEY"));
+    assert_false(al_is_secret_name("max_tokens"));
+    assert_false(al_is_secret_name("key_alias"));
+    assert_false(al_is_secret_name(""));
+    assert_false(al_is_secret_name(NULL));
+
+    const char *meta = "{\"password\": \"hunter2\", \"api_key\": \"abc123\", \"token\": 42, "
+                       "\"nested\": {\"password\": \"hunter3\"}, \"team\": \"search\"}";
+    al_alert *a = al_alert_new(AL_T_LLM_EXCEPTIONS, ALERT_LEVEL_HIGH, 0);
+    assert_non_null(a);
+    assert_int_equal(al_alert_set_metadata(a, meta, 1), ALERT_OK);
+    assert_int_equal(a->n_metadata, 5);
+    for (size_t i = 0; i < a->n_metadata; i++)
+        assert_null(strstr(a->metadata[i].value, "hunter"));
+    assert_string_equal(a->metadata[0].value, "REDACTED");
+    assert_string_equal(a->metadata[1].value, "REDACTED");
+    assert_string_equal(a->metadata[2].value, "REDACTED");
+    assert_string_equal(a->metadata[4].value, "search");
+    assert_null(strstr(a->metadata_json, "hunter"));
+    assert_null(strstr(a->metadata_json, "abc123"));
+    assert_null(strstr(a->metadata_json, "42"));
+    assert_non_null(strstr(a->metadata_json, "\"team\":\"search\""));
+    al_alert_free(a);
+
+    int err = 0;
+    a = al_ops_management("new_virtual_key_created", "{\"token\": \"actor-secret\"}",
+                          "{\"password\": \"hunter2\", \"api_key\": \"abc123\", "
+                          "\"key_alias\": \"team-a\"}", 1, 7, &err);
+    assert_int_equal(err, ALERT_OK);
+    assert_non_null(a);
+    assert_null(strstr(a->plain, "hunter2"));
+    assert_null(strstr(a->plain, "abc123"));
+    assert_null(strstr(a->plain, "actor-secret"));
+    assert_non_null(strstr(a->plain, "password: `REDACTED`"));
+    assert_non_null(strstr(a->plain, "key_alias: `team-a`"));
+    al_alert_free(a);
+
+    /* scrub == 0 (disable_secret_redaction) keeps them */
+    a = al_alert_new(AL_T_LLM_EXCEPTIONS, ALERT_LEVEL_HIGH, 0);
+    assert_int_equal(al_alert_set_metadata(a, "{\"password\": \"hunter2\"}", 0), ALERT_OK);
+    assert_string_equal(a->metadata[0].value, "hunter2");
+    al_alert_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_truncated_inputs),
         cmocka_unit_test(test_large_input),
         cmocka_unit_test(test_null_and_alloc_failure),
+        cmocka_unit_test(test_top_level_secret_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
