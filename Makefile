@@ -204,6 +204,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do $$b || exit 1; done
+	@sh bench/instructions.sh $(B)/bench/bench_hooks
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \

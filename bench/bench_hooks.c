@@ -1,6 +1,11 @@
 /* make bench: the cost of the request hooks on the caller's thread, their scaling
  * on two threads, allocations and memory per in-flight request, and the worker's
- * time for one tick with a million requests in flight. Figures, not tests. */
+ * time for one tick with a million requests in flight. Figures, not tests.
+ *
+ * `bench_hooks count realistic|minimal PAIRS` runs PAIRS start+end pairs and
+ * nothing else worth counting: bench/instructions.sh runs it under callgrind,
+ * collecting only inside the two hooks, at two lengths, and prints the
+ * difference per pair (set-up and the first, cold, calls cancel out). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +78,84 @@ static void typical_request(alert_request *r, char *call_id)
     r->user_id = "user-42";
 }
 
+/* The request of a proxy in production: a unique call id, six low-cardinality
+ * labels and a key alias; the response carries token counts and cost. */
+static void realistic_request(alert_request *r, char *call_id)
+{
+    alert_request_init(r, ALERT_REQUEST_VERSION);
+    r->call_id = call_id;
+    r->model = "gpt-4o";
+    r->deployment = "azure/gpt-4o-eastus";
+    r->api_base = "https://eastus.api.cognitive.example.com";
+    r->region = "eastus";
+    r->provider = "azure";
+    r->key_alias = "prod-search";
+    r->team_alias = "search";
+}
+
+static void realistic_response(alert_response *resp)
+{
+    alert_response_init(resp, ALERT_RESPONSE_VERSION);
+    resp->prompt_tokens = 1250;
+    resp->completion_tokens = 310;
+    resp->cost = 0.00625;
+}
+
+/* The least a proxy passes: a call id and a model; no response. */
+static void minimal_request(alert_request *r, char *call_id)
+{
+    alert_request_init(r, ALERT_REQUEST_VERSION);
+    r->call_id = call_id;
+    r->model = "gpt-4o";
+}
+
+/* A uuid-shaped call id that differs in every request (and in its first bytes). */
+static void next_call_id(char *call_id, unsigned long i)
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(call_id, "00000000-6b1e-4d55-9e53-4a7d3b0f9a11", 37);
+    for (int k = 7; k >= 0; k--, i >>= 4)
+        call_id[k] = hex[i & 15];
+}
+
+static int count_pairs(const char *kind, long pairs)
+{
+    int realistic = strcmp(kind, "realistic") == 0;
+    if (!realistic && strcmp(kind, "minimal") != 0)
+        return 2;
+    /* no worker thread: the start rings are drained by alert_poll between pairs,
+     * outside the hooks, so only the hooks are counted */
+    alert_ctx *ctx = make_ctx(0, NULL, NULL, "");
+    alert_request r;
+    alert_response resp;
+    char call_id[40];
+    if (realistic)
+        realistic_request(&r, call_id);
+    else
+        minimal_request(&r, call_id);
+    realistic_response(&resp);
+    alert_req_id id;
+    int failed = 0;
+    for (long i = 0; i < pairs; i++) {
+        next_call_id(call_id, (unsigned long)i);
+        if (alert_on_request_start(ctx, &r, &id) != ALERT_OK ||
+            alert_on_request_end(ctx, id, realistic ? &resp : NULL) != ALERT_OK)
+            failed++;
+        if ((i & 15) == 15)
+            alert_poll(ctx, 0);
+    }
+    alert_ctx_destroy(ctx);
+    if (failed) {
+        fprintf(stderr, "bench: %d pairs failed\n", failed);
+        return 1;
+    }
+    return 0;
+}
+
 typedef struct run_arg {
     alert_ctx *ctx;
     long pairs;
+    int realistic;
     double ns;
 } run_arg;
 
@@ -83,15 +163,19 @@ static void *run_pairs(void *p)
 {
     run_arg *a = p;
     alert_request r;
-    char call_id[40] = "2f1c9c1e-6b1e-4d55-9e53-4a7d3b0f9a11";
-    typical_request(&r, call_id);
-    alert_response resp = ALERT_RESPONSE_INIT;
+    alert_response resp;
+    char call_id[40];
+    if (a->realistic)
+        realistic_request(&r, call_id);
+    else
+        minimal_request(&r, call_id);
+    realistic_response(&resp);
     alert_req_id id;
     double t0 = now_ns(CLOCK_MONOTONIC);
     for (long i = 0; i < a->pairs; i++) {
-        call_id[0] = (char)('a' + (i & 15));
+        next_call_id(call_id, (unsigned long)i);
         if (alert_on_request_start(a->ctx, &r, &id) == ALERT_OK)
-            alert_on_request_end(a->ctx, id, &resp);
+            alert_on_request_end(a->ctx, id, a->realistic ? &resp : NULL);
     }
     a->ns = now_ns(CLOCK_MONOTONIC) - t0;
     return NULL;
@@ -103,25 +187,31 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void bench_pairs(void)
+static double median_pairs_ns(alert_ctx *ctx, int realistic)
 {
-    alert_ctx *ctx = make_ctx(1, NULL, NULL, "");
-    run_arg warm = { ctx, 200000, 0 };
+    run_arg warm = { ctx, 200000, realistic, 0 };
     run_pairs(&warm);
     double runs[7];
-    uint64_t allocs0 = al_alloc_count();
     for (int i = 0; i < 7; i++) {
-        run_arg a = { ctx, PAIRS / 4, 0 };
+        run_arg a = { ctx, PAIRS / 4, realistic, 0 };
         run_pairs(&a);
         runs[i] = a.ns / (double)a.pairs;
     }
-    uint64_t allocs = al_alloc_count() - allocs0;
     qsort(runs, 7, sizeof *runs, cmp_double);
-    double one = runs[3];
-    printf("start+end pair, 1 thread (median): %.1f ns\n", one);
+    return runs[3];
+}
+
+static void bench_pairs(void)
+{
+    alert_ctx *ctx = make_ctx(1, NULL, NULL, "");
+    printf("start+end pair, minimal request, 1 thread (median): %.1f ns\n", median_pairs_ns(ctx, 0));
+    uint64_t allocs0 = al_alloc_count();
+    double one = median_pairs_ns(ctx, 1);
+    uint64_t allocs = al_alloc_count() - allocs0;
+    printf("start+end pair, realistic request, 1 thread (median): %.1f ns\n", one);
     printf("allocations per pair (steady state): %.4f allocs\n", (double)allocs / (7.0 * PAIRS / 4));
 
-    run_arg a[2] = { { ctx, PAIRS, 0 }, { ctx, PAIRS, 0 } };
+    run_arg a[2] = { { ctx, PAIRS, 1, 0 }, { ctx, PAIRS, 1, 0 } };
     pthread_t th[2];
     double t0 = now_ns(CLOCK_MONOTONIC);
     for (int i = 0; i < 2; i++)
@@ -131,7 +221,7 @@ static void bench_pairs(void)
     double wall = now_ns(CLOCK_MONOTONIC) - t0;
     double tput1 = 1e9 / one;
     double tput2 = 2.0 * PAIRS / (wall / 1e9);
-    printf("start+end pair, 2 threads: %.1f ns\n", wall / (2.0 * PAIRS));
+    printf("start+end pair, realistic request, 2 threads: %.1f ns\n", wall / (2.0 * PAIRS));
     printf("throughput, 1 thread: %.2f Mpairs/s\n", tput1 / 1e6);
     printf("throughput, 2 threads: %.2f Mpairs/s\n", tput2 / 1e6);
     printf("scaling, 2 threads vs 1: %.2f x\n", tput2 / tput1);
@@ -319,8 +409,10 @@ static void bench_money_and_outages(void)
     al_ledger_free(l);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "count") == 0)
+        return count_pairs(argv[2], atol(argv[3]));
     bench_pairs();
     bench_memory();
     bench_tick();

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1121,8 +1122,8 @@ static void view_from(view *v, const alert_budget *in, const char *id, const cha
     v->entity = in->entity;
     v->id = id;
     v->spend = in->spend;
-    v->max_budget = in->max_budget < 0 ? -1 : in->max_budget;
-    v->soft_budget = in->soft_budget < 0 ? -1 : in->soft_budget;
+    v->max_budget = signbit(in->max_budget) ? -1 : in->max_budget;   /* -0.0: none */
+    v->soft_budget = signbit(in->soft_budget) ? -1 : in->soft_budget;
     v->token = token;
     v->customer_id = in->customer_id;
     v->user_id = in->user_id;
@@ -1321,8 +1322,8 @@ int al_budgets_declare(al_budgets *b, const alert_budget *in, const char *durati
         e->has_period = 1;
     }
     e->declared = 1;
-    double max = in->max_budget < 0 ? -1 : in->max_budget;
-    double soft = in->soft_budget < 0 ? -1 : in->soft_budget;
+    double max = signbit(in->max_budget) ? -1 : in->max_budget;      /* -0.0: none */
+    double soft = signbit(in->soft_budget) ? -1 : in->soft_budget;
     if (fresh) {
         e->max_budget = max;    /* nothing to re-arm */
         e->soft_budget = soft;
@@ -1367,6 +1368,8 @@ static int spend_one(al_budgets *b, entry *e, double cost, int64_t at_ms, al_ale
         rearm_all(e);
     }
     e->spend += cost;
+    if (isinf(e->spend))
+        e->spend = DBL_MAX;     /* saturates, like the ledger */
     mark_dirty(b, e);
 
     view v;
@@ -1525,7 +1528,7 @@ char *al_budget_spend_tracked_json(const alert_spend *s, double max_budget)
     memset(&v, 0, sizeof v);
     v.entity = ALERT_ENTITY_END_USER;
     v.spend = s->cost;
-    v.max_budget = max_budget < 0 ? -1 : max_budget;
+    v.max_budget = signbit(max_budget) ? -1 : max_budget;
     v.soft_budget = -1;
     v.token = token_of(s->key_hash, tokbuf);
     v.customer_id = s->customer_id;

@@ -19,20 +19,55 @@
 #define DRAIN_BATCH 4096
 #define MAX_WAIT_MS 100
 
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t al_ctx_now(const alert_ctx *ctx)
 {
     if (ctx->cfg.clock_fn)
         return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_ms(CLOCK_REALTIME_COARSE);
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+int64_t al_ctx_mono(alert_ctx *ctx)
+{
+    if (!ctx->cfg.clock_fn)
+        return ctx->mono_base + clock_ms(CLOCK_MONOTONIC_COARSE);
+    int64_t raw = ctx->cfg.clock_fn(ctx->cfg.clock_ud);
+    if (raw < 0) {
+        /* no meaning as a time: the worker's time stands still until the clock is sane */
+        if (!ctx->clock_bad_logged) {
+            ctx->clock_bad_logged = 1;
+            al_ctx_error(ctx, "the injected clock returned a negative time (%lld ms); "
+                              "time-based rules wait for a valid time", (long long)raw);
+        }
+        return ctx->mono_last;
+    }
+    ctx->clock_bad_logged = 0;
+    int64_t t = sat_add(raw, ctx->step_offset);
+    if (t < ctx->mono_last) {
+        ctx->step_offset += ctx->mono_last - t;     /* a step back: absorbed */
+        t = ctx->mono_last;
+    }
+    ctx->mono_last = t;
+    return t;
 }
 
 static int64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_ms(CLOCK_MONOTONIC);
 }
 
 static void ctx_vlog(alert_ctx *ctx, int level, const char *fmt, va_list ap)
@@ -85,8 +120,10 @@ void al_ctx_wake(alert_ctx *ctx)
 }
 
 /* Request starts queued by the hooks go into the timer wheel, unless they already
- * ended (then there is nothing to watch). */
-static void drain_starts(alert_ctx *ctx)
+ * ended (then there is nothing to watch). The hooks stamp wall-clock times; to_mono
+ * moves them onto the worker's clock, so that a step of the wall clock neither
+ * delays nor hastens a hanging alert. */
+static void drain_starts(alert_ctx *ctx, int64_t to_mono)
 {
     size_t n;
     do {
@@ -97,11 +134,12 @@ static void drain_starts(alert_ctx *ctx)
             uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
             if (w != ((uint64_t)e->gen << 32 | AL_SLOT_ACTIVE))
                 continue;
-            if (al_wheel_add(ctx->wheel, e->idx, e->gen, e->start_ms + ctx->threshold_ms) != ALERT_OK)
+            int64_t start = sat_add(e->start_ms, to_mono);
+            if (al_wheel_add(ctx->wheel, e->idx, e->gen, sat_add(start, ctx->threshold_ms)) != ALERT_OK)
                 al_ctx_error(ctx, "out of memory: a request is not watched for hanging");
             if (ctx->wheel_pd &&
                 al_wheel_add(ctx->wheel_pd, e->idx, e->gen,
-                             e->start_ms + (int64_t)(ctx->cfg.hanging_threshold_seconds * 1000.0)) != ALERT_OK)
+                             sat_add(start, (int64_t)(ctx->cfg.hanging_threshold_seconds * 1000.0))) != ALERT_OK)
                 al_ctx_error(ctx, "out of memory: a request is not watched for PagerDuty");
         }
     } while (n == ctx->drain_cap);
@@ -141,9 +179,11 @@ static void dispatch(alert_ctx *ctx, const al_event *e)
 static void worker_pass(alert_ctx *ctx, int force)
 {
     atomic_store(&ctx->worker_busy, 1);
-    int64_t now = al_ctx_now(ctx);
+    /* durations run on the worker's clock, calendars and texts on the wall clock */
+    int64_t wall = al_ctx_now(ctx);
+    int64_t now = al_ctx_mono(ctx);
     al_state_begin(ctx->state);         /* one commit for everything this pass writes */
-    drain_starts(ctx);
+    drain_starts(ctx, wall >= 0 ? now - wall : 0);
     al_wheel_advance(ctx->wheel, now, al_latency_on_due, ctx);
     if (ctx->wheel_pd)
         al_wheel_advance(ctx->wheel_pd, now, al_latency_on_pd_due, ctx);
@@ -154,8 +194,10 @@ static void worker_pass(alert_ctx *ctx, int force)
         al_event_free(&ctx->events, e);
         e = next;
     }
-    al_health_tick(ctx, now);
-    al_money_tick(ctx, now);
+    if (wall >= 0) {                    /* a negative injected clock is logged by al_ctx_mono */
+        al_health_tick(ctx, wall);
+        al_money_tick(ctx, wall);
+    }
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
     if (al_state_commit(ctx->state) != ALERT_OK)
@@ -170,7 +212,7 @@ static int wait_ms_for(alert_ctx *ctx)
         wait = al_wheel_tick(ctx->wheel);
     int64_t due = al_outbox_next_due(ctx->outbox);
     if (due != INT64_MAX) {
-        int64_t d = due - al_ctx_now(ctx);
+        int64_t d = due - al_ctx_mono(ctx);
         if (d < wait)
             wait = d < 0 ? 0 : d;
     }
@@ -189,7 +231,7 @@ static void *worker_main(void *arg)
         if (stop)
             break;
         worker_pass(ctx, force);
-        if (force && al_outbox_idle(ctx->outbox, al_ctx_now(ctx))) {
+        if (force && al_outbox_idle(ctx->outbox, al_ctx_mono(ctx))) {
             pthread_mutex_lock(&ctx->lock);
             ctx->flush_done = want;
             pthread_cond_broadcast(&ctx->cond);
@@ -207,7 +249,7 @@ static int drive_until_idle(alert_ctx *ctx, int64_t timeout_ms)
     int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
         worker_pass(ctx, 1);
-        if (al_outbox_idle(ctx->outbox, al_ctx_now(ctx)))
+        if (al_outbox_idle(ctx->outbox, al_ctx_mono(ctx)))
             return ALERT_OK;
         int64_t left = deadline - mono_ms();
         if (left <= 0)
@@ -228,7 +270,7 @@ static void drive_until_empty(alert_ctx *ctx, int64_t timeout_ms)
         int64_t left = deadline - mono_ms();
         if (left <= 0)
             return;
-        int64_t wait = al_outbox_next_due(ctx->outbox) - al_ctx_now(ctx);
+        int64_t wait = al_outbox_next_due(ctx->outbox) - al_ctx_mono(ctx);
         if (al_outbox_inflight(ctx->outbox) || wait > left || wait < 1)
             wait = left;
         al_outbox_wait(ctx->outbox, (int)(wait < 50 ? wait : 50));
@@ -324,6 +366,18 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
     }
     alert_config *c = &ctx->cfg;
+    if (c->clock_fn) {
+        int64_t t0 = c->clock_fn(c->clock_ud);
+        if (t0 < 0) {
+            ctx_free(ctx);
+            return al_error_set(err, ALERT_ERR_CONFIG, "alert_ctx_create", 0, 0,
+                                "the injected clock returned a negative time (%lld ms): it must "
+                                "return milliseconds since the Unix epoch", (long long)t0);
+        }
+        ctx->mono_last = t0;
+    } else {
+        ctx->mono_base = clock_ms(CLOCK_REALTIME_COARSE) - clock_ms(CLOCK_MONOTONIC_COARSE);
+    }
     resolve_targets(c);
     ctx->events.max = (size_t)c->event_queue_size;
     ctx->threshold_ms = (int64_t)(c->alerting_threshold * 1000.0);
@@ -418,6 +472,9 @@ void alert_ctx_destroy(alert_ctx *ctx)
 {
     if (!ctx)
         return;
+    /* callbacks run inside teardown (the log, a transport's send): alert_poll and
+     * alert_flush called from them must not start a worker pass there */
+    atomic_store(&ctx->destroying, 1);
     if (ctx->threaded) {
         pthread_mutex_lock(&ctx->lock);
         ctx->stopping = 1;
@@ -429,7 +486,7 @@ void alert_ctx_destroy(alert_ctx *ctx)
     }
     /* what is due now gets its chance within shutdown_timeout; the rest is counted */
     worker_pass(ctx, 1);
-    al_route_tick(ctx, al_ctx_now(ctx), 1);
+    al_route_tick(ctx, al_ctx_mono(ctx), 1);
     drive_until_empty(ctx, (int64_t)(ctx->cfg.shutdown_timeout * 1000.0));
     ctx_free(ctx);
 }
@@ -438,7 +495,7 @@ int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
 {
     if (!ctx)
         return ALERT_ERR_INVALID;
-    if (ctx->threaded || atomic_load(&ctx->worker_busy))
+    if (ctx->threaded || atomic_load(&ctx->worker_busy) || atomic_load(&ctx->destroying))
         return ALERT_ERR_STATE;
     worker_pass(ctx, 0);
     if (timeout_ms > 0 && al_outbox_inflight(ctx->outbox)) {
@@ -454,6 +511,8 @@ int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
         return ALERT_ERR_INVALID;
     if (timeout_ms < 0)
         timeout_ms = 0;
+    if (atomic_load(&ctx->destroying))
+        return ALERT_ERR_STATE;
     if (!ctx->threaded) {
         if (atomic_load(&ctx->worker_busy))
             return ALERT_ERR_STATE;

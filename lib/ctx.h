@@ -72,6 +72,13 @@ struct alert_ctx {
     int stopping;
     uint64_t flush_requested, flush_done;
     _Atomic int worker_busy;        /* re-entrancy guard for alert_poll */
+    _Atomic int destroying;         /* alert_ctx_destroy runs: poll and flush refuse */
+
+    /* the worker's step-proof clock (al_ctx_mono) */
+    int64_t mono_base;              /* system clock: wall minus monotonic at create */
+    int64_t step_offset;            /* injected clock: what its backward steps took away */
+    int64_t mono_last;
+    int clock_bad_logged;           /* the injected clock went negative: said once */
 
     char last_error[256];
     unsigned warned_metadata;       /* worker: the bad-metadata warning was logged */
@@ -83,7 +90,16 @@ static inline int al_type_on(const alert_ctx *ctx, int t)
     return (int)((ctx->enabled >> t) & 1u);
 }
 
+/* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the
+ * hooks record. Any thread; a vDSO read or the injected clock. */
 int64_t al_ctx_now(const alert_ctx *ctx);
+/* The worker's time for durations (timers, backoff, retry times, token buckets,
+ * digests, deadlines): on the wall-clock scale at start, so that times kept in the
+ * spool stay meaningful across restarts, but it never goes backwards and a step of the
+ * wall clock does not move it. The system clock: CLOCK_MONOTONIC_COARSE plus the
+ * offset taken at create. An injected clock: its value plus what its backward steps
+ * took away (time stands still for the step instant only, then runs on). Worker only. */
+int64_t al_ctx_mono(alert_ctx *ctx);
 void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Records a local error (alert_ctx_last_error) and logs it at ERROR. */

@@ -33,4 +33,35 @@ static inline uint64_t al_hash_bytes(const void *data, size_t len, uint64_t seed
     return h ^ (h >> 29);
 }
 
+/* a and b both hold at least n bytes: equal? Inline and eight bytes a step, for
+ * the short strings of labels, where a call to memcmp costs more than the compare. */
+static inline int al_same_bytes(const void *a, const void *b, size_t n)
+{
+    const char *x = a, *y = b;
+    uint64_t u, v;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&u, x + i, 8);
+            memcpy(&v, y + i, 8);
+            if (u != v)
+                return 0;
+        }
+        memcpy(&u, x + n - 8, 8);       /* the last eight, overlapping what was compared */
+        memcpy(&v, y + n - 8, 8);
+        return u == v;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, w;
+        memcpy(&p, x, 4);
+        memcpy(&q, y, 4);
+        memcpy(&r, x + n - 4, 4);
+        memcpy(&w, y + n - 4, 4);
+        return p == q && r == w;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return 0;
+    return 1;
+}
+
 #endif

@@ -8,24 +8,16 @@
 
 #include "alloc.h"
 #include "budget.h"
-#include "money.h"
 #include "ops.h"
 #include "ctx.h"
-#include "outbox.h"
 #include "sign.h"
 
 #define MESSAGE_MAX (64 * 1024)         /* error texts kept of a failure */
 #define EMIT_MAX (1024 * 1024)          /* alert_emit refuses longer texts */
 
-/* Bytes of the first max_chars characters of s, cut before a character, never
- * inside one. Works on invalid UTF-8 too (the worker repairs it). */
-static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
+/* prefix_bytes past its fast path: the string is longer in bytes than a cut allows. */
+static size_t prefix_bytes_cut(const char *s, size_t max_chars, size_t max_bytes)
 {
-    /* the common case: short enough in bytes, so short enough in characters */
-    size_t fast = max_chars < max_bytes ? max_chars : max_bytes;
-    size_t n = strnlen(s, fast + 1);
-    if (n <= fast)
-        return n;
     size_t chars = 0, i = 0, cut = 0;
     for (; s[i]; i++) {
         if (((unsigned char)s[i] & 0xC0) != 0x80) {     /* a character starts at i */
@@ -42,48 +34,70 @@ static size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
     return i <= max_bytes ? i : cut;
 }
 
-static inline int type_on(const alert_ctx *ctx, al_type t)
+/* Bytes of the first max_chars characters of s, cut before a character, never
+ * inside one. Works on invalid UTF-8 too (the worker repairs it). Inline: the
+ * common case, short enough in bytes and so in characters, is one strnlen. */
+static inline size_t prefix_bytes(const char *s, size_t max_chars, size_t max_bytes)
 {
-    return (ctx->enabled >> t) & 1u;
+    size_t fast = max_chars < max_bytes ? max_chars : max_bytes;
+    size_t n = strnlen(s, fast + 1);
+    if (__builtin_expect(n <= fast, 1))
+        return n;
+    return prefix_bytes_cut(s, max_chars, max_bytes);
 }
 
+/* What a start keeps, worked out before a slot is taken. Only the entries whose
+ * bit is set in `vars` (and `copied`) are written: the plan is never cleared whole. */
 typedef struct var_plan {
     const char *src[AL_VAR__COUNT];
     size_t len[AL_VAR__COUNT];
     const char *lbl_src[AL_LBL__COUNT];     /* labels the intern table could not take */
     size_t lbl_len[AL_LBL__COUNT];
+    unsigned vars;                          /* bit per AL_VAR_* present */
+    unsigned copied;                        /* bit per AL_LBL_* in lbl_src */
     size_t total;
     char key_hash[65];
 } var_plan;
 
-static void plan_var(var_plan *p, int which, const char *s, size_t max_chars, size_t max_bytes)
+static inline void plan_var(var_plan *p, int which, const char *s, size_t max_chars, size_t max_bytes)
 {
     if (!s)
         return;
+    size_t n = prefix_bytes(s, max_chars, max_bytes);
     p->src[which] = s;
-    p->len[which] = prefix_bytes(s, max_chars, max_bytes);
-    p->total += p->len[which];
+    p->len[which] = n;
+    p->vars |= 1u << which;
+    p->total += n;
+}
+
+/* A label the hints did not know: cut, interned, or copied when the table is full. */
+static void plan_label_slow(alert_ctx *ctx, var_plan *p, const char *label[AL_LBL__COUNT], int which,
+                            const char *s)
+{
+    size_t n = prefix_bytes(s, AL_LABEL_MAX, AL_LABEL_MAX);
+    label[which] = al_intern(ctx->intern, s, n);
+    if (!label[which]) {
+        p->lbl_src[which] = s;
+        p->lbl_len[which] = n;
+        p->copied |= 1u << which;
+        p->total += n + 1;      /* kept with its NUL */
+    }
 }
 
 static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
                         const char *label[AL_LBL__COUNT])
 {
-    memset(p, 0, sizeof *p);
+    p->vars = 0;
+    p->copied = 0;
+    p->total = 0;
     const char *lbl_in[AL_LBL__COUNT] = {
         req->model, req->deployment, req->deployment_id, req->provider,
         req->api_base, req->region, req->team_alias,
     };
-    for (int i = 0; i < AL_LBL__COUNT; i++) {
-        label[i] = NULL;
-        if (!lbl_in[i])
-            continue;
-        size_t n = prefix_bytes(lbl_in[i], AL_LABEL_MAX, AL_LABEL_MAX);
-        label[i] = al_intern(ctx->intern, lbl_in[i], n);
-        if (!label[i]) {
-            p->lbl_src[i] = lbl_in[i];
-            p->lbl_len[i] = n;
-            p->total += n + 1;      /* kept with its NUL */
-        }
+    unsigned missed = al_intern_known(ctx->intern, lbl_in, label, AL_LBL__COUNT);
+    for (; missed; missed &= missed - 1) {
+        int i = __builtin_ctz(missed);
+        plan_label_slow(ctx, p, label, i, lbl_in[i]);
     }
     plan_var(p, AL_VAR_CALL_ID, req->call_id, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_KEY_ALIAS, req->key_alias, AL_ID_MAX, AL_ID_MAX);
@@ -101,7 +115,7 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
         }
     }
     /* the prompt is kept only for slow alerts, and never under redaction */
-    if (req->messages && type_on(ctx, AL_T_LLM_TOO_SLOW) && !ctx->cfg.redact_messages)
+    if (req->messages && al_type_on(ctx, AL_T_LLM_TOO_SLOW) && !ctx->cfg.redact_messages)
         plan_var(p, AL_VAR_MESSAGES, req->messages, AL_PROMPT_CHARS, AL_PROMPT_CHARS * 4);
     if (req->alerting_metadata_json) {
         size_t n = strnlen(req->alerting_metadata_json, AL_METADATA_MAX + 1);
@@ -109,34 +123,45 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
             return -1;      /* cut JSON is no JSON: dropped whole, counted */
         p->src[AL_VAR_METADATA] = req->alerting_metadata_json;
         p->len[AL_VAR_METADATA] = n;
+        p->vars |= 1u << AL_VAR_METADATA;
         p->total += n;
     }
     return 0;
 }
 
+/* Short strings are copied inline: a call to memcpy costs more than the copy. */
+static inline void copy_short(char *dst, const char *src, size_t n)
+{
+    if (n <= 16 && n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
 static void fill_slot(al_slot *s, const var_plan *p, const char *label[AL_LBL__COUNT])
 {
     size_t off = 0;
-    for (int i = 0; i < AL_VAR__COUNT; i++) {
-        s->var_off[i] = 0;
-        s->var_len[i] = 0;
-        if (!p->src[i])
-            continue;
-        memcpy(s->var + off, p->src[i], p->len[i]);
-        s->var_off[i] = (uint16_t)off;
+    memset(s->var_off, 0, sizeof s->var_off);
+    memset(s->var_len, 0, sizeof s->var_len);
+    for (unsigned m = p->vars; m; m &= m - 1) {
+        int i = __builtin_ctz(m);
+        copy_short(s->var + off, p->src[i], p->len[i]);
+        s->var_off[i] = p->len[i] ? (uint16_t)off : 0xffff;     /* 0xffff: present but empty */
         s->var_len[i] = (uint16_t)p->len[i];
         off += p->len[i];
-        if (p->len[i] == 0)
-            s->var_off[i] = 0xffff;     /* present but empty */
     }
-    for (int i = 0; i < AL_LBL__COUNT; i++) {
-        s->label[i] = label[i];
-        if (p->lbl_src[i]) {
-            memcpy(s->var + off, p->lbl_src[i], p->lbl_len[i]);
-            s->var[off + p->lbl_len[i]] = '\0';
-            s->label[i] = s->var + off;
-            off += p->lbl_len[i] + 1;
-        }
+    memcpy(s->label, label, sizeof s->label);
+    for (unsigned m = p->copied; m; m &= m - 1) {
+        int i = __builtin_ctz(m);
+        memcpy(s->var + off, p->lbl_src[i], p->lbl_len[i]);
+        s->var[off + p->lbl_len[i]] = '\0';
+        s->label[i] = s->var + off;
+        off += p->lbl_len[i] + 1;
     }
 }
 
@@ -175,9 +200,8 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
         memset(s->var_len, 0, sizeof s->var_len);
         memcpy(s->label, label, sizeof s->label);
     }
-    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) < 0 ||
-        al_inflight_ring_pressure(ctx->inflight, stripe))
-        al_ctx_wake(ctx);
+    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) != 0)
+        al_ctx_wake(ctx);       /* the ring is full, or filling: the worker drains it */
     *out = (uint64_t)gen << 32 | (idx + 1);
     return ALERT_OK;
 }
@@ -264,8 +288,9 @@ static const char *deployment_key(alert_ctx *ctx, const al_slot *s, const char *
     return s->label[AL_LBL_DEPLOYMENT_ID] ? s->label[AL_LBL_DEPLOYMENT_ID] : s->label[AL_LBL_DEPLOYMENT];
 }
 
-static void count_daily(alert_ctx *ctx, const al_slot *s, const char *late_id, const char *late_name,
-                        const char *late_base, int failed, int64_t dur_ms, int64_t tokens)
+static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s, const char *late_id,
+                               const char *late_name, const char *late_base, int failed, int64_t dur_ms,
+                               int64_t tokens)
 {
     const char *dep = deployment_key(ctx, s, late_id, late_name);
     if (!dep)
@@ -276,7 +301,7 @@ static void count_daily(alert_ctx *ctx, const al_slot *s, const char *late_id, c
     uint64_t us = dur_ms > 0 ? (uint64_t)dur_ms * 1000u : 0;
     if (tokens > 0)
         us /= (uint64_t)tokens;
-    al_dstats_add(ctx->dstats, al_inflight_stripe(), dep, base, failed, us);
+    al_dstats_add(ctx->dstats, stripe, dep, base, failed, us);
 }
 
 int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
@@ -294,10 +319,11 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
         return ALERT_ERR_NOT_FOUND;
     int64_t end = (resp && resp->end_ms) ? resp->end_ms : al_ctx_now(ctx);
     int64_t dur_ms = end - s->start_ms;
+    unsigned stripe = al_inflight_stripe();
     if (ctx->dstats)
-        count_daily(ctx, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
+        count_daily(ctx, stripe, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
                     resp ? resp->api_base : NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
-    int slow = type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
+    int slow = al_type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
     int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
     if (slow || resolved) {
         const char *late[5] = { NULL, NULL, NULL, NULL, NULL };
@@ -327,7 +353,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
             push_event(ctx, e);
         }
     }
-    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    al_inflight_release(ctx->inflight, stripe, idx);
     return ALERT_OK;
 }
 
@@ -359,9 +385,9 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     if (rc != ALERT_OK)
         return rc;
     int64_t end = f->end_ms ? f->end_ms : al_ctx_now(ctx);
-    int exception = !f->user_error && type_on(ctx, AL_T_LLM_EXCEPTIONS);
+    int exception = !f->user_error && al_type_on(ctx, AL_T_LLM_EXCEPTIONS);
     int outage = (f->status_code == 408 || f->status_code >= 500) &&
-                 (type_on(ctx, AL_T_OUTAGE_ALERTS) || type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
+                 (al_type_on(ctx, AL_T_OUTAGE_ALERTS) || al_type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
     int page = ctx->pagerduty_on && !f->user_error;
     int alert = exception || outage || page;
     int flags = (exception ? AL_EVF_EXCEPTION : 0) | (outage ? AL_EVF_OUTAGE : 0) |
@@ -414,7 +440,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     if (!s)
         return ALERT_ERR_NOT_FOUND;
     if (ctx->dstats)
-        count_daily(ctx, s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
+        count_daily(ctx, al_inflight_stripe(), s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
     if (alert) {
         slot_strings(s, strs, lens, late);
         al_event *e = failure_event(ctx, f, strs, lens, s->start_ms, end);
@@ -461,7 +487,7 @@ int alert_emit(alert_ctx *ctx, const char *alert_type, int32_t level, const char
     if (alerting_metadata_json && (strnlen(alerting_metadata_json, EMIT_MAX + 1) > EMIT_MAX ||
                                    !is_json_object(alerting_metadata_json)))
         return ALERT_ERR_INVALID;
-    if (!type_on(ctx, (al_type)t)) {
+    if (!al_type_on(ctx, (al_type)t)) {
         atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
         return ALERT_OK;
     }
@@ -496,7 +522,105 @@ int alert_send_test(alert_ctx *ctx, const char *destination)
     return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
 }
 
-/* ---- owned by later issues: arguments are checked, nothing is done yet ---- */
+#define ID_MAX 256      /* labels of spend and budget events are cut here */
+
+/* ---- spend and budget events: one allocation each, packed on the host's thread ---- */
+
+typedef struct packer {
+    char *p, *end;
+} packer;
+
+static size_t str_size(const char *s)
+{
+    return s ? strnlen(s, ID_MAX) + 1 : 0;
+}
+
+static const char *pack_str(packer *k, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strnlen(s, ID_MAX);
+    char *d = k->p;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    k->p += n + 1;
+    return d;
+}
+
+/* A raw "sk-" key never leaves the caller's thread unhashed. */
+static const char *key_hash_of(const char *key, char out[65])
+{
+    if (key && strncmp(key, "sk-", 3) == 0 && al_sha256_hex(key, strlen(key), out) == 0)
+        return out;
+    return key;
+}
+
+static al_event *spend_event(al_evqueue *q, const alert_spend *s, int64_t at_ms)
+{
+    char hashed[65];
+    const char *key = key_hash_of(s->key_hash, hashed);
+    const char *strs[] = { key, s->key_alias, s->user_id, s->user_email, s->team_id, s->team_alias,
+                           s->customer_id, s->organization_id, s->model, s->deployment };
+    size_t need = sizeof(al_event) + sizeof(alert_spend) + s->tag_count * sizeof(char *);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        need += str_size(strs[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        need += str_size(s->tags[i]);
+    al_event *e = al_event_alloc(q, need);
+    if (!e)
+        return NULL;
+    e->kind = AL_EV_SPEND;
+    e->end_ms = at_ms;
+    alert_spend *c = (alert_spend *)(e + 1);
+    *c = *s;
+    const char **tags = (const char **)(c + 1);
+    packer k = { (char *)(tags + s->tag_count), (char *)e + need };
+    const char **dst[] = { &c->key_hash, &c->key_alias, &c->user_id, &c->user_email, &c->team_id,
+                           &c->team_alias, &c->customer_id, &c->organization_id, &c->model,
+                           &c->deployment };
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        *dst[i] = pack_str(&k, strs[i]);
+    for (uint32_t i = 0; i < s->tag_count; i++)
+        tags[i] = pack_str(&k, s->tags[i]);
+    c->tags = s->tag_count ? tags : NULL;
+    c->at_ms = at_ms;
+    e->payload = c;
+    return e;
+}
+
+static al_event *budget_event(al_evqueue *q, al_ev_kind kind, const alert_budget *b,
+                             const char *duration, int64_t at_ms)
+{
+    char hashed[65];
+    const char *key = key_hash_of(b->key_hash, hashed);
+    const char *strs[] = { b->entity_id, key, b->key_alias, b->user_id, b->user_email, b->team_id,
+                           b->team_alias, b->customer_id, b->organization_id, duration };
+    size_t need = sizeof(al_event) + sizeof(alert_budget) + b->alert_email_count * sizeof(char *);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        need += str_size(strs[i]);
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        need += str_size(b->alert_emails[i]);
+    al_event *e = al_event_alloc(q, need);
+    if (!e)
+        return NULL;
+    e->kind = kind;
+    e->end_ms = at_ms;
+    alert_budget *c = (alert_budget *)(e + 1);
+    *c = *b;
+    const char **emails = (const char **)(c + 1);
+    packer k = { (char *)(emails + b->alert_email_count), (char *)e + need };
+    const char **dst[] = { &c->entity_id, &c->key_hash, &c->key_alias, &c->user_id, &c->user_email,
+                           &c->team_id, &c->team_alias, &c->customer_id, &c->organization_id };
+    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++)
+        *dst[i] = pack_str(&k, strs[i]);
+    e->s[AL_ES_MESSAGE] = pack_str(&k, duration);
+    for (uint32_t i = 0; i < b->alert_email_count; i++)
+        emails[i] = pack_str(&k, b->alert_emails[i]);
+    c->alert_emails = b->alert_email_count ? emails : NULL;
+    e->payload = c;
+    return e;
+}
+
 
 static int finite_nonneg(double v)
 {
@@ -523,7 +647,7 @@ int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
         if (!s->tags[i])
             return ALERT_ERR_INVALID;
     int64_t at = s->at_ms ? s->at_ms : al_ctx_now(ctx);
-    return push_money(ctx, al_money_spend_event(&ctx->events, s, at));
+    return push_money(ctx, spend_event(&ctx->events, s, at));
 }
 
 static int check_budget(alert_ctx *ctx, const alert_budget *b)
@@ -548,7 +672,7 @@ int alert_on_budget(alert_ctx *ctx, const alert_budget *b)
     int rc = check_budget(ctx, b);
     if (rc != ALERT_OK)
         return rc;
-    return push_money(ctx, al_money_budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
+    return push_money(ctx, budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
 }
 
 int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_duration)
@@ -560,7 +684,7 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
     int32_t months;
     if (!budget_duration || al_budget_parse_duration(budget_duration, &len_ms, &months) != ALERT_OK)
         return ALERT_ERR_INVALID;
-    return push_money(ctx, al_money_budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
+    return push_money(ctx, budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
                                                  al_ctx_now(ctx)));
 }
 
@@ -568,7 +692,7 @@ int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_d
 static int push_ops(alert_ctx *ctx, al_type type, al_ev_kind kind, const char *strs[AL_ES__COUNT],
                     int32_t value)
 {
-    if (!type_on(ctx, type)) {
+    if (!al_type_on(ctx, type)) {
         atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
         return ALERT_OK;
     }

@@ -119,13 +119,18 @@ void al_inflight_free(al_inflight *t)
     al_free(t);
 }
 
-al_slot *al_inflight_slot(al_inflight *t, uint32_t idx)
+static inline al_slot *slot_at(al_inflight *t, uint32_t idx)
 {
     uint32_t c = idx >> AL_CHUNK_SHIFT;
     if (c >= t->max_chunks)
         return NULL;
     al_slot *chunk = atomic_load_explicit(&t->chunks[c], memory_order_acquire);
     return chunk ? &chunk[idx & (AL_CHUNK_SLOTS - 1)] : NULL;
+}
+
+al_slot *al_inflight_slot(al_inflight *t, uint32_t idx)
+{
+    return slot_at(t, idx);
 }
 
 static int own_block(al_inflight *t, void *p)
@@ -213,7 +218,7 @@ int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *i
         memcpy(&s->free_blocks[cls], block, sizeof(char *));
     }
     uint32_t i = s->free_head;
-    al_slot *slot = al_inflight_slot(t, i);
+    al_slot *slot = slot_at(t, i);
     s->free_head = slot->next_free;
     atomic_fetch_add_explicit(&s->started, 1, memory_order_relaxed);
     stripe_unlock(s);
@@ -232,7 +237,7 @@ int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *i
 
 int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
 {
-    al_slot *slot = al_inflight_slot(t, idx);
+    al_slot *slot = slot_at(t, idx);
     atomic_store_explicit(&slot->word, (uint64_t)gen << 32 | AL_SLOT_ACTIVE, memory_order_release);
     stripe *s = &t->stripes[si];
     int rc = 0;
@@ -241,6 +246,7 @@ int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
     uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_acquire);
     if (tail - head > s->ring_mask) {
         atomic_fetch_add_explicit(&s->ring_dropped, 1, memory_order_relaxed);
+        s->pressure_signalled = 1;
         rc = -1;
     } else {
         al_start_ev *e = &s->ring[tail & s->ring_mask];
@@ -248,25 +254,18 @@ int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
         e->gen = gen;
         e->start_ms = slot->start_ms;
         atomic_store_explicit(&s->ring_tail, tail + 1, memory_order_release);
+        /* pressure: signalled once when the ring passes 3/4, re-armed below it */
+        if (tail + 1 - head > s->ring_mask / 4 * 3) {
+            if (!s->pressure_signalled) {
+                s->pressure_signalled = 1;
+                rc = 1;
+            }
+        } else if (s->pressure_signalled) {
+            s->pressure_signalled = 0;
+        }
     }
     stripe_unlock(s);
     return rc;
-}
-
-int al_inflight_ring_pressure(al_inflight *t, unsigned si)
-{
-    stripe *s = &t->stripes[si];
-    uint32_t used = atomic_load_explicit(&s->ring_tail, memory_order_relaxed) -
-                    atomic_load_explicit(&s->ring_head, memory_order_relaxed);
-    if (used > s->ring_mask / 4 * 3) {
-        if (!s->pressure_signalled) {
-            s->pressure_signalled = 1;
-            return 1;
-        }
-    } else if (s->pressure_signalled) {
-        s->pressure_signalled = 0;
-    }
-    return 0;
 }
 
 al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
@@ -276,7 +275,7 @@ al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
     if (lo == 0 || gen == 0)
         return NULL;
     uint32_t idx = lo - 1;
-    al_slot *slot = al_inflight_slot(t, idx);
+    al_slot *slot = slot_at(t, idx);
     if (!slot)
         return NULL;
     uint64_t want = (uint64_t)gen << 32 | AL_SLOT_ACTIVE;
@@ -299,7 +298,7 @@ al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
 
 void al_inflight_release(al_inflight *t, unsigned si, uint32_t idx)
 {
-    al_slot *slot = al_inflight_slot(t, idx);
+    al_slot *slot = slot_at(t, idx);
     stripe *s = &t->stripes[si];
     uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
     atomic_store_explicit(&slot->word, (w & ~0xffffffffull) | AL_SLOT_FREE, memory_order_release);
@@ -334,7 +333,7 @@ size_t al_inflight_drain(al_inflight *t, al_start_ev *out, size_t max)
 
 int al_inflight_pin(al_inflight *t, uint32_t idx, uint32_t gen)
 {
-    al_slot *slot = al_inflight_slot(t, idx);
+    al_slot *slot = slot_at(t, idx);
     if (!slot)
         return -1;
     uint64_t cur = (uint64_t)gen << 32 | AL_SLOT_ACTIVE;
@@ -346,7 +345,7 @@ int al_inflight_pin(al_inflight *t, uint32_t idx, uint32_t gen)
 
 void al_inflight_unpin(al_inflight *t, uint32_t idx, uint32_t gen)
 {
-    al_slot *slot = al_inflight_slot(t, idx);
+    al_slot *slot = slot_at(t, idx);
     atomic_store_explicit(&slot->word, (uint64_t)gen << 32 | AL_SLOT_ACTIVE, memory_order_release);
 }
 

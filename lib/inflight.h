@@ -74,8 +74,9 @@ unsigned al_inflight_stripe(void);
 int al_inflight_alloc(al_inflight *t, unsigned stripe, size_t var_bytes, uint32_t *idx,
                       uint32_t *gen);
 al_slot *al_inflight_slot(al_inflight *t, uint32_t idx);  /* NULL when idx is not allocated */
-/* Makes the slot ACTIVE and queues its start for the worker; returns 0, or -1 when
- * the stripe's ring was full (the request is tracked, but not for hanging). */
+/* Makes the slot ACTIVE and queues its start for the worker; returns 0, -1 when
+ * the stripe's ring was full (the request is tracked, but not for hanging), or 1
+ * once per fill when the ring became more than 3/4 full (wake the worker). */
 int al_inflight_publish(al_inflight *t, unsigned stripe, uint32_t idx, uint32_t gen);
 /* Ends the request behind a handle: ACTIVE -> DONE. The slot, if returned, belongs
  * to the caller until al_inflight_release. NULL when the handle is stale. */
@@ -95,8 +96,6 @@ const char *al_slot_var(const al_slot *s, int which, size_t *len);
 uint64_t al_inflight_started(const al_inflight *t);
 uint64_t al_inflight_active(const al_inflight *t);
 uint64_t al_inflight_dropped_events(const al_inflight *t);
-/* 1 once per fill: a ring is more than 3/4 full (the hook wakes the worker). */
-int al_inflight_ring_pressure(al_inflight *t, unsigned stripe);
 /* Bytes of pooled variable blocks in each class. */
 size_t al_inflight_var_class_size(int cls);
 int al_inflight_var_class(size_t bytes);

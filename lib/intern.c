@@ -14,11 +14,18 @@ typedef struct intern_entry {
     char str[];
 } intern_entry;
 
+/* Hints: the entry last interned from a source pointer, found by the pointer's
+ * hash. A proxy passes the same few label pointers again and again (its config's
+ * strings), so a hint spares the hash and the probe; the bytes are still compared,
+ * so a buffer reused for another string only misses. Written only on a miss. */
+#define HINT_SLOTS 1024
+
 struct al_intern_table {
     size_t mask;
     size_t limit;                   /* 3/4 of the capacity: probes stay short */
     _Atomic size_t count;
     _Atomic(intern_entry *) *slots;
+    _Atomic(intern_entry *) hints[HINT_SLOTS];
 };
 
 al_intern_table *al_intern_new(size_t capacity_pow2)
@@ -46,7 +53,13 @@ void al_intern_free(al_intern_table *t)
     al_free(t);
 }
 
-const char *al_intern(al_intern_table *t, const char *s, size_t len)
+static inline size_t hint_of(const char *s)
+{
+    return (size_t)(((uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull) >> 54) & (HINT_SLOTS - 1);
+}
+
+/* Lookup and insert, the hint aside. */
+static intern_entry *find_or_add(al_intern_table *t, const char *s, size_t len)
 {
     uint64_t h = al_hash_bytes(s, len, 0);
     intern_entry *mine = NULL;
@@ -68,17 +81,49 @@ const char *al_intern(al_intern_table *t, const char *s, size_t len)
                                                         memory_order_acq_rel,
                                                         memory_order_acquire)) {
                 atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
-                return mine->str;
+                return mine;
             }
             /* another thread filled this slot first: e now holds its entry */
         }
-        if (e->hash == h && e->len == len && memcmp(e->str, s, len) == 0) {
-            al_free(mine);
-            return e->str;
+        if (e->hash == h && e->len == len && al_same_bytes(e->str, s, len)) {
+            if (mine)
+                al_free(mine);
+            return e;
         }
     }
-    al_free(mine);
+    if (mine)
+        al_free(mine);
     return NULL;
+}
+
+const char *al_intern(al_intern_table *t, const char *s, size_t len)
+{
+    _Atomic(intern_entry *) *hint = &t->hints[hint_of(s)];
+    intern_entry *e = atomic_load_explicit(hint, memory_order_acquire);
+    if (e && e->len == len && al_same_bytes(e->str, s, len))
+        return e->str;
+    e = find_or_add(t, s, len);
+    if (!e)
+        return NULL;
+    atomic_store_explicit(hint, e, memory_order_release);
+    return e->str;
+}
+
+unsigned al_intern_known(al_intern_table *t, const char *const *in, const char **out, int n)
+{
+    unsigned missed = 0;
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (!in[i])
+            continue;
+        intern_entry *e = atomic_load_explicit(&t->hints[hint_of(in[i])], memory_order_acquire);
+        /* the NUL too: in[i] is the whole entry, not a longer string it was cut from */
+        if (e && strncmp(e->str, in[i], e->len + 1) == 0)
+            out[i] = e->str;
+        else
+            missed |= 1u << i;
+    }
+    return missed;
 }
 
 size_t al_intern_count(const al_intern_table *t)

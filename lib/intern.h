@@ -14,6 +14,11 @@ void al_intern_free(al_intern_table *t);
  * table is full or allocation failed. s is at most max_len bytes (longer is cut
  * on a UTF-8 boundary by the caller). */
 const char *al_intern(al_intern_table *t, const char *s, size_t len);
+/* The fast path for n (at most 32) whole NUL-terminated strings in[i], NULL for
+ * none: out[i] is the interned copy when in[i]'s pointer was interned before and
+ * still holds the same bytes, else NULL. Returns a bit per non-NULL in[i] that was
+ * not found (cut it and call al_intern). Never inserts. */
+unsigned al_intern_known(al_intern_table *t, const char *const *in, const char **out, int n);
 size_t al_intern_count(const al_intern_table *t);
 
 #endif

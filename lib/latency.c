@@ -113,7 +113,9 @@ void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
     char *metadata = copy_var(&c, AL_VAR_METADATA);
     set_labels(a, c.label[AL_LBL_MODEL], c.label[AL_LBL_DEPLOYMENT], c.label[AL_LBL_API_BASE],
                c.label[AL_LBL_PROVIDER], c.label[AL_LBL_REGION], call_id);
-    a->duration_s = (double)(now - c.start_ms) / 1000.0;
+    /* on the worker's clock (due_ms is start + threshold there): a step of the wall
+     * clock does not change how long the request has been running */
+    a->duration_s = (double)(al_ctx_mono(ctx) - due_ms + ctx->threshold_ms) / 1000.0;
     char elapsed[64];
     snprintf(elapsed, sizeof elapsed, "%.2fs", a->duration_s);
     al_text t = { AL_BUF_INIT, AL_BUF_INIT };

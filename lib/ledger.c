@@ -1,6 +1,7 @@
 #include "ledger.h"
 
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,8 @@ static int add_cell(al_ledger *l, int32_t day, int dim, const char *nm, double a
         return err ? ALERT_ERR_NOMEM : ALERT_OK;
     }
     c->amount += amount;
+    if (isinf(c->amount))
+        c->amount = DBL_MAX;    /* saturates: shown as "> $1e15" */
     if (to_sink && l->sink)
         l->sink(l->sink_ud, day, dim, id ? l->names[id].s : "", amount);
     return ALERT_OK;
@@ -602,15 +605,32 @@ static void fmt_mdy(char out[16], int32_t day)
     snprintf(out, 16, "%02d-%02d-%04d", m % 100, d % 100, ((y % 10000) + 10000) % 10000);
 }
 
+/* "$" and the figure: round(v, decimals) as Python prints it, or "%.2f" when decimals
+ * < 0. Amounts from AL_MONEY_SHOWN_MAX up (a DBL_MAX cost, a sum that overflowed) print
+ * the saturated "> $1e15": never "$inf", nor a 309-digit figure. */
+static void fmt_money(char out[48], double v, int decimals)
+{
+    if (!(v < AL_MONEY_SHOWN_MAX)) {
+        snprintf(out, 48, "> $1e15");
+        return;
+    }
+    char num[40];
+    if (decimals >= 0)
+        al_fmt_round(num, sizeof num, v, decimals);
+    else
+        snprintf(num, sizeof num, "%.2f", v);
+    snprintf(out, 48, "$%s", num);
+}
+
 static void report_lines(al_text *t, const char *label, const al_ledger_sum *s, size_t n)
 {
     char money[48];
     for (size_t i = 0; i < n; i++) {
-        al_fmt_round(money, sizeof money, s[i].amount, 4);
+        fmt_money(money, s[i].amount, 4);
         al_text_lit(t, label);
         al_text_lit(t, ": `");
         al_text_val(t, s[i].name);   /* NULL prints None (compat) */
-        al_text_printf(t, "` | Spend: `$%s`\n", money);
+        al_text_printf(t, "` | Spend: `%s`\n", money);
     }
 }
 
@@ -830,9 +850,9 @@ static int user_rows(const al_ledger *l, const char *user_id, int32_t today, int
     return rc;
 }
 
-static void fmt_money2(char out[64], double v)
+static void fmt_money2(char out[48], double v)
 {
-    snprintf(out, 64, "%.2f", v);
+    fmt_money(out, v, -1);
 }
 
 /* Claims key and appends its event text; the joined settle keys grow in keys. */
@@ -954,7 +974,7 @@ int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spen
     if (rc != ALERT_OK)
         return rc;
     joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0 };
-    char spend[64], limit[64];
+    char spend[48], limit[48];
     for (size_t i = 0; i < n && rc == ALERT_OK; i++) {
         const user_row *r = &rows[i];
         if (a->daily_threshold >= 0 && r->today >= a->daily_threshold) {
@@ -964,7 +984,7 @@ int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spen
                 fmt_money2(limit, a->daily_threshold);
                 al_text_lit(&j.text, "User Daily Spend Threshold Crossed:\nUser: `");
                 al_text_val(&j.text, r->user);
-                al_text_printf(&j.text, "`\nSpend Today: `$%s`\nDaily Threshold: `$%s`", spend,
+                al_text_printf(&j.text, "`\nSpend Today: `%s`\nDaily Threshold: `%s`", spend,
                                limit);
             }
             rc = rc < 0 ? rc : ALERT_OK;
@@ -977,7 +997,7 @@ int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spen
                 fmt_money2(limit, a->monthly_threshold);
                 al_text_lit(&j.text, "User Monthly Spend Threshold Crossed:\nUser: `");
                 al_text_val(&j.text, r->user);
-                al_text_printf(&j.text, "`\nSpend This Month: `$%s`\nMonthly Threshold: `$%s`",
+                al_text_printf(&j.text, "`\nSpend This Month: `%s`\nMonthly Threshold: `%s`",
                                spend, limit);
             }
             rc = rc < 0 ? rc : ALERT_OK;
@@ -1004,7 +1024,7 @@ int al_user_spend_anomalies_check(al_ledger *l, al_marks *m, const al_user_spend
     if (rc != ALERT_OK)
         return rc;
     joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0 };
-    char spend[64], avg_s[64], min_s[64], mult[48];
+    char spend[48], avg_s[48], min_s[48], mult[48];
     al_fmt_pyfloat(mult, sizeof mult, a->anomaly_multiplier);
     fmt_money2(min_s, a->anomaly_min_spend);
     for (size_t i = 0; i < n && rc == ALERT_OK; i++) {
@@ -1022,8 +1042,8 @@ int al_user_spend_anomalies_check(al_ledger *l, al_marks *m, const al_user_spend
             al_text_lit(&j.text, "User Spend Anomaly Detected:\nUser: `");
             al_text_val(&j.text, r->user);
             al_text_printf(&j.text,
-                           "`\nSpend Today: `$%s`\nDaily Average (last %d days): `$%s`\n"
-                           "Trigger: spend above `%sx` the daily average (minimum `$%s`)",
+                           "`\nSpend Today: `%s`\nDaily Average (last %d days): `%s`\n"
+                           "Trigger: spend above `%sx` the daily average (minimum `%s`)",
                            spend, a->baseline_days, avg_s, mult, min_s);
         }
         rc = rc < 0 ? rc : ALERT_OK;

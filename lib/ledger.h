@@ -29,6 +29,8 @@ enum {
 #define AL_LEDGER_DAYS_DEFAULT 45
 #define AL_DAY_NONE INT32_MIN
 #define AL_LEDGER_NAME_MAX 256  /* longer names are cut (UTF-8 boundary) */
+/* Money in texts: amounts from here up print "> $1e15" (cells saturate at DBL_MAX). */
+#define AL_MONEY_SHOWN_MAX 1e15
 
 typedef struct al_ledger al_ledger;
 

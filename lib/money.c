@@ -9,11 +9,22 @@
 #include "outbox.h"
 #include "redact.h"
 #include "route.h"
-#include "sign.h"
 #include "state/state.h"
 #include "text.h"
 
 #define ID_MAX 256      /* labels of spend and budget events are cut here */
+#define DAY_MS 86400000LL
+
+/* The money calendar (days, months, the ledger's window, report schedules) follows the
+ * wall clock, but a glitch must not move it: it never goes back, and a jump of more
+ * than CALENDAR_JUMP_DAYS days is followed only once the clock has stayed past it for
+ * CALENDAR_CONFIRM_MS of its own time (a host suspended for a week is a real jump; a
+ * clock 60 days ahead for one second is not). Event times more than SPEND_FUTURE_MS
+ * ahead of the calendar, or older than the ledger's window, are clamped to the
+ * calendar's now. All documented in alert_on_spend(3). */
+#define CALENDAR_JUMP_DAYS 7
+#define CALENDAR_CONFIRM_MS (10 * 60000LL)
+#define SPEND_FUTURE_MS (60 * 60000LL)
 
 struct al_money {
     al_budgets *budgets;
@@ -23,105 +34,12 @@ struct al_money {
     int32_t spend_saved, monthly_saved;     /* what the store has, to write only changes */
     int64_t next_anomaly_ms;
     int32_t ledger_day;
-    uint64_t batch;                         /* the last counter batch sent to the state */
+    int64_t calendar_ms;        /* the calendar's now: the last clock value it followed */
+    int64_t jump_since_ms;      /* a far jump first seen at this clock value, or INT64_MIN */
+    int64_t window_ms;          /* the ledger's window */
+    uint64_t clamped;           /* event times clamped (logged on the first and every 1000th) */
+    uint64_t batch;             /* the last counter batch sent to the state */
 };
-
-/* ---- the host side: one allocation per event ------------------------------- */
-
-typedef struct packer {
-    char *p, *end;
-} packer;
-
-static size_t str_size(const char *s)
-{
-    return s ? strnlen(s, ID_MAX) + 1 : 0;
-}
-
-static const char *pack_str(packer *k, const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strnlen(s, ID_MAX);
-    char *d = k->p;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    k->p += n + 1;
-    return d;
-}
-
-/* A raw "sk-" key never leaves the caller's thread unhashed. */
-static const char *key_hash_of(const char *key, char out[65])
-{
-    if (key && strncmp(key, "sk-", 3) == 0 && al_sha256_hex(key, strlen(key), out) == 0)
-        return out;
-    return key;
-}
-
-al_event *al_money_spend_event(al_evqueue *q, const alert_spend *s, int64_t at_ms)
-{
-    char hashed[65];
-    const char *key = key_hash_of(s->key_hash, hashed);
-    const char *strs[] = { key, s->key_alias, s->user_id, s->user_email, s->team_id, s->team_alias,
-                           s->customer_id, s->organization_id, s->model, s->deployment };
-    size_t need = sizeof(al_event) + sizeof(alert_spend) + s->tag_count * sizeof(char *);
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        need += str_size(strs[i]);
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        need += str_size(s->tags[i]);
-    al_event *e = al_event_alloc(q, need);
-    if (!e)
-        return NULL;
-    e->kind = AL_EV_SPEND;
-    e->end_ms = at_ms;
-    alert_spend *c = (alert_spend *)(e + 1);
-    *c = *s;
-    const char **tags = (const char **)(c + 1);
-    packer k = { (char *)(tags + s->tag_count), (char *)e + need };
-    const char **dst[] = { &c->key_hash, &c->key_alias, &c->user_id, &c->user_email, &c->team_id,
-                           &c->team_alias, &c->customer_id, &c->organization_id, &c->model,
-                           &c->deployment };
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        *dst[i] = pack_str(&k, strs[i]);
-    for (uint32_t i = 0; i < s->tag_count; i++)
-        tags[i] = pack_str(&k, s->tags[i]);
-    c->tags = s->tag_count ? tags : NULL;
-    c->at_ms = at_ms;
-    e->payload = c;
-    return e;
-}
-
-al_event *al_money_budget_event(al_evqueue *q, al_ev_kind kind, const alert_budget *b,
-                                const char *duration, int64_t at_ms)
-{
-    char hashed[65];
-    const char *key = key_hash_of(b->key_hash, hashed);
-    const char *strs[] = { b->entity_id, key, b->key_alias, b->user_id, b->user_email, b->team_id,
-                           b->team_alias, b->customer_id, b->organization_id, duration };
-    size_t need = sizeof(al_event) + sizeof(alert_budget) + b->alert_email_count * sizeof(char *);
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        need += str_size(strs[i]);
-    for (uint32_t i = 0; i < b->alert_email_count; i++)
-        need += str_size(b->alert_emails[i]);
-    al_event *e = al_event_alloc(q, need);
-    if (!e)
-        return NULL;
-    e->kind = kind;
-    e->end_ms = at_ms;
-    alert_budget *c = (alert_budget *)(e + 1);
-    *c = *b;
-    const char **emails = (const char **)(c + 1);
-    packer k = { (char *)(emails + b->alert_email_count), (char *)e + need };
-    const char **dst[] = { &c->entity_id, &c->key_hash, &c->key_alias, &c->user_id, &c->user_email,
-                           &c->team_id, &c->team_alias, &c->customer_id, &c->organization_id };
-    for (size_t i = 0; i < sizeof dst / sizeof *dst; i++)
-        *dst[i] = pack_str(&k, strs[i]);
-    e->s[AL_ES_MESSAGE] = pack_str(&k, duration);
-    for (uint32_t i = 0; i < b->alert_email_count; i++)
-        emails[i] = pack_str(&k, b->alert_emails[i]);
-    c->alert_emails = b->alert_email_count ? emails : NULL;
-    e->payload = c;
-    return e;
-}
 
 /* ---- shared state: marks, the ledger, report schedules ------------------------ */
 
@@ -152,6 +70,46 @@ static int32_t saved_day(alert_ctx *ctx, const char *name)
     return AL_DAY_NONE;
 }
 
+/* The calendar's now for a clock reading (worker only). */
+static int64_t calendar_now(alert_ctx *ctx, int64_t now)
+{
+    al_money *m = ctx->money;
+    int32_t day = al_day_from_ms(now);
+    if (now < 0 || day < m->ledger_day)
+        return m->calendar_ms;          /* back across midnight: the day stays */
+    if (day <= m->ledger_day + CALENDAR_JUMP_DAYS) {
+        m->jump_since_ms = INT64_MIN;
+        return m->calendar_ms = now;
+    }
+    if (m->jump_since_ms == INT64_MIN || now < m->jump_since_ms) {
+        m->jump_since_ms = now;
+        al_ctx_log(ctx, ALERT_LOG_WARNING, "the clock jumped %d days ahead: budgets, the spend "
+                   "ledger and spend reports stay on the current day unless it holds for %lld s",
+                   (int)(day - m->ledger_day), CALENDAR_CONFIRM_MS / 1000);
+        return m->calendar_ms;
+    }
+    if (now - m->jump_since_ms < CALENDAR_CONFIRM_MS)
+        return m->calendar_ms;
+    m->jump_since_ms = INT64_MIN;
+    al_ctx_log(ctx, ALERT_LOG_WARNING, "the clock stayed %d days ahead: the spend calendar follows it",
+               (int)(day - m->ledger_day));
+    return m->calendar_ms = now;
+}
+
+/* An event's time, clamped to the calendar's now when it is out of range. */
+static int64_t event_time(alert_ctx *ctx, int64_t at, const char *what)
+{
+    al_money *m = ctx->money;
+    int64_t now = calendar_now(ctx, al_ctx_now(ctx));
+    if (at <= now + SPEND_FUTURE_MS && at > now - m->window_ms)
+        return at;
+    if (m->clamped++ % 1000 == 0)
+        al_ctx_log(ctx, ALERT_LOG_WARNING, "%s: a time more than %lld minutes ahead or older than "
+                   "%lld days was replaced by the current time (%llu so far)", what,
+                   SPEND_FUTURE_MS / 60000, m->window_ms / DAY_MS, (unsigned long long)m->clamped);
+    return now;
+}
+
 int al_money_new(alert_ctx *ctx, al_money **out)
 {
     const alert_config *c = &ctx->cfg;
@@ -170,6 +128,9 @@ int al_money_new(alert_ctx *ctx, al_money **out)
     al_marks_set_persist(m->marks, mark_put, mark_get, ctx);
     int64_t now = al_ctx_now(ctx);
     m->ledger_day = al_day_from_ms(now);
+    m->calendar_ms = now;
+    m->jump_since_ms = INT64_MIN;
+    m->window_ms = (int64_t)al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days) * DAY_MS;
     int days = al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days);
     al_state_counters_load(ctx->state, m->ledger_day - days + 1, al_ledger_load_row, m->ledger);
     al_ledger_set_sink(m->ledger, ledger_sink, ctx);
@@ -253,16 +214,17 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
     size_t n = 0;
     switch (e->kind) {
     case AL_EV_SPEND:
-        on_spend(ctx, e->payload, e->end_ms);
+        on_spend(ctx, e->payload, event_time(ctx, e->end_ms, "alert_on_spend"));
         break;
     case AL_EV_BUDGET:
         if (!al_type_on(ctx, AL_T_BUDGET_ALERTS))
             return;
-        al_budgets_observe(m->budgets, e->payload, e->end_ms, &v, &n);
+        al_budgets_observe(m->budgets, e->payload, event_time(ctx, e->end_ms, "alert_on_budget"), &v, &n);
         al_route_alerts(ctx, v, n);
         break;
     case AL_EV_SET_BUDGET:
-        if (al_budgets_declare(m->budgets, e->payload, e->s[AL_ES_MESSAGE], e->end_ms) != ALERT_OK)
+        if (al_budgets_declare(m->budgets, e->payload, e->s[AL_ES_MESSAGE],
+                               event_time(ctx, e->end_ms, "alert_set_budget")) != ALERT_OK)
             al_ctx_error(ctx, "alert_set_budget: the budget could not be declared");
         break;
     case AL_EV_TRACKING_FAILURE: {
@@ -271,7 +233,8 @@ void al_money_on_event(alert_ctx *ctx, const al_event *e)
         char *clean = (fixed && !ctx->cfg.disable_secret_redaction) ? al_scrub_secrets(fixed) : NULL;
         const char *text = clean ? clean : fixed;
         if (text && al_tracking_failure_alert(m->marks, e->s[AL_ES_MODEL], text,
-                                              (int64_t)(ctx->cfg.budget_alert_ttl * 1000.0), e->end_ms,
+                                              (int64_t)(ctx->cfg.budget_alert_ttl * 1000.0),
+                                              event_time(ctx, e->end_ms, "alert_on_spend_tracking_failure"),
                                               &a) == ALERT_OK && a)
             al_route_alert(ctx, a);
         else if (text)
@@ -306,8 +269,9 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
 {
     al_money *m = ctx->money;
     al_alert *a = NULL;
+    now = calendar_now(ctx, now);
     int32_t today = al_day_from_ms(now);
-    if (today != m->ledger_day) {
+    if (today > m->ledger_day) {
         m->ledger_day = today;
         al_ledger_advance(m->ledger, today);
         al_marks_prune(m->marks, now);

@@ -144,6 +144,7 @@ struct al_outbox {
     uint64_t finished;      /* transfers completed, ever */
     CURL *idle[MAX_INFLIGHT];   /* easy handles kept for reuse (reset between transfers) */
     size_t n_idle;
+    int unsaved;            /* state_path: a queued message may lack its row (disk full) */
 };
 
 static void list_push(rec_list *l, rec *r)
@@ -250,14 +251,28 @@ static void free_list(al_outbox *o, rec_list *l)
     l->n = 0;
 }
 
+static void store_resave(al_outbox *o, int until_failure, uint64_t *kept, uint64_t *unsaved);
+
 void al_outbox_free(al_outbox *o)
 {
     if (!o)
         return;
     uint64_t lost = o->batched.n + o->ready.n + o->inflight.n;
     if (lost && al_state_durable(o->ctx->state)) {
-        al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are kept "
-                   "in state_path for the next start", (unsigned long long)lost);
+        /* what has a row is kept; what has none gets one last put, and what still
+         * has none is said to be dropped, and counted */
+        uint64_t kept, unsaved;
+        o->unsaved = 1;
+        store_resave(o, 0, &kept, &unsaved);
+        if (kept)
+            al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are "
+                       "kept in state_path for the next start", (unsigned long long)kept);
+        if (unsaved) {
+            atomic_fetch_add(&o->ctx->n.deliveries_dropped, unsaved);
+            al_ctx_log(o->ctx, ALERT_LOG_ERROR, "%llu deliveries still pending at shutdown could "
+                       "not be saved in state_path (%s) and were dropped",
+                       (unsigned long long)unsaved, al_state_last_error(o->ctx->state));
+        }
     } else if (lost) {
         atomic_fetch_add(&o->ctx->n.deliveries_dropped, lost);
         al_ctx_log(o->ctx, ALERT_LOG_ERROR,
@@ -429,12 +444,37 @@ static al_state *store_of(const al_outbox *o)
     return o->ctx->state;
 }
 
-static void store_put(al_outbox *o, rec *r, int count)
+/* A batch the store rolled back (a full disk at commit) took rows with it, and
+ * their ids will be given again: forget them before the store is used, and put
+ * those messages again later. */
+static void store_check(al_outbox *o)
 {
     al_state *st = store_of(o);
-    if (!al_state_durable(st))
-        return;                 /* no spool: the outbox is the only copy */
+    int64_t lost = al_state_spool_take_lost(st);
+    if (!lost)
+        return;
+    rec_list *lists[3] = { &o->batched, &o->ready, &o->inflight };
+    for (int li = 0; li < 3; li++)
+        for (rec *r = lists[li]->head; r; r = r->next)
+            for (rec *m = r; m; m = m->pack) {
+                if (m->store_id >= lost) {
+                    m->store_id = 0;
+                    o->unsaved = 1;
+                }
+                size_t kept = 0;
+                for (size_t i = 0; i < m->n_merged; i++)
+                    if (m->merged[i] < lost)
+                        m->merged[kept++] = m->merged[i];
+                m->n_merged = kept;
+            }
+}
+
+static int spool_put(al_outbox *o, rec *r, int count)
+{
+    al_state *st = store_of(o);
     char *extra = al_alert_to_json(r->alert, count);
+    if (!extra)
+        return ALERT_ERR_NOMEM;
     al_spool_row row;
     memset(&row, 0, sizeof row);
     row.target_kind = r->target->kind;
@@ -448,14 +488,64 @@ static void store_put(al_outbox *o, rec *r, int count)
     row.created_ms = r->created_ms;
     row.next_at_ms = r->next_at_ms;
     row.deadline_ms = r->deadline_ms;
-    if (!extra || al_state_spool_put(st, &row, &r->store_id) != ALERT_OK)
-        al_ctx_error(o->ctx, "state_path: a pending delivery could not be saved (%s)",
-                     extra ? al_state_last_error(st) : "out of memory");
+    int rc = al_state_spool_put(st, &row, &r->store_id);
+    if (rc != ALERT_OK)
+        r->store_id = 0;
     al_free(extra);
+    return rc;
+}
+
+static void store_put(al_outbox *o, rec *r, int count)
+{
+    if (!al_state_durable(store_of(o)))
+        return;                 /* no spool: the outbox is the only copy */
+    store_check(o);
+    int rc = spool_put(o, r, count);
+    if (rc != ALERT_OK && !o->unsaved)     /* once until the store takes them again */
+        al_ctx_error(o->ctx, "state_path: a pending delivery could not be saved (%s); "
+                     "it is tried again on the next passes",
+                     rc == ALERT_ERR_NOMEM ? "out of memory" : al_state_last_error(store_of(o)));
+    if (rc != ALERT_OK)
+        o->unsaved = 1;
+}
+
+/* Puts again the queued messages that have no row: on each pass until one put
+ * fails (until_failure), or all of them at shutdown. Counts what has a row and
+ * what has none when it returns. */
+static void store_resave(al_outbox *o, int until_failure, uint64_t *kept, uint64_t *unsaved)
+{
+    store_check(o);
+    *kept = *unsaved = 0;
+    uint64_t saved_now = 0;
+    int failed = 0;
+    rec_list *lists[3] = { &o->batched, &o->ready, &o->inflight };
+    for (int li = 0; li < 3; li++)
+        for (rec *r = lists[li]->head; r; r = r->next)
+            for (rec *m = r; m; m = m->pack) {
+                if (!m->store_id && !(failed && until_failure)) {
+                    /* rows of coalesced twins still stand for themselves */
+                    int count = m->count - (int)m->n_merged;
+                    if (spool_put(o, m, count < 1 ? 1 : count) == ALERT_OK)
+                        saved_now++;
+                    else
+                        failed = 1;
+                }
+                if (m->store_id)
+                    (*kept)++;
+                else
+                    (*unsaved)++;
+            }
+    if (!*unsaved) {
+        o->unsaved = 0;
+        if (saved_now)
+            al_ctx_log(o->ctx, ALERT_LOG_INFO, "state_path: %llu pending deliveries saved "
+                       "after an earlier failure", (unsigned long long)saved_now);
+    }
 }
 
 static void store_retry(al_outbox *o, rec *r)
 {
+    store_check(o);
     for (rec *m = r; m; m = m->pack)
         if (m->store_id)
             al_state_spool_update(store_of(o), m->store_id, r->attempt, r->next_at_ms);
@@ -465,6 +555,7 @@ static void store_retry(al_outbox *o, rec *r)
 static void store_forget(al_outbox *o, rec *r)
 {
     al_state *st = store_of(o);
+    store_check(o);
     for (rec *m = r; m; m = m->pack) {
         if (m->store_id)
             al_state_spool_delete(st, m->store_id);
@@ -526,7 +617,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     }
     r->alert = al_alert_retain(a);
     idempotency_key(o, r->idem);
-    int64_t now = al_ctx_now(ctx);
+    int64_t now = al_ctx_mono(ctx);       /* durations: the worker's clock */
     r->created_ms = now;
     r->deadline_ms = now + (int64_t)(ctx->cfg.delivery_deadline * 1000.0);
     r->state = REC_BATCHED;
@@ -1119,6 +1210,11 @@ void al_outbox_run(al_outbox *o, int64_t now, int force_flush)
     } else if (!o->batched.n && now >= o->next_flush_ms) {
         o->next_flush_ms = now + (int64_t)(cfg->flush_interval * 1000.0);
     }
+    store_check(o);
+    if (o->unsaved) {
+        uint64_t kept, unsaved;
+        store_resave(o, 1, &kept, &unsaved);
+    }
     collect(o, now);
     /* a fast receiver answers within the pass: start the next ones at once instead of
      * waiting for a wake-up that no socket will give */
@@ -1177,7 +1273,9 @@ static int replay_row(void *ud, const al_spool_row *row)
     al_outbox *o = ud;
     const alert_config *c = &o->ctx->cfg;
     al_target *t = NULL;
-    if (row->target_kind == AL_DEST_CUSTOM) {
+    if (!row->target || !row->text || !row->idem) {
+        /* damaged in the file: dropped below like any row that cannot be sent */
+    } else if (row->target_kind == AL_DEST_CUSTOM) {
         for (size_t i = 0; i < c->n_transports; i++)
             if (strcmp(c->transports[i]->name, row->target) == 0)
                 t = al_outbox_target(o, AL_DEST_CUSTOM, NULL, c->transports[i]);
@@ -1188,9 +1286,11 @@ static int replay_row(void *ud, const al_spool_row *row)
     al_alert *a = al_alert_from_json(row->extra, &count);
     rec *r = (t && a) ? al_calloc(1, sizeof *r) : NULL;
     if (!r || !(r->text = al_strdup(row->text))) {
-        /* its transport is gone, or the row is not ours: it cannot be sent any more */
-        al_ctx_log(o->ctx, ALERT_LOG_ERROR, "state_path: a pending %s delivery could not be "
-                   "restored and is dropped", row->alert_type ? row->alert_type : "");
+        /* its transport is gone, or the row is damaged or not ours: it cannot be
+         * sent any more. One message for every cause (the row's id, never its
+         * target); the start goes on. */
+        al_ctx_log(o->ctx, ALERT_LOG_ERROR, "state_path: pending delivery #%lld could not be "
+                   "restored and is dropped", (long long)row->id);
         atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1);
         al_state_spool_delete(store_of(o), row->id);
         al_alert_free(a);

@@ -390,7 +390,7 @@ void al_route_tick(alert_ctx *ctx, int64_t now_ms, int all)
     uint64_t dropped = al_outbox_take_dropped(ctx->outbox, &type);
     if (dropped) {
         /* the notice goes out whatever alert_types says: it is about alerts lost */
-        al_alert *a = al_alert_new(type, ALERT_LEVEL_HIGH, now_ms);
+        al_alert *a = al_alert_new(type, ALERT_LEVEL_HIGH, al_ctx_now(ctx));
         if (a)
             a->notice = 1;
         char text[200];

@@ -75,7 +75,8 @@ al_alert *al_alert_from_json(const char *json, int *count)
 {
     json_error_t jerr;
     json_t *o = json ? json_loads(json, 0, &jerr) : NULL;
-    int64_t type = o ? get_int(o, "type") : -1;
+    /* a type that is missing or not a number is not ours (a damaged row) */
+    int64_t type = json_is_integer(json_object_get(o, "type")) ? get_int(o, "type") : -1;
     if (!o || !json_is_object(o) || type < 0 || type >= AL_T__COUNT) {
         json_decref(o);
         return NULL;

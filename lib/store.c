@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -56,6 +57,7 @@ enum {
     ST_SPOOL_UPDATE,
     ST_SPOOL_DELETE,
     ST_SPOOL_LOAD,
+    ST_SPOOL_GET,
     ST_MARK_PUT,
     ST_MARK_GET,
     ST_MARK_DELETE,
@@ -80,9 +82,12 @@ static const char *const statement_sql[ST__COUNT] = {
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_SPOOL_UPDATE] = "UPDATE spool SET attempt = ?2, next_at_ms = ?3 WHERE id = ?1",
     [ST_SPOOL_DELETE] = "DELETE FROM spool WHERE id = ?1",
-    [ST_SPOOL_LOAD] =
+    /* The load walks the ids (keys only: no record is decoded) and reads each row
+     * on its own, so that a damaged record is one row skipped, not a failed load. */
+    [ST_SPOOL_LOAD] = "SELECT id FROM spool ORDER BY id",
+    [ST_SPOOL_GET] =
         "SELECT id, target_kind, target, alert_type, level, text, body, extra, idem,"
-        " attempt, created_ms, next_at_ms, deadline_ms FROM spool ORDER BY id",
+        " attempt, created_ms, next_at_ms, deadline_ms FROM spool WHERE id = ?1",
     [ST_MARK_PUT] =
         "INSERT INTO marks(key, value, expires_ms) VALUES(?1, ?2, ?3)"
         " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
@@ -108,6 +113,8 @@ struct al_store {
     int depth;              /* nesting of al_store_begin */
     int batch_open;         /* the outermost BEGIN succeeded */
     int batch_lost;         /* SQLite rolled the open batch back after an error */
+    int64_t batch_first_put;    /* the first spool id put in the open batch, or 0 */
+    int64_t lost_from;      /* spool ids from here on were rolled back (0: none) */
     sqlite3_stmt *st[ST__COUNT];
     char last_error[256];
 };
@@ -130,6 +137,15 @@ static int code_of(int sqlite_rc)
     return (sqlite_rc & 0xff) == SQLITE_NOMEM ? ALERT_ERR_NOMEM : ALERT_ERR_IO;
 }
 
+/* The open batch is gone: the rows it put are not in the file, and since a new
+ * id is max(id) + 1 their ids will be given again. */
+static void batch_rolled_back(al_store *s)
+{
+    if (s->batch_first_put && (!s->lost_from || s->batch_first_put < s->lost_from))
+        s->lost_from = s->batch_first_put;
+    s->batch_first_put = 0;
+}
+
 /* Records SQLite's message (it names tables and columns, never bound values) and
  * notices when the error has rolled an open batch back. */
 static int store_fail(al_store *s, int sqlite_rc)
@@ -140,6 +156,7 @@ static int store_fail(al_store *s, int sqlite_rc)
     if (s->batch_open && sqlite3_get_autocommit(s->db)) {
         s->batch_open = 0;
         s->batch_lost = 1;
+        batch_rolled_back(s);
     }
     return code_of(sqlite_rc);
 }
@@ -224,18 +241,19 @@ static int ensure_schema(al_store *s, const char *path, char *err, size_t err_si
     return ALERT_OK;
 }
 
-/* One opener per path: an flock on "<path>.lock". flock locks belong to the open
+/* One opener per file: an flock on "<resolved path>.lock". flock locks belong to the open
  * file description, so a second open() in this same process conflicts as a
  * second process does (fcntl locks would not: they are per process). */
-static int take_lock(al_store *s, const char *path, char *err, size_t err_size)
+static int take_lock(al_store *s, const char *resolved, const char *path, char *err,
+                     size_t err_size)
 {
-    size_t n = strlen(path);
+    size_t n = strlen(resolved);
     char *lock_path = al_malloc(n + sizeof ".lock");
     if (!lock_path) {
         err_set(err, err_size, "out of memory");
         return ALERT_ERR_NOMEM;
     }
-    memcpy(lock_path, path, n);
+    memcpy(lock_path, resolved, n);
     memcpy(lock_path + n, ".lock", sizeof ".lock");
 
     int rc = ALERT_OK;
@@ -280,9 +298,11 @@ static int create_private(const char *path, char *err, size_t err_size)
     return ALERT_OK;
 }
 
-static int open_db(al_store *s, const char *path, char *err, size_t err_size)
+/* resolved is opened; path (as configured) names it in errors. */
+static int open_db(al_store *s, const char *resolved, const char *path, char *err,
+                   size_t err_size)
 {
-    int rc = sqlite3_open_v2(path, &s->db,
+    int rc = sqlite3_open_v2(resolved, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
@@ -349,16 +369,30 @@ int al_store_open(al_store **out, const char *path, char *err, size_t err_size)
     /* Refused before the lock file is made, so that a mistyped directory does
      * not leave a stray "<dir>.lock" beside it. */
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    int rc = ALERT_OK;
+    int exists = stat(path, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
         err_set(err, err_size, "state_path %s is not a regular file", path);
         al_free(s);
         return ALERT_ERR_IO;
+    } else if (!exists && errno == ENOENT) {
+        /* created first, so that it has a resolved name; nobody can hold a
+         * file that did not exist */
+        rc = create_private(path, err, err_size);
     }
-    int rc = take_lock(s, path, err, err_size);
+    /* The lock belongs to the file, not to the name it was reached by: through
+     * a symlink or "dir/../x" a second opener must find the same lock. */
+    char resolved[PATH_MAX];
+    if (rc == ALERT_OK && !realpath(path, resolved)) {
+        err_set(err, err_size, "state_path %s: cannot resolve: %s", path, strerror(errno));
+        rc = ALERT_ERR_IO;
+    }
+    if (rc == ALERT_OK)
+        rc = take_lock(s, resolved, path, err, err_size);
     if (rc == ALERT_OK)
         rc = create_private(path, err, err_size);
     if (rc == ALERT_OK)
-        rc = open_db(s, path, err, err_size);
+        rc = open_db(s, resolved, path, err, err_size);
     if (rc != ALERT_OK) {
         al_store_close(s);
         return rc;
@@ -397,6 +431,7 @@ int al_store_begin(al_store *s)
     if (s->depth++ > 0)
         return ALERT_OK;
     s->batch_lost = 0;
+    s->batch_first_put = 0;
     int rc = run(s, s->st[ST_BEGIN], SQLITE_OK);
     s->batch_open = rc == ALERT_OK;
     return rc;
@@ -427,6 +462,9 @@ int al_store_commit(al_store *s)
         sqlite3_step(s->st[ST_ROLLBACK]);
         stmt_done(s->st[ST_ROLLBACK]);
     }
+    if (rc != ALERT_OK)
+        batch_rolled_back(s);
+    s->batch_first_put = 0;
     return rc;
 }
 
@@ -464,9 +502,21 @@ int al_store_spool_put(al_store *s, const al_spool_row *row, int64_t *id_out)
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 12, row->deadline_ms);
     int out = run(s, st, rc);
+    int64_t id = out == ALERT_OK ? sqlite3_last_insert_rowid(s->db) : 0;
+    if (id && s->batch_open && !s->batch_first_put)
+        s->batch_first_put = id;
     if (out == ALERT_OK && id_out)
-        *id_out = sqlite3_last_insert_rowid(s->db);
+        *id_out = id;
     return out;
+}
+
+int64_t al_store_spool_take_lost(al_store *s)
+{
+    if (!s)
+        return 0;
+    int64_t from = s->lost_from;
+    s->lost_from = 0;
+    return from;
 }
 
 int al_store_spool_update(al_store *s, int64_t id, int32_t attempt, int64_t next_at_ms)
@@ -536,34 +586,58 @@ static int read_spool_row(sqlite3_stmt *st, al_spool_row *r)
     return rc;
 }
 
+/* Reads row id into *row. SQLITE_DONE: it went (the callback deleted it);
+ * SQLITE_CORRUPT: the row is damaged and *row has only its id. */
+static int get_spool_row(al_store *s, int64_t id, al_spool_row *row)
+{
+    sqlite3_stmt *st = s->st[ST_SPOOL_GET];
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = read_spool_row(st, row);
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_MISMATCH) {
+        memset(row, 0, sizeof *row);
+        row->id = id;
+        rc = SQLITE_CORRUPT;
+    }
+    return rc;
+}
+
 int al_store_spool_load(al_store *s, al_spool_cb cb, void *ud)
 {
     if (!s || !cb)
         return ALERT_ERR_INVALID;
-    sqlite3_stmt *st = s->st[ST_SPOOL_LOAD];
-    if (sqlite3_stmt_busy(st))
+    sqlite3_stmt *ids = s->st[ST_SPOOL_LOAD];
+    sqlite3_stmt *get = s->st[ST_SPOOL_GET];
+    if (sqlite3_stmt_busy(ids))
         return ALERT_ERR_STATE;
     int out = ALERT_OK;
     for (;;) {
-        int rc = sqlite3_step(st);
+        int rc = sqlite3_step(ids);
         if (rc == SQLITE_DONE)
             break;
-        if (rc == SQLITE_ROW) {
-            al_spool_row row;
-            rc = read_spool_row(st, &row);
-            if (rc == SQLITE_OK) {
-                out = cb(ud, &row);
-                if (out != 0)
-                    break;
-                continue;
-            }
+        if (rc != SQLITE_ROW) {
+            out = store_fail(s, rc);
+            break;
         }
-        if (rc == SQLITE_CORRUPT)
-            snprintf(s->last_error, sizeof s->last_error, "a spool row lacks a required field");
-        out = rc == SQLITE_CORRUPT ? ALERT_ERR_IO : store_fail(s, rc);
-        break;
+        al_spool_row row;
+        rc = get_spool_row(s, sqlite3_column_int64(ids, 0), &row);
+        if (rc == SQLITE_OK || rc == SQLITE_CORRUPT) {
+            /* the row's strings stay valid until the statement is reset */
+            out = cb(ud, &row);
+            stmt_done(get);
+            if (out != 0)
+                break;
+        } else if (rc == SQLITE_DONE) {
+            stmt_done(get);
+        } else {
+            out = store_fail(s, rc);
+            stmt_done(get);
+            break;
+        }
     }
-    stmt_done(st);
+    stmt_done(ids);
     return out;
 }
 

@@ -19,9 +19,11 @@
 typedef struct al_store al_store;
 
 /* Opens or creates the database at path (a new file is created 0600: it holds
- * target URLs) and its schema. ALERT_ERR_IO when the file or its "<path>.lock"
- * sidecar cannot be created or is not a database, ALERT_ERR_STATE when another
- * store holds the path or the schema is newer than this library; err (may be
+ * target URLs) and its schema. The lock is "<resolved path>.lock" (realpath), so
+ * a symlink to a held database, or another spelling of its name, is refused too.
+ * ALERT_ERR_IO when the file or its lock sidecar cannot be created or is not a
+ * database, ALERT_ERR_STATE when another store holds the file or the schema is
+ * newer than this library; err (may be
  * NULL) gets a text naming the path. The lock file is left in place on close:
  * removing it would let two openers lock two different inodes. */
 int al_store_open(al_store **out, const char *path, char *err, size_t err_size);
@@ -46,11 +48,21 @@ int al_store_spool_update(al_store *s, int64_t id, int32_t attempt, int64_t next
 int al_store_spool_delete(al_store *s, int64_t id);          /* a missing id is OK */
 
 /* Calls cb for every row in id order. The row and its strings are borrowed for
- * the call. cb returns 0 to go on; anything else stops the load, which returns
- * that value. cb may put, update and delete (rows it adds or changes during the
- * load may or may not be seen) but not load again (ALERT_ERR_STATE). */
+ * the call. A damaged row (a record SQLite cannot decode, or a required field
+ * missing) does not stop the load: cb gets it with only its id set and target,
+ * alert_type, text and idem NULL, and decides (the outbox drops it). cb returns
+ * 0 to go on; anything else stops the load, which returns that value. cb may
+ * put, update and delete (rows it adds or changes during the load may or may
+ * not be seen) but not load again (ALERT_ERR_STATE). */
 typedef int (*al_spool_cb)(void *ud, const al_spool_row *row);
 int al_store_spool_load(al_store *s, al_spool_cb cb, void *ud);
+
+/* A batch that is rolled back (its commit failed, or an error inside it made
+ * SQLite drop it: a full disk) takes its puts with it, and their ids will be
+ * given again. Returns the smallest id lost since the last call (0: none) and
+ * forgets it; a caller holding spool ids calls this before each put, update or
+ * delete and treats every id it holds >= the answer as not saved. */
+int64_t al_store_spool_take_lost(al_store *s);
 
 /* ---- marks: budget thresholds, dedup ----------------------------------- */
 /* Sets key to value (replacing); expires_ms is a ctx-clock time, 0 for never. */

@@ -379,3 +379,8 @@ int al_state_spool_load(al_state *s, al_state_row_cb cb, void *ud)
         return ALERT_ERR_INVALID;
     return s->ops->spool_load(s, cb, ud);
 }
+
+int64_t al_state_spool_take_lost(al_state *s)
+{
+    return s && s->ops->spool_take_lost ? s->ops->spool_take_lost(s) : 0;
+}

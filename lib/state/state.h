@@ -106,6 +106,11 @@ int al_state_window_count(al_state *s, const char *key, int64_t since_ms, uint64
 int al_state_spool_put(al_state *s, const al_spool_row *row, int64_t *id_out);
 int al_state_spool_update(al_state *s, int64_t id, int32_t attempt, int64_t next_at_ms);
 int al_state_spool_delete(al_state *s, int64_t id);
+/* Rows a rolled-back batch took with it (a full disk at commit): their ids will be
+ * given again. The smallest id lost since the last call (0: none); a caller holding
+ * spool ids calls this before each put, update or delete and treats every id it holds
+ * >= the answer as not saved. */
+int64_t al_state_spool_take_lost(al_state *s);
 /* Every row in id order; cb may delete the row it is given. */
 typedef int (*al_state_row_cb)(void *ud, const al_spool_row *row);
 int al_state_spool_load(al_state *s, al_state_row_cb cb, void *ud);

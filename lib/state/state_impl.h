@@ -27,6 +27,7 @@ typedef struct al_state_ops {
     int (*spool_update)(al_state *s, int64_t id, int32_t attempt, int64_t next_at_ms);
     int (*spool_delete)(al_state *s, int64_t id);
     int (*spool_load)(al_state *s, al_state_row_cb cb, void *ud);
+    int64_t (*spool_take_lost)(al_state *s);
 } al_state_ops;
 
 /* A string-keyed map with chained buckets; values are the caller's. */

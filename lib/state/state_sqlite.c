@@ -136,6 +136,11 @@ static int sql_spool_load(al_state *s, al_state_row_cb cb, void *ud)
     return al_store_spool_load(st(s), cb, ud);
 }
 
+static int64_t sql_spool_take_lost(al_state *s)
+{
+    return al_store_spool_take_lost(st(s));
+}
+
 static const al_state_ops sql_ops = {
     .name = "sqlite",
     .durable = 1,
@@ -156,6 +161,7 @@ static const al_state_ops sql_ops = {
     .spool_update = sql_spool_update,
     .spool_delete = sql_spool_delete,
     .spool_load = sql_spool_load,
+    .spool_take_lost = sql_spool_take_lost,
 };
 
 int al_state_open_sqlite(al_state **out, const char *path, char *err, size_t err_size)

@@ -227,6 +227,114 @@ static void full_table_rejects_and_counts(void **state)
     h_free(h);
 }
 
+/* Item 6: a step of the clock backwards (an NTP step) must not stall a retry for the
+ * length of the step, nor let alert_flush say OK while the alert is still queued. */
+static void retries_continue_after_a_clock_step_back(void **state)
+{
+    (void)state;
+    static const int64_t steps_min[] = { 1, 10, 60 };
+    for (size_t k = 0; k < sizeof steps_min / sizeof *steps_min; k++) {
+        harness *h = h_new(NULL);
+        h_start(h);
+        rcv_push(h->rcv, 503, NULL, "busy");
+        assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "after the step", NULL),
+                         ALERT_OK);
+        h_advance(h, 0);
+        assert_int_equal(rcv_count(h->rcv), 1);        /* the 503: a retry is planned */
+        h->now -= steps_min[k] * 60000;                 /* the clock steps back */
+        /* within a minute of the clock's own time, the retry goes out; each flush that
+         * says OK has nothing left queued once the retry was due */
+        for (int i = 0; i < 12 && rcv_count(h->rcv) < 2; i++)
+            h_advance(h, 5000);
+        assert_int_equal(rcv_count(h->rcv), 2);
+        alert_stats s;
+        h_stats(h, &s);
+        assert_int_equal(s.queue_depth, 0);
+        assert_int_equal(s.deliveries_ok, 1);
+        /* and a new alert after the step goes out at once */
+        assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "later", NULL), ALERT_OK);
+        h_advance(h, 0);
+        assert_int_equal(rcv_count(h->rcv), 3);
+        h_free(h);
+    }
+}
+
+/* Item 17: a clock that says a time before 1970 is refused at create. */
+static int64_t negative_clock(void *ud)
+{
+    (void)ud;
+    return -5000;
+}
+
+static void negative_clock_is_refused(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    assert_int_equal(alert_config_set_clock(h->cfg, negative_clock, NULL), ALERT_OK);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_ctx_create(&h->ctx, h->cfg, &err), ALERT_ERR_CONFIG);
+    assert_null(h->ctx);
+    assert_non_null(strstr(err.text, "negative time"));
+    /* one that goes negative later: logged as an error, nothing runs on it */
+    assert_int_equal(alert_config_set_clock(h->cfg, h_clock, h), ALERT_OK);
+    h_start(h);
+    h->now = -1;
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    int logged = 0;
+    for (int i = 0; i < h->n_log; i++)
+        logged += strstr(h->log[i], "negative time") != NULL;
+    assert_int_equal(logged, 1);
+    assert_non_null(strstr(alert_ctx_last_error(h->ctx), "negative time"));
+    h->now = T0 + 1000;     /* sane again: deliveries go on */
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "back", NULL), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_free(h);
+}
+
+/* Item 15: callbacks run inside alert_ctx_destroy; alert_poll and alert_flush from
+ * there get ALERT_ERR_STATE instead of running a worker pass in the teardown. */
+typedef struct reentry {
+    alert_ctx *ctx;
+    int calls, refused;
+} reentry;
+
+static void log_reenters(int level, const char *msg, void *ud)
+{
+    reentry *r = ud;
+    (void)level;
+    (void)msg;
+    if (!r->ctx)
+        return;
+    r->calls++;
+    r->refused += alert_poll(r->ctx, 0) == ALERT_ERR_STATE;
+    r->refused += alert_flush(r->ctx, 0) == ALERT_ERR_STATE;
+}
+
+static void destroy_refuses_reentry(void **state)
+{
+    (void)state;
+    int port = h_free_port();       /* nothing listens: deliveries stay pending */
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    reentry r = { NULL, 0, 0 };
+    assert_int_equal(alert_config_set_log(cfg, log_reenters, &r), ALERT_OK);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n  alerting: [slack]\n  alerting_args:\n    worker_threads: 0\n"
+             "    slack_webhook_url: \"http://127.0.0.1:%d/x\"\n    shutdown_timeout: 0.1\n", port);
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    alert_ctx *ctx;
+    assert_int_equal(alert_ctx_create(&ctx, cfg, NULL), ALERT_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH, "pending", NULL), ALERT_OK);
+    r.ctx = ctx;
+    alert_ctx_destroy(ctx);         /* logs what is still pending */
+    assert_true(r.calls > 0);
+    assert_int_equal(r.refused, 2 * r.calls);
+    alert_config_free(cfg);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -237,6 +345,9 @@ int main(void)
         cmocka_unit_test(stale_and_forged_ids),
         cmocka_unit_test(money_arguments_are_checked),
         cmocka_unit_test(full_table_rejects_and_counts),
+        cmocka_unit_test(retries_continue_after_a_clock_step_back),
+        cmocka_unit_test(negative_clock_is_refused),
+        cmocka_unit_test(destroy_refuses_reentry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

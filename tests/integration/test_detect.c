@@ -316,6 +316,36 @@ static void metadata_is_appended_or_dropped(void **state)
     h_free(h);
 }
 
+/* Item 6: the clock steps back 1, 10 or 60 minutes while a request hangs: the hanging
+ * alert still comes 300 s of clock time after the start, and says 300 s elapsed. */
+static void hanging_survives_a_clock_step_back(void **state)
+{
+    (void)state;
+    static const int64_t steps_min[] = { 1, 10, 60 };
+    for (size_t k = 0; k < sizeof steps_min / sizeof *steps_min; k++) {
+        harness *h = h_new(NULL);
+        h_start(h);
+        h_req(h, "gpt-4", "call-1", 0);
+        h_advance(h, 100000);
+        h->now -= steps_min[k] * 60000;
+        h_advance(h, 0);                    /* the worker runs while the clock is back */
+        h_advance(h, 199000);
+        assert_int_equal(rcv_count(h->rcv), 0);
+        h_advance(h, 1000);
+        assert_int_equal(rcv_count(h->rcv), 1);
+        char *t = h_text(h, 0);
+        assert_non_null(strstr(t, "\nElapsed: `300.00s`"));
+        free(t);
+        /* a request started after the step is watched on the same terms */
+        h_req(h, "gpt-4", "call-2", 0);
+        h_advance(h, 299000);
+        assert_int_equal(rcv_count(h->rcv), 1);
+        h_advance(h, 1000);
+        assert_int_equal(rcv_count(h->rcv), 2);
+        h_free(h);
+    }
+}
+
 int main(void)
 {
     h_clear_env();
@@ -329,6 +359,7 @@ int main(void)
         cmocka_unit_test(prompt_is_truncated_repaired_and_redactable),
         cmocka_unit_test(exceptions_are_scrubbed_and_user_errors_quiet),
         cmocka_unit_test(metadata_is_appended_or_dropped),
+        cmocka_unit_test(hanging_survives_a_clock_step_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,6 +134,78 @@ static void intern_returns_one_copy(void **state)
     al_intern_free(t);
 }
 
+/* The pointer hints: a buffer reused for another string is never taken for the
+ * string it held before, and an entry cut from a longer string is not the whole
+ * string. */
+static void intern_hints_compare_the_bytes(void **state)
+{
+    (void)state;
+    al_intern_table *t = al_intern_new(64);
+    char buf[32] = "azure/gpt-4o-eastus";
+    const char *in[3] = { buf, NULL, "never-interned" };
+    const char *out[3];
+    assert_int_equal(al_intern_known(t, in, out, 3), 1u | 4u);     /* nothing interned yet */
+    assert_null(out[0]);
+    assert_null(out[1]);
+    const char *first = al_intern(t, buf, strlen(buf));
+    assert_int_equal(al_intern_known(t, in, out, 3), 4u);
+    assert_ptr_equal(out[0], first);
+    assert_null(out[2]);
+
+    strcpy(buf, "azure/gpt-4o-westus");     /* same pointer, same length, other bytes */
+    assert_int_equal(al_intern_known(t, in, out, 1), 1u);
+    const char *second = al_intern(t, buf, strlen(buf));
+    assert_ptr_not_equal(second, first);
+    assert_string_equal(second, "azure/gpt-4o-westus");
+    assert_int_equal(al_intern_known(t, in, out, 1), 0u);
+    assert_ptr_equal(out[0], second);
+
+    strcpy(buf, "azure/gpt-4o");            /* a prefix of what the hint holds */
+    assert_int_equal(al_intern_known(t, in, out, 1), 1u);
+    strcpy(buf, "azure/gpt-4o-westus-2");   /* longer than what the hint holds */
+    assert_int_equal(al_intern_known(t, in, out, 1), 1u);
+    /* an entry interned from a cut: the whole string is not it */
+    const char *cut = al_intern(t, buf, 12);
+    assert_string_equal(cut, "azure/gpt-4o");
+    assert_int_equal(al_intern_known(t, in, out, 1), 1u);
+    /* and the hint points at the right entry again from any pointer with those bytes */
+    assert_ptr_equal(al_intern(t, "azure/gpt-4o-westus", 19), second);
+    assert_int_equal(al_intern_count(t), 3);
+    al_intern_free(t);
+}
+
+/* The ring's pressure signal comes once when it passes 3/4, and again only after
+ * it went below. */
+static void publish_signals_pressure_once_per_fill(void **state)
+{
+    (void)state;
+    al_inflight *t = al_inflight_new(1000, 64);     /* 64 entries per stripe's ring */
+    uint32_t idx, gen;
+    int signals = 0, full = 0;
+    for (int i = 0; i < 70; i++) {
+        assert_int_equal(al_inflight_alloc(t, 0, 0, &idx, &gen), ALERT_OK);
+        int rc = al_inflight_publish(t, 0, idx, gen);
+        if (rc == 1) {
+            signals++;
+            assert_int_equal(i, 45);        /* the 46th start: more than 45 (3/4 of 63) queued */
+        }
+        if (rc < 0)
+            full++;
+    }
+    assert_int_equal(signals, 1);
+    assert_int_equal(full, 6);
+    assert_int_equal(al_inflight_dropped_events(t), 6);
+    al_start_ev ev[64];
+    assert_int_equal(al_inflight_drain(t, ev, 64), 64);
+    assert_int_equal(al_inflight_alloc(t, 0, 0, &idx, &gen), ALERT_OK);
+    assert_int_equal(al_inflight_publish(t, 0, idx, gen), 0);     /* re-armed, not signalled */
+    for (int i = 0; i < 48; i++) {
+        assert_int_equal(al_inflight_alloc(t, 0, 0, &idx, &gen), ALERT_OK);
+        assert_int_equal(al_inflight_publish(t, 0, idx, gen), i == 44 ? 1 : 0);
+    }
+    al_inflight_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +213,8 @@ int main(void)
         cmocka_unit_test(capacity_is_a_hard_limit),
         cmocka_unit_test(pinned_slot_waits_for_the_worker),
         cmocka_unit_test(intern_returns_one_copy),
+        cmocka_unit_test(intern_hints_compare_the_bytes),
+        cmocka_unit_test(publish_signals_pressure_once_per_fill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

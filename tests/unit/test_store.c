@@ -466,6 +466,42 @@ static void second_open_in_process(void **state)
     al_store_close(s);
 }
 
+/* The lock belongs to the file: a symlink to it, a dangling symlink that
+ * creates it, or "dir/../name" find the lock the first opener holds. */
+static void second_open_through_another_name(void **state)
+{
+    (void)state;
+    char path[128], link[128], dangling[128], dotdot[192], err[256];
+    path_for(path, sizeof path, "real.db");
+    path_for(link, sizeof link, "link.db");
+    path_for(dangling, sizeof dangling, "dangling.db");
+    snprintf(dotdot, sizeof dotdot, "%s/../%s/real.db", tmp_dir, strrchr(tmp_dir, '/') + 1);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(symlink(path, dangling), 0);
+
+    al_store *t = (al_store *)1;
+    assert_int_equal(al_store_open(&t, dangling, err, sizeof err), ALERT_OK);   /* creates real.db */
+    assert_non_null(t);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    const char *others[] = { path, link, dotdot };
+    for (int i = 0; i < 3; i++) {
+        al_store *u = (al_store *)1;
+        assert_int_equal(al_store_open(&u, others[i], err, sizeof err), ALERT_ERR_STATE);
+        assert_null(u);
+        assert_non_null(strstr(err, others[i]));
+    }
+    char idem[64];
+    al_spool_row r = make_row(1, idem, sizeof idem);
+    assert_int_equal(al_store_spool_put(t, &r, NULL), ALERT_OK);
+    al_store_close(t);
+
+    al_store *s = open_ok(link);        /* released on close; the same database */
+    assert_int_equal(load_all(s).n, 1);
+    al_store_close(s);
+}
+
 static void second_open_from_child(void **state)
 {
     (void)state;
@@ -597,6 +633,122 @@ static void committed_batch_survives_sigkill(void **state)
     al_store_close(s);
 }
 
+/* ---- damaged rows ---------------------------------------------------------- */
+
+/* SQL run behind the store's back, as another tool or a damaged disk would. */
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* A row whose record header claims a text longer than the record: SQLite
+ * reports SQLITE_CORRUPT when the row is read. Its header is known because
+ * every value is chosen: 14 header bytes (schema format 4), then the values. */
+static const char corrupt_row_sql[] =
+    "INSERT INTO spool(target_kind, target, alert_type, level, text, body, extra, idem,"
+    " attempt, created_ms, next_at_ms, deadline_ms) VALUES(3, 'http://x', 'db_exceptions',"
+    " 2, 'XXXXXXXXXXXXXXXXXXXX', NULL, 'x', 'corrupt-idem', 0, 5, 5, 5)";
+
+static void corrupt_that_row(const char *path)
+{
+    static const unsigned char record[] = {
+        14, 0, 1, 29, 39, 1, 53, 0, 15, 37, 8, 1, 1, 1,
+        3, 'h', 't', 't', 'p', ':', '/', '/', 'x',
+    };
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_true(size > 0);
+    unsigned char *all = malloc((size_t)size);
+    assert_non_null(all);
+    rewind(f);
+    assert_int_equal(fread(all, 1, (size_t)size, f), (size_t)size);
+    int patched = 0;
+    for (long i = 0; i + (long)sizeof record <= size; i++) {
+        if (memcmp(all + i, record, sizeof record) != 0)
+            continue;
+        assert_int_equal(fseek(f, i + 6, SEEK_SET), 0);    /* text: 20 bytes -> 57 */
+        assert_int_equal(fputc(127, f), 127);
+        patched++;
+    }
+    fclose(f);
+    free(all);
+    assert_true(patched >= 1);
+}
+
+/* A database whose spool holds, in this order: a good row, a row without a
+ * target (NOT NULL lifted, as an old or foreign writer could leave it), a
+ * row SQLite cannot decode, a good row. */
+static void write_damaged_spool(const char *path)
+{
+    char idem[64];
+    al_store *s = open_ok(path);
+    al_spool_row r = make_row(1, idem, sizeof idem);
+    assert_int_equal(al_store_spool_put(s, &r, NULL), ALERT_OK);
+    al_store_close(s);
+    sql_exec(path, "PRAGMA writable_schema=ON;"
+                   "UPDATE sqlite_schema SET sql = replace(sql, 'target TEXT NOT NULL', 'target TEXT')"
+                   " WHERE name = 'spool';");
+    sql_exec(path, "INSERT INTO spool(target_kind, target, alert_type, level, text, idem, attempt,"
+                   " created_ms, next_at_ms, deadline_ms) VALUES(3, NULL, 'db_exceptions', 2,"
+                   " 'no target', 'null-idem', 0, 5, 5, 5)");
+    sql_exec(path, corrupt_row_sql);
+    s = open_ok(path);
+    r = make_row(4, idem, sizeof idem);
+    assert_int_equal(al_store_spool_put(s, &r, NULL), ALERT_OK);
+    al_store_close(s);          /* checkpointed: every row is in the main file */
+    corrupt_that_row(path);
+}
+
+typedef struct damaged_seen {
+    int n, good, damaged;
+    int64_t ids[8];
+} damaged_seen;
+
+static int collect_damaged(void *ud, const al_spool_row *row)
+{
+    damaged_seen *seen = ud;
+    if (seen->n < 8)
+        seen->ids[seen->n] = row->id;
+    seen->n++;
+    if (row->target && row->alert_type && row->text && row->idem)
+        seen->good++;
+    else if (!row->target && !row->alert_type && !row->text && !row->idem)
+        seen->damaged++;
+    return 0;
+}
+
+/* Every damaged row is handed over alike (id only) and the load goes on. */
+static void damaged_rows_do_not_stop_the_load(void **state)
+{
+    (void)state;
+    char path[128];
+    path_for(path, sizeof path, "damaged.db");
+    write_damaged_spool(path);
+    al_store *s = open_ok(path);
+    damaged_seen seen = { 0 };
+    assert_int_equal(al_store_spool_load(s, collect_damaged, &seen), ALERT_OK);
+    assert_int_equal(seen.n, 4);
+    assert_int_equal(seen.good, 2);
+    assert_int_equal(seen.damaged, 2);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(seen.ids[i], i + 1);
+    /* a damaged row can be deleted: the next load has only the good ones */
+    assert_int_equal(al_store_spool_delete(s, 2), ALERT_OK);
+    assert_int_equal(al_store_spool_delete(s, 3), ALERT_OK);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(al_store_spool_load(s, collect_damaged, &seen), ALERT_OK);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.good, 2);
+    al_store_close(s);
+}
+
 static int count_rows(void *ud, const al_spool_row *row)
 {
     (void)row;
@@ -686,10 +838,12 @@ int main(void)
         cmocka_unit_test(batch_of_ten_thousand),
         cmocka_unit_test(unfinished_batch_rolls_back_on_close),
         cmocka_unit_test(second_open_in_process),
+        cmocka_unit_test(second_open_through_another_name),
         cmocka_unit_test(second_open_from_child),
         cmocka_unit_test(bad_paths),
         cmocka_unit_test(newer_schema_is_refused),
         cmocka_unit_test(committed_batch_survives_sigkill),
+        cmocka_unit_test(damaged_rows_do_not_stop_the_load),
         cmocka_unit_test(allocation_failures),
     };
     return cmocka_run_group_tests(tests, make_tmp, remove_tmp);

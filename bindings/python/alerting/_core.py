@@ -151,7 +151,7 @@ def _json_text(value: Any) -> Optional[bytes]:
         return None
     if isinstance(value, (str, bytes)):
         return n.text(value)
-    return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    return n.utf8(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _str_array(values: Optional[Iterable[str]]):
@@ -321,7 +321,7 @@ class Config:
         None is converted to YAML (["slack"], 300, True)."""
         err = _new_error()
         rc = self._lib.alert_config_set(self._handle(), n.text(key),
-                                        to_yaml(value).encode("utf-8"), byref(err))
+                                        n.utf8(to_yaml(value)), byref(err))
         check(rc, "alert_config_set", err=err)
         return self
 
@@ -395,14 +395,21 @@ _IDS = ("key_hash", "key_alias", "user_id", "user_email", "team_id", "team_alias
 
 
 def _exception_fields(exc: Optional[BaseException]):
+    """(status, class, message) of an exception; never raises, since it runs while a
+    request is being ended (an exception's status_code or __str__ may be any code)."""
     if exc is None:
         return 0, None, None
-    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
     try:
+        status = getattr(exc, "status_code", None)
         status = int(status) if status is not None else 0
-    except (TypeError, ValueError):
+    except Exception:
         status = 0
-    return status, type(exc).__name__, str(exc) or type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    return status, name, message or name
 
 
 def _destroy(lib: n.Library, ctx: int, keep: list) -> None:
@@ -753,16 +760,31 @@ class Request:
         if self._done:
             return
         self._done = True
-        self._alerting._end(self.id, prompt_tokens, completion_tokens, cost, end_ms,
-                            {"deployment": deployment, "deployment_id": deployment_id,
-                             "provider": provider, "api_base": api_base, "region": region})
+        try:
+            self._alerting._end(self.id, prompt_tokens, completion_tokens, cost, end_ms,
+                                {"deployment": deployment, "deployment_id": deployment_id,
+                                 "provider": provider, "api_base": api_base, "region": region})
+        except AlertingError:
+            raise
+        except Exception:
+            # an argument could not be passed: the call still ends, without them, so
+            # that it is never reported hanging; then the caller learns of the mistake
+            self._alerting._end(self.id, None, None, None, 0, {})
+            raise
 
     def failure(self, exc: Optional[BaseException] = None, **fields: Any) -> None:
         """alert_on_request_failure; fields as for Alerting.failure(). A no-op once done."""
         if self._done:
             return
         self._done = True
-        self._alerting._failure(self.id, exc, **fields)
+        try:
+            self._alerting._failure(self.id, exc, **fields)
+        except AlertingError:
+            raise
+        except Exception:
+            # as in end(): the failure is still reported, with what is sure to pass
+            self._alerting._failure(self.id, exc)
+            raise
 
     def cancel(self) -> None:
         """alert_on_request_cancel: forget the call without an alert. A no-op once done."""
@@ -787,7 +809,7 @@ class Request:
                 self.failure(exc)
             else:
                 self.cancel()
-        except AlertingError:
+        except Exception:
             pass
         return False
 

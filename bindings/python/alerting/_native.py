@@ -349,12 +349,24 @@ def lib() -> Library:
     return lib_ if lib_ is not None else load()
 
 
+def utf8(value: str) -> bytes:
+    """A str as UTF-8, never an encoding error: a str may hold lone surrogates (os.fsdecode
+    of undecodable bytes, a JSON "\\ud83d\\ude80" escape read as two code points), which
+    UTF-8 cannot express. A split pair is joined into its character; what is left alone
+    becomes U+FFFD."""
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        repaired = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return repaired.encode("utf-8", "replace")
+
+
 def text(value) -> bytes | None:
     """Python str (UTF-8) / bytes / None -> what a const char * field takes."""
     if value is None or isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return utf8(value)
     raise TypeError(f"expected str, bytes or None, not {type(value).__name__}")
 
 
