@@ -28,7 +28,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "sign.h"
-#include "state/state_impl.h"
+#include "state/redis_impl.h"
 
 #define SETTLE_QUEUE_MAX 100000     /* settles kept for a Redis that is away; older ones go */
 #define RECONNECT_MIN_MS 250
@@ -98,30 +98,10 @@ static const char lua_step_settle[] =
     "end\n"
     "return 0\n";
 
-enum { SC_MARK_CLAIM, SC_MARK_SETTLE, SC_STEP_CLAIM, SC_STEP_SETTLE, SC__COUNT };
-static const char *const scripts[SC__COUNT] = { lua_mark_claim, lua_mark_settle, lua_step_claim,
-                                                lua_step_settle };
+const char *const al_redis_scripts[SC__COUNT] = { lua_mark_claim, lua_mark_settle, lua_step_claim,
+                                                 lua_step_settle };
 
 /* ---- operations between the worker and the coordinator ---------------------------- */
-
-enum { OP_CLAIM, OP_SETTLE };
-
-typedef struct rop {
-    struct rop *next;
-    int kind;
-    int script;
-    char *claim;                /* OP_CLAIM: the claim key it answers */
-    int argc;                   /* EVALSHA <sha> <numkeys> args... (sha filled in by the round) */
-    char **argv;
-    /* the answer */
-    int answered;
-    int answer;                 /* al_claim */
-} rop;
-
-typedef struct rlist {
-    rop *head, *tail;
-    size_t n;
-} rlist;
 
 static void rlist_push(rlist *l, rop *o)
 {
@@ -142,60 +122,19 @@ static rop *rlist_take(rlist *l)
     return o;
 }
 
-static void rop_free(rop *o)
+void al_redis_op_free(rop *o)
 {
     if (!o)
         return;
     for (int i = 0; i < o->argc; i++)
         al_free(o->argv[i]);
     al_free(o->argv);
-    al_free(o->claim);
+    al_free(o->tag);
+    freeReplyObject(o->reply);
     al_free(o);
 }
 
-/* A claim the worker waits for (worker-only map: claim key -> pending). */
-typedef struct pending {
-    int64_t posted_ms;
-    int answered;
-    int answer;
-} pending;
-
-typedef struct redis_state {
-    al_state base;
-    al_state *local;
-    al_fleet_conf conf;         /* strings owned */
-    char prefix[192];           /* "{alerting:<name>}:" */
-    char replica_prefix[224];   /* prefix "replica:" */
-    char heartbeat_key[512];
-
-    /* worker side */
-    al_smap claims;             /* claim key -> pending */
-    int64_t next_round_ms;      /* poll mode */
-    char epoch_seen[64];
-
-    /* shared with the coordinator, under lock */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    rlist outq;                 /* posted by the worker */
-    rlist doneq;                /* answered, for the worker */
-    char *logs[16];             /* messages for the worker to log (the log callback is the worker's) */
-    int log_levels[16];
-    size_t n_logs;
-    int urgent, stopping;
-    char epoch[64];             /* the fleet's epoch as last read */
-
-    /* the coordinator */
-    int threaded;
-    pthread_t thread;
-    redisContext *c;
-    char sha[SC__COUNT][41];
-    int64_t reconnect_at_ms, reconnect_wait_ms;
-    int said_down;              /* "unreachable" was logged for this outage */
-    rlist retry;                /* settles not yet answered */
-
-    _Atomic int connected;
-    _Atomic uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
-} redis_state;
+#define rop_free al_redis_op_free
 
 static redis_state *rs(al_state *s)
 {
@@ -283,7 +222,7 @@ static int co_connect(redis_state *r, int64_t deadline)
             freeReplyObject(rep);
         }
         for (int i = 0; !why && i < SC__COUNT; i++) {
-            const char *argv[3] = { "SCRIPT", "LOAD", scripts[i] };
+            const char *argv[3] = { "SCRIPT", "LOAD", al_redis_scripts[i] };
             rep = co_command(r, deadline, 3, argv);
             if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40)
                 why = rep ? "SCRIPT LOAD refused" : r->c->errstr;
@@ -369,10 +308,9 @@ static void co_round(redis_state *r)
         /* no Redis: claims are answered "won" by the worker at once; settles wait */
         for (rop *o = ops, *next; o; o = next) {
             next = o->next;
-            if (o->kind == OP_SETTLE && r->retry.n < SETTLE_QUEUE_MAX) {
+            if (o->retry && r->retry.n < SETTLE_QUEUE_MAX) {
                 rlist_push(&r->retry, o);
             } else {
-                o->answered = 0;
                 pthread_mutex_lock(&r->lock);
                 rlist_push(&r->doneq, o);
                 pthread_mutex_unlock(&r->lock);
@@ -411,18 +349,18 @@ static void co_round(redis_state *r)
         if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
             noscript = 1;
         int ok = rep && rep->type != REDIS_REPLY_ERROR;
-        if (o->kind == OP_CLAIM) {
-            o->answered = ok && answer_of(rep) >= 0;
-            o->answer = o->answered ? answer_of(rep) : AL_CLAIM_WON;
+        if (!ok && o->retry) {
+            if (r->retry.n < SETTLE_QUEUE_MAX)
+                rlist_push(&r->retry, o);       /* applied once Redis takes it (idempotent) */
+            else
+                rop_free(o);
+        } else {
+            o->reply = ok ? rep : NULL;
+            if (ok)
+                rep = NULL;
             pthread_mutex_lock(&r->lock);
             rlist_push(&r->doneq, o);
             pthread_mutex_unlock(&r->lock);
-        } else if (ok) {
-            rop_free(o);
-        } else if (r->retry.n < SETTLE_QUEUE_MAX) {
-            rlist_push(&r->retry, o);       /* applied once Redis takes it (idempotent) */
-        } else {
-            rop_free(o);
         }
         freeReplyObject(rep);
         o = next;
@@ -461,7 +399,7 @@ static void *co_main(void *arg)
 
 /* ---- the worker side ------------------------------------------------------------------ */
 
-static void post(redis_state *r, rop *o, int urgent)
+void al_redis_post(redis_state *r, rop *o, int urgent)
 {
     pthread_mutex_lock(&r->lock);
     rlist_push(&r->outq, o);
@@ -473,13 +411,12 @@ static void post(redis_state *r, rop *o, int urgent)
 }
 
 /* EVALSHA <sha> 1 <key> args...; the sha is filled in by the round. */
-static rop *script_op(redis_state *r, int kind, int script, const char *key, int nargs,
-                      const char *const *args)
+rop *al_redis_script_op(redis_state *r, int script, const char *key, int nargs,
+                        const char *const *args)
 {
     rop *o = al_calloc(1, sizeof *o);
     if (!o)
         return NULL;
-    o->kind = kind;
     o->script = script;
     o->argc = 4 + nargs;
     o->argv = al_calloc((size_t)o->argc, sizeof *o->argv);
@@ -531,14 +468,8 @@ static void take_answers(redis_state *r)
     }
     while (o) {
         rop *next = o->next;
-        al_smap_entry *e = o->claim ? al_smap_find(&r->claims, o->claim, 0) : NULL;
-        pending *p = e ? e->value : NULL;
-        if (p && !p->answered) {
-            p->answered = 1;
-            p->answer = o->answered ? o->answer : AL_CLAIM_WON;
-            if (!o->answered)
-                atomic_fetch_add(&r->claims_unanswered, 1);
-        }
+        if (o->done)
+            o->done(r, o);
         rop_free(o);
         o = next;
     }
@@ -650,6 +581,17 @@ static int red_spool_load(al_state *s, al_state_row_cb cb, void *ud)
 }
 static int64_t red_spool_take_lost(al_state *s) { return al_state_spool_take_lost(LOCAL(s)); }
 
+/* The answer of a claim, into the map the worker asks. */
+static void claim_done(redis_state *r, rop *o)
+{
+    al_smap_entry *e = al_smap_find(&r->claims, o->tag, 0);
+    pending *p = e ? e->value : NULL;
+    if (!p || p->answered)
+        return;                         /* given up on (won after fleet_claim_timeout) */
+    p->answered = 1;
+    p->answer = answer_of(o->reply);        /* -1: no answer (an error, or no Redis) */
+}
+
 /* A claim: posted once, then answered on a later pass; unanswered past
  * fleet_claim_timeout, or with no Redis, it is won. */
 static int red_claim(al_state *s, const char *claim, int64_t now_ms, rop *(*make)(redis_state *, void *),
@@ -666,7 +608,7 @@ static int red_claim(al_state *s, const char *claim, int64_t now_ms, rop *(*make
         }
         pending *p = al_calloc(1, sizeof *p);
         rop *o = p ? make(r, ud) : NULL;
-        if (o && !(o->claim = al_strdup(claim))) {
+        if (o && !(o->tag = al_strdup(claim))) {
             rop_free(o);
             o = NULL;
         }
@@ -678,25 +620,22 @@ static int red_claim(al_state *s, const char *claim, int64_t now_ms, rop *(*make
         }
         p->posted_ms = now_ms;
         e->value = p;
-        post(r, o, 1);
+        o->done = claim_done;
+        al_redis_post(r, o, 1);
         *out = AL_CLAIM_PENDING;
         return ALERT_OK;
     }
     pending *p = e->value;
-    if (p->answered)
+    if (p->answered && p->answer >= 0) {
         *out = p->answer;
-    else if (now_ms - p->posted_ms >= r->conf.claim_ms)
-        *out = AL_CLAIM_WON;
-    else {
+        atomic_fetch_add(*out == AL_CLAIM_WON ? &r->claims_won : &r->claims_lost, 1);
+    } else if (p->answered || now_ms - p->posted_ms >= r->conf.claim_ms) {
+        *out = AL_CLAIM_WON;            /* no answer: send (a duplicate, never a loss) */
+        atomic_fetch_add(&r->claims_unanswered, 1);
+    } else {
         *out = AL_CLAIM_PENDING;
         return ALERT_OK;
     }
-    if (!p->answered)
-        atomic_fetch_add(&r->claims_unanswered, 1);
-    else if (*out == AL_CLAIM_WON)
-        atomic_fetch_add(&r->claims_won, 1);
-    else
-        atomic_fetch_add(&r->claims_lost, 1);
     void *v;
     al_smap_remove(&r->claims, claim, &v);
     al_free(v);
@@ -716,7 +655,7 @@ static rop *make_mark_claim(redis_state *r, void *ud)
     char key[1024];
     snprintf(key, sizeof key, "mark:%s", m->key);
     const char *args[3] = { r->conf.instance, ttl, r->replica_prefix };
-    return script_op(r, OP_CLAIM, SC_MARK_CLAIM, key, 3, args);
+    return al_redis_script_op(r, SC_MARK_CLAIM, key, 3, args);
 }
 
 typedef struct step_args {
@@ -741,7 +680,7 @@ static rop *make_step_claim(redis_state *r, void *ud)
         args[n++] = a->lower[i];
     char key[1024];
     snprintf(key, sizeof key, "step:%s", a->group);
-    return script_op(r, OP_CLAIM, SC_STEP_CLAIM, key, (int)n, args);
+    return al_redis_script_op(r, SC_STEP_CLAIM, key, (int)n, args);
 }
 
 /* ---- the fleet key: what an alert claims ------------------------------------------------
@@ -821,7 +760,7 @@ static int red_fleet_settle(al_state *s, const char *fleet_key, int sent)
             snprintf(ttl_s, sizeof ttl_s, "%lld", ttl > 0 ? ttl : 0);
             snprintf(key, sizeof key, "mark:%s", end + 1);
             const char *args[3] = { r->conf.instance, flag, ttl_s };
-            o = script_op(r, OP_SETTLE, SC_MARK_SETTLE, key, 3, args);
+            o = al_redis_script_op(r, SC_MARK_SETTLE, key, 3, args);
         }
     } else if (k[0] == 'S' && k[1] == '|') {
         step_args a;
@@ -831,13 +770,14 @@ static int red_fleet_settle(al_state *s, const char *fleet_key, int sent)
             snprintf(exp, sizeof exp, "%lld", 45LL * 86400000);
             snprintf(key, sizeof key, "step:%s", a.group);
             const char *args[4] = { r->conf.instance, a.field, flag, exp };
-            o = script_op(r, OP_SETTLE, SC_STEP_SETTLE, key, 4, args);
+            o = al_redis_script_op(r, SC_STEP_SETTLE, key, 4, args);
         }
     }
     al_free(k);
     if (!o)
         return ALERT_ERR_NOMEM;
-    post(r, o, 0);
+    o->retry = 1;                       /* recorded once Redis takes it */
+    al_redis_post(r, o, 0);
     return ALERT_OK;
 }
 
