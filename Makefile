@@ -18,7 +18,7 @@ VERSION_MINOR := $(shell sed -n 's/^\#define ALERT_VERSION_MINOR \([0-9]*\).*/\1
 VERSION_PATCH := $(shell sed -n 's/^\#define ALERT_VERSION_PATCH \([0-9]*\).*/\1/p' include/alerting.h)
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
-DEPS_PC   := libcurl jansson yaml-0.1 libcrypto sqlite3
+DEPS_PC   := libcurl jansson yaml-0.1 libcrypto sqlite3 hiredis
 DEPS_CFLAGS := $(shell pkg-config --cflags $(DEPS_PC) 2>/dev/null)
 DEPS_LIBS   := $(shell pkg-config --libs $(DEPS_PC) 2>/dev/null) -lpthread -lm
 

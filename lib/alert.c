@@ -109,8 +109,11 @@ void al_alert_free(al_alert *a)
     for (size_t i = 0; i < a->emails.n; i++)
         al_free(a->emails.items[i]);
     al_free(a->emails.items);
-    if (a->settle)
+    if (a->settle_alert)
+        a->settle_alert(a->settle_ud, a, a->delivered_ok);
+    else if (a->settle)
         a->settle(a->settle_ud, a->settle_key, a->delivered_ok);
     al_free(a->settle_key);
+    al_free(a->fleet_key);
     al_free(a);
 }

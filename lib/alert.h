@@ -88,6 +88,12 @@ typedef struct al_alert {
     void (*settle)(void *ud, const char *key, int ok);
     void *settle_ud;
     char *settle_key;
+    /* settle.c's own hook: gets the alert (its settle and fleet keys); wins over settle */
+    void (*settle_alert)(void *ud, struct al_alert *a, int ok);
+    /* fleet mode: what the alert claims for the fleet before it goes out (state.h), and
+     * whether this replica won it (then its fate is recorded for the fleet) */
+    char *fleet_key;
+    int fleet_claimed;
     int delivered_ok;
 } al_alert;
 

@@ -935,6 +935,37 @@ static char *budget_json(const view *v, const char *event, const char *event_mes
     return al_buf_take(&j);
 }
 
+/* What the alert claims for a fleet of replicas (state.h's "S|..." key): one hash per
+ * entity, id and budget period (the id hashed: it may hold any byte), a field per step,
+ * ranked by percent, with the lower steps that winning marks spent. A period is the
+ * reset time and max budget of an observed budget, or the declared period's index;
+ * the soft budget and the projection have a period of their own. */
+static char *fleet_key(const al_budgets *b, const entry *e, int kind, double pct)
+{
+    char id[65];
+    if (al_sha256_hex(e->id, strlen(e->id), id) != 0)
+        return NULL;
+    id[32] = '\0';
+    al_buf k = AL_BUF_INIT;
+    al_buf_printf(&k, "S|budget:%d:%s:", e->entity, id);
+    if (kind == K_SOFT) {
+        al_buf_printf(&k, "soft:%" PRId64 ":%.17g:%" PRId64 "|s||", e->reset_at_ms, e->soft_budget,
+                      e->declared ? e->period : (int64_t)0);
+    } else if (kind == K_PROJ) {
+        al_buf_printf(&k, "proj:%" PRId32 ":%.17g|p||", e->proj_month, e->soft_budget);
+    } else {
+        al_buf_printf(&k, "max:%" PRId64 ":%.17g:%" PRId64 "|t%.17g|%.17g|", e->reset_at_ms,
+                      e->max_budget, e->declared ? e->period : (int64_t)0, pct, pct);
+        int first = 1;
+        for (size_t i = 0; i < b->n_steps; i++)
+            if (b->steps[i].pct < pct) {
+                al_buf_printf(&k, "%st%.17g", first ? "" : ",", b->steps[i].pct);
+                first = 0;
+            }
+    }
+    return al_buf_take(&k);
+}
+
 static char *settle_key(const entry *e, int kind, double pct)
 {
     al_buf k = AL_BUF_INIT;
@@ -1022,6 +1053,12 @@ static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int 
     char *key = ok ? settle_key(e, kind, st ? st->pct : 0) : NULL;
     al_free(event_message);
     if (!key) {
+        al_alert_free(a);
+        return NULL;
+    }
+    a->fleet_key = fleet_key(b, e, kind, st ? st->pct : 0);
+    if (!a->fleet_key) {
+        al_free(key);
         al_alert_free(a);
         return NULL;
     }

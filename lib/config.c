@@ -154,6 +154,13 @@ static const size_t config_strings[] = {
     offsetof(alert_config, smtp_password),
     offsetof(alert_config, smtp_sender_email),
     offsetof(alert_config, proxy_base_url),
+    offsetof(alert_config, redis_url),
+    offsetof(alert_config, fleet_name),
+    offsetof(alert_config, cache_redis_host),
+    offsetof(alert_config, cache_redis_port),
+    offsetof(alert_config, cache_redis_password),
+    offsetof(alert_config, cache_redis_username),
+    offsetof(alert_config, cache_redis_db),
 };
 #define N_CONFIG_STRINGS (sizeof config_strings / sizeof config_strings[0])
 
@@ -209,6 +216,13 @@ void al_config_defaults(alert_config *cfg)
     cfg->event_queue_size = 65536;
     cfg->max_tracked_deployments = 10000;
     cfg->alertmanager_resolve_after = 3600;
+    cfg->fleet = AL_FLEET_AUTO;
+    cfg->fleet_sync_interval = 1;
+    cfg->fleet_timeout = 0.25;
+    cfg->fleet_claim_timeout = 2;
+    cfg->fleet_takeover_after = 30;
+    cfg->fleet_report_grace = 600;
+    cfg->fleet_rate_limits = 1;
 }
 
 static void budget_decl_free(al_budget_decl *b)
@@ -808,6 +822,25 @@ static int apply_bool(cfg_op *op, const key_spec *k, const al_ynode *v)
     return get_bool(op, v, field);
 }
 
+/* fleet: auto, true or false */
+static int apply_fleet(cfg_op *op, const key_spec *k, const al_ynode *v)
+{
+    if (al_ynode_is_null(v)) {
+        op->cfg->fleet = AL_FLEET_AUTO;
+        return ALERT_OK;
+    }
+    if (v->kind == AL_Y_SCALAR && v->text && strcmp(v->text, "auto") == 0) {
+        op->cfg->fleet = AL_FLEET_AUTO;
+        return ALERT_OK;
+    }
+    int on = 0;
+    int rc = get_bool(op, v, &on);
+    if (rc)
+        return op_fail(op, v, "expected auto, true or false");
+    op->cfg->fleet = on ? AL_FLEET_ON : AL_FLEET_OFF;
+    return ALERT_OK;
+}
+
 static int apply_string(cfg_op *op, const key_spec *k, const al_ynode *v)
 {
     char **field = CFG_FIELD(op->cfg, k->offset, char *);
@@ -1369,6 +1402,15 @@ static const key_spec keys[] = {
     { "insecure_skip_verify", KEY_OURS, apply_bool, OFF(insecure_skip_verify), 0, 0 },
     { "alertmanager_resolve_after", KEY_OURS, apply_duration, OFF(alertmanager_resolve_after), 0,
       1 },
+    { "fleet", KEY_OURS, apply_fleet, 0, 0, 0 },
+    { "redis_url", KEY_OURS, apply_string, OFF(redis_url), 0, 0 },
+    { "fleet_name", KEY_OURS, apply_string, OFF(fleet_name), 0, 0 },
+    { "fleet_sync_interval", KEY_OURS, apply_duration, OFF(fleet_sync_interval), 0, 1 },
+    { "fleet_timeout", KEY_OURS, apply_duration, OFF(fleet_timeout), 0, 1 },
+    { "fleet_claim_timeout", KEY_OURS, apply_duration, OFF(fleet_claim_timeout), 0, 1 },
+    { "fleet_takeover_after", KEY_OURS, apply_duration, OFF(fleet_takeover_after), 0, 1 },
+    { "fleet_report_grace", KEY_OURS, apply_duration, OFF(fleet_report_grace), 0, 1 },
+    { "fleet_rate_limits", KEY_OURS, apply_bool, OFF(fleet_rate_limits), 0, 0 },
     { "slack_webhook_url", KEY_OURS, apply_string, OFF(slack_webhook_url), 0, 0 },
     { "discord_webhook_url", KEY_OURS, apply_string, OFF(discord_webhook_url), 0, 0 },
     { "ms_teams_webhook_url", KEY_OURS, apply_string, OFF(ms_teams_webhook_url), 0, 0 },
@@ -1484,9 +1526,36 @@ static int apply_general(cfg_op *op, const al_ynode *v)
     return al_ynode_is_null(v) ? ALERT_OK : each_entry(op, v, general_entry);
 }
 
+/* litellm_settings.cache_params: the Redis LiteLLM already uses (FLEET.md) */
+static int cache_param_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
+{
+    char **field = NULL;
+    if (strcmp(key->text, "type") == 0) {
+        op->cfg->cache_redis = v->kind == AL_Y_SCALAR && v->text && strcmp(v->text, "redis") == 0;
+        return ALERT_OK;
+    }
+    if (strcmp(key->text, "host") == 0)
+        field = &op->cfg->cache_redis_host;
+    else if (strcmp(key->text, "port") == 0)
+        field = &op->cfg->cache_redis_port;
+    else if (strcmp(key->text, "password") == 0)
+        field = &op->cfg->cache_redis_password;
+    else if (strcmp(key->text, "username") == 0)
+        field = &op->cfg->cache_redis_username;
+    else if (strcmp(key->text, "db") == 0)
+        field = &op->cfg->cache_redis_db;
+    else
+        return ALERT_OK;        /* the rest is LiteLLM's cache */
+    al_free(*field);
+    *field = NULL;
+    return al_ynode_is_null(v) ? ALERT_OK : get_string(op, v, field);
+}
+
 static int litellm_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
     int *flag = NULL;
+    if (strcmp(key->text, "cache_params") == 0)
+        return v->kind == AL_Y_MAPPING ? each_entry(op, v, cache_param_entry) : ALERT_OK;
     if (strcmp(key->text, "redact_messages_in_exceptions") == 0)
         flag = &op->redact;
     else if (strcmp(key->text, "turn_off_message_logging") == 0)

@@ -58,6 +58,8 @@ typedef struct al_rate_limit {
  * one alert_to_webhook_url type) and of rate_limits. */
 #define AL_MAX_LIST_ENTRIES 256
 
+enum { AL_FLEET_OFF = 0, AL_FLEET_ON = 1, AL_FLEET_AUTO = 2 };
+
 struct alert_config {
     /* general_settings */
     al_strlist alerting;                /* destinations */
@@ -124,6 +126,21 @@ struct alert_config {
     char *proxy;
     int insecure_skip_verify;           /* false */
     double alertmanager_resolve_after;  /* 3600 */
+
+    /* fleet mode (FLEET.md) */
+    int fleet;                          /* AL_FLEET_AUTO (default), AL_FLEET_OFF, AL_FLEET_ON */
+    char *redis_url;                    /* NULL: cache_params, REDIS_URL, REDIS_HOST... */
+    char *fleet_name;                   /* NULL: "default" */
+    double fleet_sync_interval;         /* 1 */
+    double fleet_timeout;               /* 0.25 */
+    double fleet_claim_timeout;         /* 2 */
+    double fleet_takeover_after;        /* 30 */
+    double fleet_report_grace;          /* 600 */
+    int fleet_rate_limits;              /* true */
+    /* litellm_settings.cache_params when its type is redis (NULL: not given) */
+    int cache_redis;
+    char *cache_redis_host, *cache_redis_port, *cache_redis_password, *cache_redis_username,
+        *cache_redis_db;
 
     /* targets (NULL: the environment variable of the same name in capitals,
      * read at alert_ctx_create) */

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "gate.h"
 #include "health.h"
 #include "latency.h"
 #include "money.h"
 #include "outbox.h"
 #include "route.h"
+#include "sign.h"
 
 #define DRAIN_BATCH 4096
 #define MAX_WAIT_MS 100
@@ -183,6 +185,8 @@ static void worker_pass(alert_ctx *ctx, int force)
     int64_t wall = al_ctx_now(ctx);
     int64_t now = al_ctx_mono(ctx);
     al_state_begin(ctx->state);         /* one commit for everything this pass writes */
+    al_state_round(ctx->state, now);    /* fleet mode: the answers of the last rounds */
+    al_gate_tick(ctx, now);
     drain_starts(ctx, wall >= 0 ? now - wall : 0);
     al_wheel_advance(ctx->wheel, now, al_latency_on_due, ctx);
     if (ctx->wheel_pd)
@@ -249,7 +253,7 @@ static int drive_until_idle(alert_ctx *ctx, int64_t timeout_ms)
     int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
         worker_pass(ctx, 1);
-        if (al_outbox_idle(ctx->outbox, al_ctx_mono(ctx)))
+        if (al_outbox_idle(ctx->outbox, al_ctx_mono(ctx)) && !al_gate_count(ctx->gate))
             return ALERT_OK;
         int64_t left = deadline - mono_ms();
         if (left <= 0)
@@ -305,6 +309,125 @@ static void resolve_targets(alert_config *c)
     resolve_env(&c->proxy_base_url, "PROXY_BASE_URL");
 }
 
+/* ---- shared state: memory, or sqlite (state_path), and Redis in fleet mode ---- */
+
+static char *env_dup(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? al_strdup(v) : NULL;
+}
+
+static void fleet_log(void *ud, int level, const char *msg)
+{
+    al_ctx_log(ud, level, "%s", msg);
+}
+
+static void fleet_conf_free(al_fleet_conf *f)
+{
+    al_free(f->host);
+    al_free(f->username);
+    al_free(f->password);
+}
+
+/* Where the fleet's Redis is, first match wins (FLEET.md): redis_url, then
+ * litellm_settings.cache_params (type: redis), then REDIS_URL, then REDIS_HOST (+
+ * REDIS_PORT, REDIS_PASSWORD, REDIS_USERNAME, REDIS_DB). 0: none; -1: malformed
+ * (*key and *why say which and why, never the value). */
+static int fleet_address(const alert_config *c, al_fleet_conf *f, const char **key, const char **why)
+{
+    char *url = NULL;
+    *key = NULL;
+    if (c->redis_url) {
+        *key = "redis_url";
+        url = al_strdup(c->redis_url);
+    } else if (c->cache_redis && (c->cache_redis_host || c->cache_redis_port)) {
+        *key = "litellm_settings.cache_params";
+        f->host = al_strdup(c->cache_redis_host ? c->cache_redis_host : "127.0.0.1");
+        f->port = c->cache_redis_port ? atoi(c->cache_redis_port) : 6379;
+        f->password = c->cache_redis_password ? al_strdup(c->cache_redis_password) : NULL;
+        f->username = c->cache_redis_username ? al_strdup(c->cache_redis_username) : NULL;
+        f->db = c->cache_redis_db ? atoi(c->cache_redis_db) : 0;
+    } else if ((url = env_dup("REDIS_URL"))) {
+        *key = "REDIS_URL";
+    } else if (getenv("REDIS_HOST") && *getenv("REDIS_HOST")) {
+        *key = "REDIS_HOST";
+        f->host = env_dup("REDIS_HOST");
+        f->port = getenv("REDIS_PORT") ? atoi(getenv("REDIS_PORT")) : 6379;
+        f->password = env_dup("REDIS_PASSWORD");
+        f->username = env_dup("REDIS_USERNAME");
+        f->db = getenv("REDIS_DB") ? atoi(getenv("REDIS_DB")) : 0;
+    } else {
+        return 0;
+    }
+    if (url) {
+        int rc = al_redis_parse_url(url, f, why);
+        al_free(url);
+        return rc == ALERT_OK ? 1 : -1;
+    }
+    if (!f->host || f->port < 1 || f->port > 65535) {
+        *why = "has no host or a port out of 1..65535";
+        return -1;
+    }
+    return 1;
+}
+
+static int open_state(alert_ctx *ctx, alert_error *err)
+{
+    const alert_config *c = &ctx->cfg;
+    int rc;
+    al_state *local = NULL;
+    if (c->state_path) {
+        char why[256] = "";
+        rc = al_state_open_sqlite(&local, c->state_path, why, sizeof why);
+        if (rc != ALERT_OK)
+            return al_error_set(err, rc, "state_path", 0, 0, "%s", why);
+    } else if ((rc = al_state_open_mem(&local)) != ALERT_OK) {
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
+    }
+    ctx->state = local;
+    if (c->fleet == AL_FLEET_OFF)
+        return ALERT_OK;
+    al_fleet_conf f;
+    memset(&f, 0, sizeof f);
+    const char *key = NULL, *why = NULL;
+    int found = fleet_address(c, &f, &key, &why);
+    if (found < 0) {
+        fleet_conf_free(&f);
+        return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s %s", key, why);
+    }
+    if (!found) {
+        if (c->fleet == AL_FLEET_ON)
+            return al_error_set(err, ALERT_ERR_CONFIG, "fleet", 0, 0, "fleet: true needs a Redis: "
+                                "redis_url, litellm_settings.cache_params, REDIS_URL or REDIS_HOST");
+        return ALERT_OK;
+    }
+    char nonce[9];
+    if (al_random_hex(nonce, 4) != 0)
+        snprintf(nonce, sizeof nonce, "%08x", (unsigned)((uintptr_t)ctx >> 4));
+    snprintf(ctx->instance_id, sizeof ctx->instance_id, "%s#%s", ctx->instance, nonce);
+    f.name = c->fleet_name ? c->fleet_name : "default";
+    f.instance = ctx->instance_id;
+    f.sync_ms = (int64_t)(c->fleet_sync_interval * 1000.0);
+    f.timeout_ms = (int64_t)(c->fleet_timeout * 1000.0);
+    f.claim_ms = (int64_t)(c->fleet_claim_timeout * 1000.0);
+    f.takeover_ms = (int64_t)(c->fleet_takeover_after * 1000.0);
+    f.threaded = c->worker_threads > 0;
+    f.log = fleet_log;
+    f.log_ud = ctx;
+    if (f.sync_ms < 1)
+        f.sync_ms = 1;
+    if (f.timeout_ms < 1)
+        f.timeout_ms = 1;
+    ctx->state = NULL;
+    rc = al_state_open_redis(&ctx->state, local, &f);
+    fleet_conf_free(&f);
+    if (rc != ALERT_OK)
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
+    if ((rc = al_gate_new(&ctx->gate)) != ALERT_OK)
+        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
+    return ALERT_OK;
+}
+
 static int64_t wheel_tick_ms(int64_t threshold_ms)
 {
     /* tick <= 1 s and <= threshold / 100: a hanging alert is at most one tick late */
@@ -317,6 +440,7 @@ static int64_t wheel_tick_ms(int64_t threshold_ms)
 static void ctx_free(alert_ctx *ctx)
 {
     /* the outbox and the digests hold alerts whose settling reaches health and money */
+    al_gate_free(ctx, ctx->gate);
     al_outbox_free(ctx->outbox);
     al_routes_free(ctx->routes);
     al_health_free(ctx->health);
@@ -423,17 +547,10 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         ctx_free(ctx);
         return rc;
     }
-    if (c->state_path) {
-        char why[256] = "";
-        rc = al_state_open_sqlite(&ctx->state, c->state_path, why, sizeof why);
-        if (rc != ALERT_OK) {
-            al_error_set(err, rc, "state_path", 0, 0, "%s", why);
-            ctx_free(ctx);
-            return rc;
-        }
-    } else if ((rc = al_state_open_mem(&ctx->state)) != ALERT_OK) {
+    rc = open_state(ctx, err);
+    if (rc != ALERT_OK) {
         ctx_free(ctx);
-        return al_error_set(err, rc, "alert_ctx_create", 0, 0, "out of memory");
+        return rc;
     }
     al_state_begin(ctx->state);
     rc = al_money_new(ctx, &ctx->money);
@@ -484,6 +601,8 @@ void alert_ctx_destroy(alert_ctx *ctx)
         pthread_join(ctx->thread, NULL);
         ctx->threaded = 0;
     }
+    /* alerts still waiting for a fleet claim go out: a duplicate, never a loss */
+    al_gate_free(ctx, ctx->gate);
     /* what is due now gets its chance within shutdown_timeout; the rest is counted */
     worker_pass(ctx, 1);
     al_route_tick(ctx, al_ctx_mono(ctx), 1);

@@ -23,6 +23,7 @@ typedef struct al_outbox al_outbox;
 typedef struct al_routes al_routes;
 typedef struct al_health al_health;
 typedef struct al_money al_money;
+typedef struct al_gate al_gate;
 
 typedef struct al_counters {
     _Atomic uint64_t alerts_raised, alerts_filtered, alerts_deduplicated, alerts_coalesced;
@@ -39,6 +40,7 @@ struct alert_ctx {
     int alerting_on;                /* alerting has at least one destination */
     uint32_t enabled;               /* alert_types after the alerting gate */
     char instance[128];
+    char instance_id[160];          /* "<instance>#<8 hex>": this start, for the fleet */
 
     al_inflight *inflight;
     al_intern_table *intern;
@@ -58,6 +60,7 @@ struct alert_ctx {
     al_state *state;                /* shared state: memory, or sqlite with state_path */
     al_health *health;              /* outages, daily and fallback reports, operations */
     al_money *money;                /* budgets, ledger, spend reports */
+    al_gate *gate;                  /* fleet mode: alerts waiting for their claim */
     /* unit tests of the glue: when set, every routed alert goes here instead (taken) */
     void (*route_tap)(void *ud, al_alert *a);
     void *route_tap_ud;

@@ -12,6 +12,7 @@
 #include "ctx.h"
 #include "fmt.h"
 #include "fmt_dest.h"
+#include "gate.h"
 #include "outbox.h"
 #include "settle.h"
 
@@ -484,6 +485,8 @@ void al_route_alerts(alert_ctx *ctx, al_alert **v, size_t n)
 void al_route_alert(alert_ctx *ctx, al_alert *a)
 {
     al_settle_attach(ctx, a);           /* its fate comes back through settle.c */
+    if (al_gate_hold(ctx, a))
+        return;                         /* fleet mode: it waits for its claim */
     if (ctx->route_tap) {
         ctx->route_tap(ctx->route_tap_ud, a);
         return;

@@ -8,6 +8,7 @@
 #include "ctx.h"
 #include "health.h"
 #include "money.h"
+#include "state/state.h"
 
 typedef void (*settle_fn)(alert_ctx *ctx, const char *key, int ok);
 
@@ -23,15 +24,20 @@ static const struct {
     { "health|fallback|", al_health_settle },
 };
 
-static void outcome(void *ud, const char *key, int ok)
+/* The owner's state first, then the fleet's record of a claim this replica won. */
+static void outcome(void *ud, al_alert *a, int ok)
 {
-    al_settle(ud, key, ok);
+    alert_ctx *ctx = ud;
+    if (a->settle_key)
+        al_settle(ctx, a->settle_key, ok);
+    if (a->fleet_key && a->fleet_claimed)
+        al_state_fleet_settle(ctx->state, a->fleet_key, ok);
 }
 
 void al_settle_attach(alert_ctx *ctx, al_alert *a)
 {
-    if (a && a->settle_key) {
-        a->settle = outcome;
+    if (a && (a->settle_key || a->fleet_key)) {
+        a->settle_alert = outcome;
         a->settle_ud = ctx;
     }
 }

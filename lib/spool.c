@@ -46,6 +46,8 @@ char *al_alert_to_json(const al_alert *a, int count)
     json_object_set_new(o, "page", json_integer(a->page));
     json_object_set_new(o, "emails", emails);
     json_object_set_new(o, "settle_key", str(a->settle_key));
+    json_object_set_new(o, "fleet_key", str(a->fleet_key));
+    json_object_set_new(o, "fleet_claimed", json_integer(a->fleet_claimed));
     char *d = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     char *out = d ? al_strdup(d) : NULL;
@@ -96,13 +98,14 @@ al_alert *al_alert_from_json(const char *json, int *count)
     a->severity_major = (int)get_int(o, "severity_major");
     a->resolved = (int)get_int(o, "resolved");
     a->page = (int)get_int(o, "page");
+    a->fleet_claimed = (int)get_int(o, "fleet_claimed");
     int bad = get_str(o, "message", &a->message) | get_str(o, "plain", &a->plain) |
               get_str(o, "metadata_json", &a->metadata_json) | get_str(o, "model", &a->model) |
               get_str(o, "deployment", &a->deployment) | get_str(o, "api_base", &a->api_base) |
               get_str(o, "region", &a->region) | get_str(o, "provider", &a->provider) |
               get_str(o, "call_id", &a->call_id) | get_str(o, "webhook_json", &a->webhook_json) |
               get_str(o, "envelope", &a->envelope) | get_str(o, "subject", &a->subject) |
-              get_str(o, "settle_key", &a->settle_key);
+              get_str(o, "settle_key", &a->settle_key) | get_str(o, "fleet_key", &a->fleet_key);
     json_t *emails = json_object_get(o, "emails");
     size_t n = json_is_array(emails) ? json_array_size(emails) : 0;
     if (n && (a->emails.items = al_calloc(n, sizeof *a->emails.items))) {

@@ -384,3 +384,47 @@ int64_t al_state_spool_take_lost(al_state *s)
 {
     return s && s->ops->spool_take_lost ? s->ops->spool_take_lost(s) : 0;
 }
+
+/* ---- fleet mode: the local backends decide alone ------------------------------------ */
+
+int al_state_fleet(const al_state *s)
+{
+    return s && s->ops->fleet_claim != NULL;
+}
+
+int al_state_fleet_claim(al_state *s, const char *fleet_key, int64_t now_ms, al_claim *out)
+{
+    if (!out)
+        return ALERT_ERR_INVALID;
+    *out = AL_CLAIM_WON;
+    if (!s || !fleet_key)
+        return ALERT_ERR_INVALID;
+    return s->ops->fleet_claim ? s->ops->fleet_claim(s, fleet_key, now_ms, out) : ALERT_OK;
+}
+
+int al_state_fleet_settle(al_state *s, const char *fleet_key, int sent)
+{
+    if (!s || !fleet_key)
+        return ALERT_ERR_INVALID;
+    return s->ops->fleet_settle ? s->ops->fleet_settle(s, fleet_key, sent) : ALERT_OK;
+}
+
+void al_state_round(al_state *s, int64_t now_ms)
+{
+    if (s && s->ops->round)
+        s->ops->round(s, now_ms);
+}
+
+void al_state_fleet_stats(al_state *s, al_fleet_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s && s->ops->stats) {
+        s->ops->stats(s, out);
+        out->on = 1;
+    }
+}
+
+size_t al_state_fleet_pending(al_state *s)
+{
+    return s && s->ops->pending ? s->ops->pending(s) : 0;
+}

@@ -115,4 +115,48 @@ int64_t al_state_spool_take_lost(al_state *s);
 typedef int (*al_state_row_cb)(void *ud, const al_spool_row *row);
 int al_state_spool_load(al_state *s, al_state_row_cb cb, void *ud);
 
+/* ---- fleet mode: what is decided once for several replicas (state_redis.c) ----------
+ * A fleet key names what an alert claims:
+ *   "M|<ttl ms>|<mark key>"                        a once-only mark
+ *   "S|<group>|<field>|<rank>|<lower,lower,...>"   an ordered step (a budget threshold)
+ * The local backends answer every claim WON at once and settle nothing: one process
+ * decides alone, with its own marks. */
+typedef struct al_fleet_conf {
+    char *host;
+    int port;
+    char *username, *password;  /* NULL: none */
+    int db;
+    char *name;                 /* fleet_name */
+    char *instance;             /* this context's instance id: "<instance_name>#<8 hex>" */
+    int64_t sync_ms, timeout_ms, claim_ms, takeover_ms;
+    int threaded;               /* a coordinator thread; 0: rounds run in al_state_round */
+    void (*log)(void *ud, int level, const char *msg);     /* called on the worker */
+    void *log_ud;
+} al_fleet_conf;
+
+/* Parses "redis://[user:password@]host[:port][/db]" into c's host, port, username,
+ * password (al_malloc'ed) and db. ALERT_ERR_CONFIG with *why (never the URL: it may
+ * hold a password) when malformed, or for rediss:// (no TLS in this build). */
+int al_redis_parse_url(const char *url, al_fleet_conf *c, const char **why);
+/* Wraps local (taken, closed on failure too) with Redis at c. Never fails for an
+ * unreachable Redis: it runs single-process and keeps reconnecting. */
+int al_state_open_redis(al_state **out, al_state *local, const al_fleet_conf *c);
+/* 1 when claims go to a fleet. */
+int al_state_fleet(const al_state *s);
+/* The claim of fleet_key: WON, SENT, HELD or PENDING (ask again on a later pass with
+ * the same key; after fleet_claim_timeout without an answer it is WON). */
+int al_state_fleet_claim(al_state *s, const char *fleet_key, int64_t now_ms, al_claim *out);
+/* The fate of a won claim: sent, or released for the fleet (a final delivery failure). */
+int al_state_fleet_settle(al_state *s, const char *fleet_key, int sent);
+/* At the start of every worker pass: the answers of the last rounds (and, in poll mode,
+ * a round when one is due). */
+void al_state_round(al_state *s, int64_t now_ms);
+typedef struct al_fleet_stats {
+    int on, connected;
+    uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
+} al_fleet_stats;
+void al_state_fleet_stats(al_state *s, al_fleet_stats *out);
+/* Claims asked and not yet answered. */
+size_t al_state_fleet_pending(al_state *s);
+
 #endif

@@ -28,6 +28,12 @@ typedef struct al_state_ops {
     int (*spool_delete)(al_state *s, int64_t id);
     int (*spool_load)(al_state *s, al_state_row_cb cb, void *ud);
     int64_t (*spool_take_lost)(al_state *s);
+    /* fleet mode only (NULL for the local backends) */
+    int (*fleet_claim)(al_state *s, const char *fleet_key, int64_t now_ms, al_claim *out);
+    int (*fleet_settle)(al_state *s, const char *fleet_key, int sent);
+    void (*round)(al_state *s, int64_t now_ms);
+    void (*stats)(al_state *s, al_fleet_stats *out);
+    size_t (*pending)(al_state *s);
 } al_state_ops;
 
 /* A string-keyed map with chained buckets; values are the caller's. */

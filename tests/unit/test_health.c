@@ -355,6 +355,7 @@ static void daily_report_settle(void **state)
     char *key = a->settle_key;
     a->settle_key = NULL;
     a->settle = NULL;
+    a->settle_alert = NULL;             /* settle.c's hook, set by the router */
     g_settle(g, 1);
     al_health_settle(g->ctx, key, 0);
     al_free(key);

@@ -283,6 +283,7 @@ static void budget_step_settle(void **state)
     char *key = a->settle_key;
     a->settle_key = NULL;
     a->settle = NULL;
+    a->settle_alert = NULL;             /* settle.c's hook, set by the router */
     g_settle(g, 0);
     prefix(key, "budget|");
     al_money_settle(g->ctx, key, 0);
@@ -292,6 +293,7 @@ static void budget_step_settle(void **state)
     assert_non_null(again);
     assert_string_equal(again, key);        /* the same step */
     a->settle = NULL;
+    a->settle_alert = NULL;             /* settle.c's hook, set by the router */
     g_settle(g, 0);
     al_money_settle(g->ctx, again, 1);      /* delivered */
     budget_ev(g, key_budget(124, 100, -1), T0 + 4);
@@ -378,6 +380,7 @@ static void monthly_report_and_settle(void **state)
     char *key = a->settle_key;
     a->settle_key = NULL;
     a->settle = NULL;
+    a->settle_alert = NULL;             /* settle.c's hook, set by the router */
     g_settle(g, 0);
     al_money_settle(g->ctx, key, 0);
     al_free(key);

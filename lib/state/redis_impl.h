@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the Redis backend (lib/state/ only): the coordinator's operations, so that
+ * each shared kind of state (claims, windows, counters, ...) can live in a file of
+ * its own. An operation is one command (usually EVALSHA of a registered script),
+ * posted by the worker, sent by the coordinator in the next round's pipeline, and
+ * handed back to the worker with its reply at the start of a later pass. */
+#ifndef AL_REDIS_IMPL_H
+#define AL_REDIS_IMPL_H
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "state/state_impl.h"
+
+typedef struct redis_state redis_state;
+typedef struct rop rop;
+
+/* Called on the worker with the op's reply (o->reply, NULL when Redis did not answer
+ * it); the op is freed afterwards. */
+typedef void (*rop_done)(redis_state *r, rop *o);
+
+struct rop {
+    rop *next;
+    int script;                 /* index into the script table, or -1: a plain command */
+    int retry;                  /* 1: kept and sent again until Redis answers (idempotent) */
+    int argc;
+    char **argv;                /* EVALSHA <sha> <numkeys> keys... args... (sha set by the round) */
+    rop_done done;              /* may be NULL */
+    char *tag;                  /* the done callback's: what the op answers */
+    int64_t i64;                /* the done callback's */
+    redisReply *reply;
+};
+
+typedef struct rlist {
+    rop *head, *tail;
+    size_t n;
+} rlist;
+
+/* The scripts (redis_scripts.c or the feature files); index = SC_*. */
+enum {
+    SC_MARK_CLAIM, SC_MARK_SETTLE, SC_STEP_CLAIM, SC_STEP_SETTLE,
+    SC__COUNT
+};
+extern const char *const al_redis_scripts[SC__COUNT];
+
+/* A claim the worker waits for (worker-only map: claim key -> pending). */
+typedef struct pending {
+    int64_t posted_ms;
+    int answered;
+    int answer;
+} pending;
+
+struct redis_state {
+    al_state base;
+    al_state *local;
+    al_fleet_conf conf;         /* strings owned */
+    char prefix[192];           /* "{alerting:<name>}:" */
+    char replica_prefix[224];   /* prefix "replica:" */
+    char heartbeat_key[512];
+
+    /* worker side */
+    al_smap claims;             /* claim key -> pending */
+    int64_t next_round_ms;      /* poll mode */
+    char epoch_seen[64];
+
+    /* shared with the coordinator, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    rlist outq;                 /* posted by the worker */
+    rlist doneq;                /* answered, for the worker */
+    char *logs[16];             /* messages for the worker to log (the log callback is the worker's) */
+    int log_levels[16];
+    size_t n_logs;
+    int urgent, stopping;
+    char epoch[64];             /* the fleet's epoch as last read */
+
+    /* the coordinator */
+    int threaded;
+    pthread_t thread;
+    redisContext *c;
+    char sha[SC__COUNT][41];
+    int64_t reconnect_at_ms, reconnect_wait_ms;
+    int said_down;              /* "unreachable" was logged for this outage */
+    rlist retry;                /* ops kept until Redis answers them */
+
+    _Atomic int connected;
+    _Atomic uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
+};
+
+/* EVALSHA of script with one key (prefixed with the fleet's namespace) and args; NULL
+ * when out of memory. */
+rop *al_redis_script_op(redis_state *r, int script, const char *key, int nargs,
+                        const char *const *args);
+/* To the coordinator; urgent: a round now rather than at the next sync interval. */
+void al_redis_post(redis_state *r, rop *o, int urgent);
+void al_redis_op_free(rop *o);
+
+#endif
