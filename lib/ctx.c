@@ -512,6 +512,9 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     else if (gethostname(ctx->instance, sizeof ctx->instance - 1) != 0)
         snprintf(ctx->instance, sizeof ctx->instance, "unknown");
 
+    ctx->fmt.proxy_base_url = c->proxy_base_url;
+    ctx->fmt.instance = ctx->instance;
+    ctx->fmt.alertmanager_resolve_after_s = c->alertmanager_resolve_after;
     ctx->drain_cap = DRAIN_BATCH;
     ctx->drain_buf = al_malloc(DRAIN_BATCH * sizeof *ctx->drain_buf);
     ctx->inflight = al_inflight_new((uint64_t)c->max_inflight, (uint64_t)c->event_queue_size);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "dstats.h"
 #include "events.h"
+#include "fmt.h"
 #include "inflight.h"
 #include "intern.h"
 #include "pdagg.h"
@@ -40,7 +41,8 @@ struct alert_ctx {
     int alerting_on;                /* alerting has at least one destination */
     uint32_t enabled;               /* alert_types after the alerting gate */
     char instance[128];
-    char instance_id[160];          /* "<instance>#<8 hex>": this start, for the fleet */
+    char instance_id[160];
+    al_fmt_env fmt;                 /* what the texts need: proxy URL, instance */          /* "<instance>#<8 hex>": this start, for the fleet */
 
     al_inflight *inflight;
     al_intern_table *intern;

@@ -4,10 +4,19 @@
 #ifndef AL_FMT_H
 #define AL_FMT_H
 
+#include <stdint.h>
+
 #include "alert.h"
 #include "buf.h"
 
-typedef struct alert_ctx alert_ctx;
+/* What the formatters need from the ctx, passed by value so they stay pure. */
+typedef struct al_fmt_env {
+    const char *instance;               /* instance_name: PagerDuty source, Alertmanager label,
+                                           the webhook JSON's "instance" */
+    int64_t now_ms;                     /* ctx clock: e-mail Date, Alertmanager endsAt on resolve */
+    double alertmanager_resolve_after_s; /* <= 0 or not finite: 3600 */
+    const char *proxy_base_url;         /* "Proxy URL" line, Alertmanager generatorURL; NULL: none */
+} al_fmt_env;
 
 typedef struct al_text {
     al_buf esc;         /* values escaped (& < >) */
@@ -26,10 +35,10 @@ int al_text_finish(al_text *t, al_alert *a);
 void al_text_free(al_text *t);
 
 /* "Alert type: `t`\nLevel: ...\n\nMessage: <text>" + metadata + Proxy URL. */
-char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a);
+char *al_fmt_envelope(const al_fmt_env *env, const al_alert *a);
 /* The same, escaped (Slack, Teams) or plain (Discord, e-mail). */
-char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped);
+char *al_fmt_envelope_as(const al_fmt_env *env, const al_alert *a, int escaped);
 /* {"event": ..., "event_group": "proxy", "event_message": ..., ...} */
-char *al_fmt_event_json(const alert_ctx *ctx, const al_alert *a);
+char *al_fmt_event_json(const al_fmt_env *env, const al_alert *a);
 
 #endif

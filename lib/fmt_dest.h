@@ -9,14 +9,8 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "fmt.h"                /* al_fmt_env */
 
-/* What the formatters need from the ctx, passed by value so they stay pure. */
-typedef struct al_fmt_env {
-    const char *instance;               /* instance_name: PagerDuty source, Alertmanager label */
-    int64_t now_ms;                     /* ctx clock: e-mail Date, Alertmanager endsAt on resolve */
-    double alertmanager_resolve_after_s; /* <= 0 or not finite: 3600 */
-    const char *proxy_base_url;         /* Alertmanager generatorURL; NULL: none */
-} al_fmt_env;
 
 /* Size limits (BEHAVIOUR §6). Characters are Unicode code points, as Slack and
  * Discord (Python 3 len) count them. */

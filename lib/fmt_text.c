@@ -6,7 +6,8 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "ctx.h"
+#include "alerting.h"
+#include "calendar.h"
 #include "fmt.h"
 #include "text.h"
 
@@ -78,15 +79,9 @@ void al_text_free(al_text *t)
     al_buf_free(&t->plain);
 }
 
-static void utc_parts(int64_t ms, struct tm *tm)
-{
-    time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
-    gmtime_r(&secs, tm);
-}
-
 /* escaped: Slack and Teams (& < > escaped in values we did not write); else the
  * plain text for Discord (allowed_mentions guards it) and e-mail. */
-char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped)
+char *al_fmt_envelope_as(const al_fmt_env *env, const al_alert *a, int escaped)
 {
     if (a->envelope)
         return al_strdup(a->envelope);
@@ -99,11 +94,11 @@ char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped)
         al_buf_adds(&b, message);
         return al_buf_take(&b);
     }
-    struct tm tm;
-    utc_parts(a->at_ms, &tm);
+    al_utc tm;
+    al_utc_parts(a->at_ms, &tm);
     /* printf-free: this runs for every alert */
     char hms[] = "00:00:00";
-    int parts[3] = { tm.tm_hour, tm.tm_min, tm.tm_sec };
+    int parts[3] = { tm.hour, tm.minute, tm.second };
     for (int i = 0; i < 3; i++) {
         hms[i * 3] = (char)('0' + parts[i] / 10 % 10);
         hms[i * 3 + 1] = (char)('0' + parts[i] % 10);
@@ -123,14 +118,14 @@ char *al_fmt_envelope_as(const alert_ctx *ctx, const al_alert *a, int escaped)
         al_free(k);
         al_free(v);
     }
-    if (ctx->cfg.proxy_base_url)
-        al_buf_printf(&b, "\n\nProxy URL: `%s`", ctx->cfg.proxy_base_url);
+    if (env->proxy_base_url)
+        al_buf_printf(&b, "\n\nProxy URL: `%s`", env->proxy_base_url);
     return al_buf_take(&b);
 }
 
-char *al_fmt_envelope(const alert_ctx *ctx, const al_alert *a)
+char *al_fmt_envelope(const al_fmt_env *env, const al_alert *a)
 {
-    return al_fmt_envelope_as(ctx, a, 1);
+    return al_fmt_envelope_as(env, a, 1);
 }
 
 static json_t *str_or_null(const char *s)
@@ -138,14 +133,10 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-char *al_fmt_event_json(const alert_ctx *ctx, const al_alert *a)
+char *al_fmt_event_json(const al_fmt_env *env, const al_alert *a)
 {
-    struct tm tm;
-    utc_parts(a->at_ms, &tm);
-    char ts[96];
-    int64_t ms = a->at_ms % 1000;
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms < 0 ? ms + 1000 : ms));
+    char ts[32];
+    al_utc_iso8601(ts, a->at_ms);
     json_t *meta = NULL;
     if (a->metadata_json) {
         json_error_t jerr;
@@ -172,7 +163,7 @@ char *al_fmt_event_json(const alert_ctx *ctx, const al_alert *a)
     json_object_set_new(root, "event_message", str_or_null(a->plain ? a->plain : a->message));
     json_object_set_new(root, "level", json_string(al_level_name(a->level)));
     json_object_set_new(root, "timestamp", json_string(ts));
-    json_object_set_new(root, "instance", json_string(ctx->instance));
+    json_object_set_new(root, "instance", json_string(env->instance));
     json_object_set_new(root, "alerting_metadata", meta ? meta : json_null());
     json_object_set_new(root, "data", data);
     char *d = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);

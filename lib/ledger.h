@@ -42,7 +42,7 @@ al_ledger *al_ledger_new(int days_kept);        /* NULL: days_kept < 1 or no mem
 void al_ledger_free(al_ledger *l);              /* NULL: no-op */
 
 /* Called for every cell increment made by al_ledger_add (not by load_row), so the
- * store can mirror it (al_store_ledger_add). name is "" for the "None" team. */
+ * state can mirror it (al_state_counters_add). name is "" for the "None" team. */
 typedef void (*al_ledger_sink_fn)(void *ud, int32_t day, int32_t dim, const char *name,
                                   double amount);
 void al_ledger_set_sink(al_ledger *l, al_ledger_sink_fn fn, void *ud);
@@ -55,7 +55,7 @@ int al_ledger_add(al_ledger *l, const alert_spend *s, int64_t at_ms);
 /* One cell; name NULL or "" is None (meaningful for the team dimension). */
 int al_ledger_add_cell(al_ledger *l, int32_t day, int dim, const char *name, double amount);
 /* al_ledger_add_cell without the sink, with the signature of the store's
- * al_ledger_cb, to pass straight to al_store_ledger_load(s, from_day, cb, ledger).
+ * al_state_cell_cb, to pass straight to al_state_counters_load(s, from_day, cb, ledger).
  * Returns 0, or the ALERT_ERR_* code (which stops the load). */
 int al_ledger_load_row(void *ledger, int32_t day, int32_t dim, const char *name, double amount);
 /* Every cell, day by day (oldest first); name "" for None. A non-zero return of row
@@ -95,7 +95,7 @@ int al_spend_report_build(al_ledger *l, int32_t from_day, int32_t to_day, int n_
 
 /* Schedule state of one report. last: the day (N-day report) or the month index
  * (y * 12 + m - 1, monthly report) of the last one raised, AL_DAY_NONE before the
- * first check. Persist it (al_store_schedule_put) after every due call and settle. */
+ * first check. Persist it (the state's schedules) after every due call and settle. */
 typedef struct al_report_state {
     int32_t last;
 } al_report_state;

@@ -756,7 +756,7 @@ static char *build_body(al_outbox *o, const rec *r)
     case AL_DEST_WEBHOOK:
     case AL_DEST_CUSTOM:
     default:
-        body = a->webhook_json ? al_strdup(a->webhook_json) : al_fmt_event_json(o->ctx, a);
+        body = a->webhook_json ? al_strdup(a->webhook_json) : al_fmt_event_json(&o->ctx->fmt, a);
         break;
     }
     al_buf_free(&text);

@@ -271,7 +271,7 @@ static int pages(const al_alert *a)
 static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_ref *only)
 {
     al_routes *r = ctx->routes;
-    char *text = al_fmt_envelope(ctx, a);
+    char *text = al_fmt_envelope(&ctx->fmt, a);
     if (!text) {
         al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
         return;
@@ -294,7 +294,7 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
             enqueue(ctx, t, a, text);
     }
     if (!only_custom && a->page != 2 && r->every.n) {
-        char *plain = al_fmt_envelope_as(ctx, a, 0);
+        char *plain = al_fmt_envelope_as(&ctx->fmt, a, 0);
         for (size_t i = 0; i < r->every.n; i++) {
             al_dest_kind k = al_outbox_target_kind(r->every.items[i]);
             int esc = k == AL_DEST_MS_TEAMS || k == AL_DEST_WEBHOOK || k == AL_DEST_ALERTMANAGER;
@@ -427,7 +427,7 @@ int al_route_has(const alert_ctx *ctx, int kind)
 static void to_alertmanager(alert_ctx *ctx, al_alert *a)
 {
     const target_list *l = &ctx->routes->every;
-    char *text = al_fmt_envelope(ctx, a);
+    char *text = al_fmt_envelope(&ctx->fmt, a);
     for (size_t i = 0; text && i < l->n; i++)
         if (al_outbox_target_kind(l->items[i]) == AL_DEST_ALERTMANAGER)
             enqueue(ctx, l->items[i], a, text);
@@ -547,7 +547,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
             al_alert *a = test_alert(ctx, (al_type)t, test_text((al_type)t));
             if (!a)
                 return ALERT_ERR_NOMEM;
-            char *text = al_fmt_envelope(ctx, a);
+            char *text = al_fmt_envelope(&ctx->fmt, a);
             for (size_t i = 0; text && i < r->slack[t].n; i++)
                 enqueue(ctx, r->slack[t].items[i], a, text);
             al_free(text);
@@ -557,7 +557,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
             al_alert *a = test_alert(ctx, AL_T_BUDGET_ALERTS, "This is a test slack alert message");
             if (!a)
                 return ALERT_ERR_NOMEM;
-            char *text = al_fmt_envelope(ctx, a);
+            char *text = al_fmt_envelope(&ctx->fmt, a);
             const target_list *l = &r->slack[AL_T_BUDGET_ALERTS];
             if (!l->n)
                 al_ctx_error(ctx, "slack: no webhook URL for the test alert");
@@ -585,7 +585,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
                 "\"event_group\":\"user\",\"alert_emails\":null,\"event\":\"budget_crossed\","
                 "\"event_message\":\"User Budget: Budget Crossed\\n Total Budget:`0.0`\"}");
         a->page = kind == AL_DEST_PAGERDUTY ? 1 : 0;
-        char *text = al_fmt_envelope(ctx, a);
+        char *text = al_fmt_envelope(&ctx->fmt, a);
         const target_list *l = kind == AL_DEST_PAGERDUTY ? &r->pagerduty : &r->every;
         for (size_t i = 0; text && i < l->n; i++)
             if ((int)al_outbox_target_kind(l->items[i]) == kind)
