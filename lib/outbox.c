@@ -1053,7 +1053,8 @@ static void json_retry_after(rec *r)
     json_decref(j);
 }
 
-static al_outcome classify_done(rec *r, CURLcode res, long status, char *why, size_t n)
+static al_outcome classify_done(rec *r, CURLcode res, long status, int answered, char *why,
+                                size_t n)
 {
     if (r->target->kind == AL_DEST_EMAIL) {
         /* SMTP: 2xx done, 4xx try again, 5xx refused for good */
@@ -1072,11 +1073,14 @@ static al_outcome classify_done(rec *r, CURLcode res, long status, char *why, si
         return al_classify_http(r->target->kind, status, r->resp.data ? r->resp.data : "",
                                 r->resp.len);
     }
-    /* connection refused or reset, DNS, TLS, our http_timeout: all worth a retry,
-     * except what no retry can fix */
+    /* connection refused or reset, DNS, TLS, our http_timeout, and a reply that is not
+     * HTTP at all (garbage, HTTP/0.9: CURLE_UNSUPPORTED_PROTOCOL or WEIRD_SERVER_REPLY once
+     * the request went out): all worth a retry, except what no retry can fix - a URL
+     * libcurl cannot use, found before anything was sent */
     snprintf(why, n, "%s", curl_easy_strerror(res));
-    return (res == CURLE_UNSUPPORTED_PROTOCOL || res == CURLE_URL_MALFORMAT) ? AL_OUT_GIVE_UP
-                                                                            : AL_OUT_RETRY;
+    if (res == CURLE_URL_MALFORMAT || (res == CURLE_UNSUPPORTED_PROTOCOL && !answered))
+        return AL_OUT_GIVE_UP;
+    return AL_OUT_RETRY;
 }
 
 static void collect(al_outbox *o, int64_t now)
@@ -1091,8 +1095,9 @@ static void collect(al_outbox *o, int64_t now)
         rec *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode res = m->data.result;
-        long status = 0;
+        long status = 0, sent = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_REQUEST_SIZE, &sent);
         curl_multi_remove_handle(o->multi, r->easy);
         release_easy(o, r->easy);
         r->easy = NULL;
@@ -1101,7 +1106,7 @@ static void collect(al_outbox *o, int64_t now)
         list_remove(&o->inflight, r);
         r->target->inflight--;
         char why[160];
-        al_outcome out = classify_done(r, res, status, why, sizeof why);
+        al_outcome out = classify_done(r, res, status, sent > 0, why, sizeof why);
         finish(o, r, out, status, why, now);
         o->finished++;
     }

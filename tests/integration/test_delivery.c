@@ -356,6 +356,30 @@ static void connection_failures_are_retried(void **state)
     h_free(h);
 }
 
+/* A reply that is not HTTP (garbage, an HTTP/0.9 answer without a status line) is a
+ * broken or overloaded receiver, not a refusal: retried until delivery_deadline. */
+static void non_http_replies_are_retried(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_push(h->rcv, RCV_RAW, NULL, "garbage that is no status line\r\n\r\n");
+    rcv_push(h->rcv, RCV_RAW, NULL, "ok");                 /* HTTP/0.9 */
+    rcv_push(h->rcv, RCV_RAW, NULL, "HTTP/1.1 2000000 What\r\n\r\n");
+    emit(h, "db_exceptions", "survives a broken receiver");
+    h_advance(h, 0);
+    for (int i = 0; i < 4; i++)
+        h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 4);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 1);
+    assert_int_equal(s.deliveries_retried, 3);
+    assert_int_equal(s.deliveries_failed, 0);
+    assert_true(h_find(h, "survives a broken receiver") >= 0);
+    h_free(h);
+}
+
 typedef struct sink {
     int calls;
     int fail_first;
@@ -515,6 +539,7 @@ int main(void)
         cmocka_unit_test(client_errors_give_up),
         cmocka_unit_test(gone_marks_the_target_dead),
         cmocka_unit_test(connection_failures_are_retried),
+        cmocka_unit_test(non_http_replies_are_retried),
         cmocka_unit_test(custom_transport),
         cmocka_unit_test(unknown_destination_fails_create),
         cmocka_unit_test(send_test_alert),
