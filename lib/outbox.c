@@ -198,6 +198,85 @@ static void update_depth(al_outbox *o)
     atomic_store(&o->ctx->n.queue_depth, o->batched.n + o->ready.n + o->inflight.n);
 }
 
+static int is_atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static int is_let_dig(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Local-part = Dot-string / Quoted-string (RFC 5321 4.1.2); returns its end or NULL. */
+static const char *email_local_part(const char *p)
+{
+    if (*p == '"') {
+        for (p++; *p != '"'; p++) {
+            unsigned char c = (unsigned char)*p;
+            /* qtextSMTP / quoted-pairSMTP, less '@' (libcurl splits at the first one),
+             * '\\' as a quoted character and angle brackets (envelope parsers) */
+            if (c == '\\')
+                c = (unsigned char)*++p;
+            if (c < 32 || c > 126 || strchr("@\\<>", c))
+                return NULL;    /* also the end of the string: an unclosed quote */
+        }
+        return p + 1;
+    }
+    for (;;) {
+        const char *atom = p;
+        while (is_atext((unsigned char)*p))
+            p++;
+        if (p == atom)
+            return NULL;
+        if (*p != '.')
+            return p;
+        p++;
+    }
+}
+
+/* Domain = sub-domain *("." sub-domain) / address-literal; returns 1 when it is all of p. */
+static int email_domain(const char *p)
+{
+    if (*p == '[') {
+        const char *lit = ++p;
+        while (*p && *p != ']') {
+            unsigned char c = (unsigned char)*p++;
+            /* RFC 5321 dcontent, less what no literal needs and what would confuse an
+             * envelope parser: '@', quotes and angle brackets */
+            if (c < 33 || c > 126 || strchr("[\\@\"<>", c))
+                return 0;
+        }
+        return *p == ']' && p > lit && p[1] == '\0';
+    }
+    for (;;) {
+        const char *label = p;
+        while (is_let_dig((unsigned char)*p) || *p == '-')
+            p++;
+        size_t n = (size_t)(p - label);
+        if (n == 0 || n > 63 || label[0] == '-' || p[-1] == '-')
+            return 0;
+        if (*p == '\0')
+            return 1;
+        if (*p++ != '.')
+            return 0;
+    }
+}
+
+int al_email_address_ok(const char *addr)
+{
+    if (!addr)
+        return 0;
+    size_t len = strnlen(addr, AL_EMAIL_MAX + 1);
+    if (len == 0 || len > AL_EMAIL_MAX)
+        return 0;
+    const char *at = email_local_part(addr);
+    if (!at || *at != '@' || (size_t)(at - addr) > AL_EMAIL_LOCAL_MAX)
+        return 0;
+    return email_domain(at + 1);
+}
+
 void al_url_display(const char *url, char *out, size_t n)
 {
     /* scheme://host[:port] and nothing of the path or credentials: URLs are secrets */
@@ -605,21 +684,52 @@ static al_fmt_env fmt_env(const al_outbox *o)
     return env;
 }
 
+static const char *email_sender(const alert_config *c)
+{
+    return al_email_address_ok(c->smtp_sender_email) ? c->smtp_sender_email
+                                                     : "libalerting@localhost";
+}
+
+/* The recipients of a message, email_recipients then the alert's own (alert_emails,
+ * user_email), into to (room for both lists). An address that is no RFC 5321 mailbox is
+ * left out: CR/LF in it would be SMTP commands of their own. Returns how many are kept;
+ * *bad counts the alert's addresses left out (those of the config were logged at create). */
+static size_t email_recipients(const alert_config *c, const al_alert *a, const char **to,
+                               size_t *bad)
+{
+    size_t k = 0;
+    *bad = 0;
+    for (size_t i = 0; i < c->email_recipients.n; i++)
+        if (al_email_address_ok(c->email_recipients.items[i]))
+            to[k++] = c->email_recipients.items[i];
+    for (size_t i = 0; i < a->emails.n; i++) {
+        if (al_email_address_ok(a->emails.items[i]))
+            to[k++] = a->emails.items[i];
+        else
+            (*bad)++;
+    }
+    return k;
+}
+
 static char *email_message(al_outbox *o, const rec *r, const char *text)
 {
     const alert_config *c = &o->ctx->cfg;
-    size_t n = c->email_recipients.n + r->alert->emails.n;
+    size_t n = c->email_recipients.n + r->alert->emails.n, bad;
     const char **to = al_calloc(n ? n : 1, sizeof *to);
     if (!to)
         return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < c->email_recipients.n; i++)
-        to[k++] = c->email_recipients.items[i];
-    for (size_t i = 0; i < r->alert->emails.n; i++)
-        to[k++] = r->alert->emails.items[i];
+    size_t k = email_recipients(c, r->alert, to, &bad);
+    if (bad) {
+        /* counted once per message (the body is built once), never with the address's
+         * bytes: they are user data, and may be an injection attempt */
+        atomic_fetch_add(&o->ctx->n.deliveries_failed, bad);
+        al_ctx_log(o->ctx, ALERT_LOG_WARNING, "email: %zu recipient address%s of a %s alert %s "
+                   "not a valid e-mail address (RFC 5321 mailbox) and %s dropped", bad,
+                   bad == 1 ? "" : "es", al_types[r->type].name, bad == 1 ? "is" : "are",
+                   bad == 1 ? "was" : "were");
+    }
     al_fmt_env env = fmt_env(o);
-    const char *from = c->smtp_sender_email ? c->smtp_sender_email : "libalerting@localhost";
-    char *msg = al_fmt_email(&env, r->alert, text, from, to, k, r->idem);
+    char *msg = al_fmt_email(&env, r->alert, text, email_sender(c), to, k, r->idem);
     al_free(to);
     return msg;
 }
@@ -834,18 +944,22 @@ static size_t on_upload(char *p, size_t size, size_t n, void *ud)
 static int setup_smtp(al_outbox *o, rec *r, CURL *e)
 {
     const alert_config *c = &o->ctx->cfg;
-    for (size_t i = 0; i < c->email_recipients.n; i++)
-        if (add_header(&r->rcpt, c->email_recipients.items[i]) < 0)
+    size_t n = c->email_recipients.n + r->alert->emails.n, bad;
+    const char **to = al_calloc(n ? n : 1, sizeof *to);
+    if (!to)
+        return -1;
+    size_t k = email_recipients(c, r->alert, to, &bad);
+    for (size_t i = 0; i < k; i++)
+        if (add_header(&r->rcpt, to[i]) < 0) {
+            al_free(to);
             return -1;
-    for (size_t i = 0; i < r->alert->emails.n; i++)
-        if (add_header(&r->rcpt, r->alert->emails.items[i]) < 0)
-            return -1;
+        }
+    al_free(to);
     if (!r->rcpt)
         return -2;
     r->upload_off = 0;
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(e, CURLOPT_MAIL_FROM, c->smtp_sender_email ? c->smtp_sender_email
-                                                                 : "libalerting@localhost");
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, email_sender(c));
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);

@@ -70,6 +70,15 @@ void al_outbox_set_max_transfers(al_outbox *o, size_t n);
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
 /* state_path: the deliveries a previous run left pending, queued again. */
 int al_outbox_replay(al_outbox *o);
+/* 1 when addr is an RFC 5321 mailbox, local-part@domain, as SMTP carries it: ASCII, a
+ * dot-atom or quoted local part of at most AL_EMAIL_LOCAL_MAX bytes, a domain of LDH labels
+ * (at most 63 bytes each) or an address literal, at most AL_EMAIL_MAX bytes in all; no
+ * control characters (CR/LF), no space outside the quotes, no angle bracket anywhere, and
+ * narrower than the RFC where envelope parsers differ: no '@' or '\\' quoted, no '@' or '"'
+ * in a literal (libcurl splits at the first '@'). Pure: no allocation, no state. */
+#define AL_EMAIL_MAX 254
+#define AL_EMAIL_LOCAL_MAX 64
+int al_email_address_ok(const char *addr);
 /* Shows a URL as scheme://host only (URLs are secrets). */
 void al_url_display(const char *url, char *out, size_t n);
 
