@@ -100,6 +100,11 @@ enum { REC_BATCHED, REC_READY, REC_INFLIGHT };
 
 typedef struct rec {
     struct rec *prev, *next;
+    /* its place among the queued messages of its level, oldest first, from enqueue until
+     * its fate is known (in flight too): eviction takes the head, without a walk */
+    struct rec *lv_prev, *lv_next;
+    int in_level;
+    int notice;             /* an "N alerts dropped" notice (AL_OUTBOX_NOTICE_RESERVE) */
     al_target *target;
     al_type type;
     int level;
@@ -131,11 +136,18 @@ typedef struct rec_list {
     size_t n;
 } rec_list;
 
+typedef struct level_list {
+    rec *head, *tail;
+} level_list;
+
 struct al_outbox {
     alert_ctx *ctx;
     CURLM *multi;
     al_target *targets;
     rec_list batched, ready, inflight;
+    level_list by_level[ALERT_LEVEL_HIGH + 1];
+    size_t notices;         /* notices among the queued messages */
+    uint64_t evict_steps;   /* messages looked at to choose what a full queue drops */
     int64_t next_flush_ms;
     uint64_t rng;
     uint64_t dropped_for_notice;
@@ -191,6 +203,51 @@ static void rec_free(rec *r)
     al_alert_free(r->alert);
     al_free(r->body);
     al_free(r);
+}
+
+static int level_slot(int level)
+{
+    return level < ALERT_LEVEL_LOW ? ALERT_LEVEL_LOW : level > ALERT_LEVEL_HIGH ? ALERT_LEVEL_HIGH
+                                                                                : level;
+}
+
+static void level_link(al_outbox *o, rec *r)
+{
+    level_list *l = &o->by_level[level_slot(r->level)];
+    r->lv_next = NULL;
+    r->lv_prev = l->tail;
+    if (l->tail)
+        l->tail->lv_next = r;
+    else
+        l->head = r;
+    l->tail = r;
+    r->in_level = 1;
+    o->notices += r->notice != 0;
+}
+
+static void level_unlink(al_outbox *o, rec *r)
+{
+    if (!r->in_level)
+        return;
+    level_list *l = &o->by_level[level_slot(r->level)];
+    if (r->lv_prev)
+        r->lv_prev->lv_next = r->lv_next;
+    else
+        l->head = r->lv_next;
+    if (r->lv_next)
+        r->lv_next->lv_prev = r->lv_prev;
+    else
+        l->tail = r->lv_prev;
+    r->lv_prev = r->lv_next = NULL;
+    r->in_level = 0;
+    o->notices -= r->notice != 0;
+}
+
+/* A queued message whose fate is known goes: out of its level list, then freed. */
+static void rec_drop(al_outbox *o, rec *r)
+{
+    level_unlink(o, r);
+    rec_free(r);
 }
 
 static void update_depth(al_outbox *o)
@@ -322,7 +379,7 @@ static void free_list(al_outbox *o, rec_list *l)
         rec *n = r->next;
         if (r->easy)
             curl_multi_remove_handle(o->multi, r->easy);
-        rec_free(r);
+        rec_drop(o, r);
         r = n;
     }
     l->head = l->tail = NULL;
@@ -561,20 +618,25 @@ static void count_dropped(al_outbox *o, al_type type, uint64_t n)
 }
 
 /* The queue is full: the oldest item of the lowest level goes, never one in flight.
- * Returns 0 when everything queued outranks the newcomer (then it is the one dropped). */
+ * Returns 0 when everything queued outranks the newcomer (then it is the one dropped).
+ * The head of a level list is its oldest message; only messages in flight (at most
+ * MAX_INFLIGHT) are stepped over, so a drop costs no walk of the queue. */
 static int drop_oldest_low(al_outbox *o, int new_level)
 {
-    rec_list *lists[2] = { &o->batched, &o->ready };
-    for (int level = ALERT_LEVEL_LOW; level <= new_level; level++)
-        for (int li = 0; li < 2; li++)
-            for (rec *r = lists[li]->head; r; r = r->next)
-                if (r->level == level) {
-                    list_remove(lists[li], r);
-                    store_forget(o, r);
-                    count_dropped(o, r->type, 1 + (uint64_t)r->pack_n);
-                    rec_free(r);
-                    return 1;
-                }
+    for (int level = ALERT_LEVEL_LOW; level <= level_slot(new_level); level++)
+        for (rec *r = o->by_level[level].head; r; r = r->lv_next) {
+            o->evict_steps++;
+            if (r->state == REC_INFLIGHT)
+                continue;
+            list_remove(r->state == REC_BATCHED ? &o->batched : &o->ready, r);
+            store_forget(o, r);
+            if (r->notice)      /* a notice is about alerts lost, not one to announce */
+                atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1 + (uint64_t)r->pack_n);
+            else
+                count_dropped(o, r->type, 1 + (uint64_t)r->pack_n);
+            rec_drop(o, r);
+            return 1;
+        }
     return 0;
 }
 
@@ -585,9 +647,15 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
         atomic_fetch_add(&ctx->n.deliveries_failed, 1);
         return ALERT_ERR_TRANSPORT;
     }
+    /* max_queue bounds everything queued, notices included; notices alone may go beyond
+     * it, by at most AL_OUTBOX_NOTICE_RESERVE, so that a full queue can still say so */
     size_t pending = o->batched.n + o->ready.n + o->inflight.n;
-    if (!a->notice && (int64_t)pending >= ctx->cfg.max_queue && !drop_oldest_low(o, a->level)) {
-        count_dropped(o, a->type, 1);
+    if ((int64_t)pending >= ctx->cfg.max_queue &&
+        !(a->notice && o->notices < AL_OUTBOX_NOTICE_RESERVE) && !drop_oldest_low(o, a->level)) {
+        if (a->notice)
+            atomic_fetch_add(&ctx->n.deliveries_dropped, 1);
+        else
+            count_dropped(o, a->type, 1);
         return ALERT_ERR_FULL;
     }
     rec *r = al_calloc(1, sizeof *r);
@@ -596,6 +664,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     r->target = t;
     r->type = a->type;
     r->level = a->level;
+    r->notice = a->notice;
     r->count = 1;
     r->retry_after_s = -1;
     r->text = al_strdup(text);
@@ -612,6 +681,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     r->next_at_ms = now;
     store_put(o, r, 1);
     list_push(&o->batched, r);
+    level_link(o, r);
     update_depth(o);
     return ALERT_OK;
 }
@@ -648,8 +718,11 @@ static void flush_batch(al_outbox *o, int64_t now)
             rec *twin = find_twin(slots, cap - 1, h, r, &at);
             if (twin) {
                 twin->count++;
-                if (r->level > twin->level)
+                if (r->level > twin->level) {
+                    level_unlink(o, twin);
                     twin->level = r->level;
+                    level_link(o, twin);
+                }
                 if (r->store_id) {      /* its row stays until the twin's fate is known */
                     int64_t *m = al_realloc(twin->merged, (twin->n_merged + 1) * sizeof *m);
                     if (m) {
@@ -658,7 +731,7 @@ static void flush_batch(al_outbox *o, int64_t now)
                     }
                 }
                 atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
-                rec_free(r);
+                rec_drop(o, r);
                 continue;
             }
             slots[at] = r;
@@ -790,6 +863,8 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         t->failing = 0;
         t->blocked_until = 0;
     }
+    if (out != AL_OUT_RETRY && out != AL_OUT_RATE_LIMITED)
+        level_unlink(o, r);     /* its fate is known */
     switch (out) {
     case AL_OUT_OK:
         atomic_fetch_add(&ctx->n.deliveries_ok, n);
@@ -811,7 +886,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
                          al_dest_name(t->kind), t->display, r->attempt, why);
             store_forget(o, r);
-            rec_free(r);
+            rec_drop(o, r);
             break;
         }
         atomic_fetch_add(&ctx->n.deliveries_retried, n);
@@ -837,7 +912,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         }
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
         store_forget(o, r);
-        rec_free(r);
+        rec_drop(o, r);
         /* whatever else waits for it will not get through either */
         for (rec *q = o->ready.head, *qn; q; q = qn) {
             qn = q->next;
@@ -845,7 +920,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
                 list_remove(&o->ready, q);
                 atomic_fetch_add(&ctx->n.deliveries_failed, 1 + (uint64_t)q->pack_n);
                 store_forget(o, q);
-                rec_free(q);
+                rec_drop(o, q);
             }
         }
         break;
@@ -854,7 +929,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         al_ctx_error(ctx, "%s delivery to %s failed: %s (not retried)", al_dest_name(t->kind),
                      t->display, why);
         store_forget(o, r);
-        rec_free(r);
+        rec_drop(o, r);
         break;
     }
     update_depth(o);
@@ -1098,18 +1173,42 @@ static void pack_waiting(al_outbox *o, rec *r, int64_t now)
             break;
         size += add;
         list_remove(&o->ready, q);
+        level_unlink(o, q);     /* it rides with r now, and goes with it */
         tail->pack = q;
         tail = q;
         r->pack_n++;
     }
 }
 
+/* Transfers one target may hold: an equal share of max_transfers among the live HTTP and
+ * SMTP targets, so that one that accepts and never answers cannot hold the transfers the
+ * others need (with one target, it has them all). */
+static size_t transfer_share(al_outbox *o, int *has_custom)
+{
+    size_t targets = 0;
+    *has_custom = 0;
+    for (al_target *t = o->targets; t; t = t->next) {
+        if (t->kind == AL_DEST_CUSTOM)
+            *has_custom = 1;
+        else if (!t->dead)
+            targets++;
+    }
+    size_t share = targets ? o->max_transfers / targets : o->max_transfers;
+    return share ? share : 1;
+}
+
 static void start_due(al_outbox *o, int64_t now)
 {
+    int has_custom;
+    size_t share = transfer_share(o, &has_custom);
     rec *r = o->ready.head;
     while (r) {
         al_target *t = r->target;
+        if (o->inflight.n >= o->max_transfers && !has_custom)
+            break;      /* no transfer can start, and there is nothing else to do */
         if (r->next_at_ms > now || t->blocked_until > now || (t->failing && t->inflight > 0) ||
+            (!t->dead && t->kind != AL_DEST_CUSTOM &&
+             (o->inflight.n >= o->max_transfers || (size_t)t->inflight >= share)) ||
             (!t->dead && !has_token(t, now))) {
             r = r->next;
             continue;
@@ -1119,12 +1218,10 @@ static void start_due(al_outbox *o, int64_t now)
             list_remove(&o->ready, r);
             atomic_fetch_add(&o->ctx->n.deliveries_failed, 1 + (uint64_t)r->pack_n);
             store_forget(o, r);
-            rec_free(r);
+            rec_drop(o, r);
             r = next;
             continue;
         }
-        if (t->kind != AL_DEST_CUSTOM && o->inflight.n >= o->max_transfers)
-            break;
         pack_waiting(o, r, now);
         if (!r->body && !(r->body = build_body(o, r))) {
             r = r->next;
@@ -1331,6 +1428,7 @@ static int replay_row(void *ud, const al_spool_row *row)
     snprintf(r->idem, sizeof r->idem, "%s", row->idem ? row->idem : "");
     r->state = REC_READY;
     list_push(&o->ready, r);
+    level_link(o, r);
     return 0;
 }
 
@@ -1357,6 +1455,11 @@ void al_outbox_set_max_transfers(al_outbox *o, size_t n)
 {
     o->max_transfers = n ? n : 1;
     curl_multi_setopt(o->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->max_transfers);
+}
+
+uint64_t al_outbox_evict_steps(const al_outbox *o)
+{
+    return o->evict_steps;
 }
 
 size_t al_outbox_inflight(al_outbox *o)

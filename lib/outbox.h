@@ -66,6 +66,11 @@ int64_t al_outbox_next_due(al_outbox *o);
 size_t al_outbox_inflight(al_outbox *o);
 /* Transfers at once (default 64); the bench compares 1 and 64. */
 void al_outbox_set_max_transfers(al_outbox *o, size_t n);
+/* Queued messages never exceed max_queue plus this: the room only "N alerts dropped"
+ * notices may take beyond max_queue (libalerting-config(5) documents it). */
+#define AL_OUTBOX_NOTICE_RESERVE 64
+/* Messages looked at, ever, to choose what a full queue drops (tests: no queue walks). */
+uint64_t al_outbox_evict_steps(const al_outbox *o);
 /* Alerts dropped from a full queue since the last call, and the type of the first. */
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
 /* state_path: the deliveries a previous run left pending, queued again. */
