@@ -148,6 +148,7 @@ struct al_outbox {
     level_list by_level[ALERT_LEVEL_HIGH + 1];
     size_t notices;         /* notices among the queued messages */
     uint64_t evict_steps;   /* messages looked at to choose what a full queue drops */
+    _Atomic int64_t stop_mono, stop_clock;  /* al_outbox_set_deadline; INT64_MAX: none */
     int64_t next_flush_ms;
     uint64_t rng;
     uint64_t dropped_for_notice;
@@ -369,6 +370,8 @@ al_outbox *al_outbox_new(alert_ctx *ctx)
         o->rng = 1;
     o->next_flush_ms = INT64_MIN;
     o->max_transfers = MAX_INFLIGHT;
+    atomic_store(&o->stop_mono, INT64_MAX);
+    atomic_store(&o->stop_clock, INT64_MAX);
     return o;
 }
 
@@ -1206,7 +1209,9 @@ static void start_due(al_outbox *o, int64_t now)
         al_target *t = r->target;
         if (o->inflight.n >= o->max_transfers && !has_custom)
             break;      /* no transfer can start, and there is nothing else to do */
-        if (r->next_at_ms > now || t->blocked_until > now || (t->failing && t->inflight > 0) ||
+        /* a send() blocks the worker: none starts once a flush or shutdown is out of time */
+        if ((t->kind == AL_DEST_CUSTOM && !t->dead && al_outbox_past_deadline(o)) ||
+            r->next_at_ms > now || t->blocked_until > now || (t->failing && t->inflight > 0) ||
             (!t->dead && t->kind != AL_DEST_CUSTOM &&
              (o->inflight.n >= o->max_transfers || (size_t)t->inflight >= share)) ||
             (!t->dead && !has_token(t, now))) {
@@ -1455,6 +1460,31 @@ void al_outbox_set_max_transfers(al_outbox *o, size_t n)
 {
     o->max_transfers = n ? n : 1;
     curl_multi_setopt(o->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->max_transfers);
+}
+
+static int64_t mono_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void al_outbox_set_deadline(al_outbox *o, int64_t budget_ms)
+{
+    if (budget_ms < 0) {
+        atomic_store(&o->stop_mono, INT64_MAX);
+        atomic_store(&o->stop_clock, INT64_MAX);
+        return;
+    }
+    atomic_store(&o->stop_mono, mono_now_ms() + budget_ms);
+    atomic_store(&o->stop_clock, al_ctx_now(o->ctx) + budget_ms);
+}
+
+int al_outbox_past_deadline(const al_outbox *o)
+{
+    int64_t mono = atomic_load(&o->stop_mono), clock = atomic_load(&o->stop_clock);
+    return (mono != INT64_MAX && mono_now_ms() > mono) ||
+           (clock != INT64_MAX && al_ctx_now(o->ctx) > clock);
 }
 
 uint64_t al_outbox_evict_steps(const al_outbox *o)

@@ -56,6 +56,12 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
 /* One pass: batches due (or all when force) become ready, due deliveries start,
  * finished transfers are classified. Never blocks. */
 void al_outbox_run(al_outbox *o, int64_t now_ms, int force_flush);
+/* alert_flush and alert_ctx_destroy: no custom transport send() starts once budget_ms
+ * have passed, on the monotonic clock or on the ctx clock (which a host's clock, or a
+ * test's send(), may move): a slow send() costs at most its own duration beyond the
+ * budget. budget_ms < 0 lifts the limit. Callable from any thread. */
+void al_outbox_set_deadline(al_outbox *o, int64_t budget_ms);
+int al_outbox_past_deadline(const al_outbox *o);
 /* Waits up to ms (real time) for network activity or al_outbox_wakeup. */
 void al_outbox_wait(al_outbox *o, int ms);
 void al_outbox_wakeup(al_outbox *o);

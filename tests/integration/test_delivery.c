@@ -534,6 +534,54 @@ static void custom_transport(void **state)
     h_free(h);
 }
 
+/* A send() that blocks for a second, driven by the test: it moves the injected clock. */
+typedef struct slow_sink {
+    harness *h;
+    int calls;
+} slow_sink;
+
+static int slow_send(const alert_delivery *d, void *ud)
+{
+    (void)d;
+    slow_sink *s = ud;
+    s->calls++;
+    s->h->now += 1000;
+    return ALERT_OK;
+}
+
+/* flush and destroy stop calling a slow send() once their time is up: the remaining
+ * alerts wait (alert_flush) or are counted dropped at shutdown (no state_path). */
+static void slow_transport_is_bounded(void **state)
+{
+    (void)state;
+    harness *h = h_new("    shutdown_timeout: 0.5\n");
+    slow_sink s = { h, 0 };
+    alert_transport t = ALERT_TRANSPORT_INIT;
+    t.send = slow_send;
+    assert_int_equal(alert_config_add_transport(h->cfg, "slow", &t, &s), ALERT_OK);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[slow]", NULL), ALERT_OK);
+    h_start(h);
+    for (int i = 0; i < 6; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "slow %d", i);
+        emit(h, "db_exceptions", text);
+    }
+    assert_int_equal(alert_flush(h->ctx, 300), ALERT_ERR_TIMEOUT);
+    assert_int_equal(s.calls, 1);           /* 1 s spent: no second send() */
+    alert_stats st;
+    h_stats(h, &st);
+    assert_int_equal(st.deliveries_ok, 1);
+    assert_int_equal(st.queue_depth, 5);
+    alert_ctx_destroy(h->ctx);              /* shutdown_timeout 0.5: one more, at most */
+    h->ctx = NULL;
+    assert_int_equal(s.calls, 2);
+    int said = 0;
+    for (int i = 0; i < h->n_log; i++)
+        said |= strstr(h->log[i], "4 deliveries still pending at shutdown were dropped") != NULL;
+    assert_true(said);
+    h_free(h);
+}
+
 static void unknown_destination_fails_create(void **state)
 {
     (void)state;
@@ -623,6 +671,7 @@ int main(void)
         cmocka_unit_test(non_http_replies_are_retried),
         cmocka_unit_test(stuck_target_does_not_starve_the_healthy_one),
         cmocka_unit_test(custom_transport),
+        cmocka_unit_test(slow_transport_is_bounded),
         cmocka_unit_test(unknown_destination_fails_create),
         cmocka_unit_test(send_test_alert),
         cmocka_unit_test(env_fallback_for_slack),
