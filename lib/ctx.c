@@ -251,13 +251,18 @@ static void *worker_main(void *arg)
 static int drive_until_idle(alert_ctx *ctx, int64_t timeout_ms)
 {
     int64_t deadline = mono_ms() + timeout_ms;
+    al_outbox_set_deadline(ctx->outbox, timeout_ms);
     for (;;) {
         worker_pass(ctx, 1);
-        if (al_outbox_idle(ctx->outbox, al_ctx_mono(ctx)) && !al_gate_count(ctx->gate))
+        if (al_outbox_idle(ctx->outbox, al_ctx_mono(ctx)) && !al_gate_count(ctx->gate)) {
+            al_outbox_set_deadline(ctx->outbox, -1);
             return ALERT_OK;
+        }
         int64_t left = deadline - mono_ms();
-        if (left <= 0)
+        if (left <= 0 || al_outbox_past_deadline(ctx->outbox)) {
+            al_outbox_set_deadline(ctx->outbox, -1);
             return ALERT_ERR_TIMEOUT;
+        }
         al_outbox_wait(ctx->outbox, (int)(left < 50 ? left : 50));
     }
 }
@@ -272,7 +277,7 @@ static void drive_until_empty(alert_ctx *ctx, int64_t timeout_ms)
         if (atomic_load(&ctx->n.queue_depth) == 0)
             return;
         int64_t left = deadline - mono_ms();
-        if (left <= 0)
+        if (left <= 0 || al_outbox_past_deadline(ctx->outbox))
             return;
         int64_t wait = al_outbox_next_due(ctx->outbox) - al_ctx_mono(ctx);
         if (al_outbox_inflight(ctx->outbox) || wait > left || wait < 1)
@@ -595,6 +600,8 @@ void alert_ctx_destroy(alert_ctx *ctx)
     /* callbacks run inside teardown (the log, a transport's send): alert_poll and
      * alert_flush called from them must not start a worker pass there */
     atomic_store(&ctx->destroying, 1);
+    /* shutdown_timeout from now: the worker's pass in progress stops calling send() too */
+    al_outbox_set_deadline(ctx->outbox, (int64_t)(ctx->cfg.shutdown_timeout * 1000.0));
     if (ctx->threaded) {
         pthread_mutex_lock(&ctx->lock);
         ctx->stopping = 1;

@@ -101,6 +101,11 @@ enum { REC_BATCHED, REC_READY, REC_INFLIGHT };
 
 typedef struct rec {
     struct rec *prev, *next;
+    /* its place among the queued messages of its level, oldest first, from enqueue until
+     * its fate is known (in flight too): eviction takes the head, without a walk */
+    struct rec *lv_prev, *lv_next;
+    int in_level;
+    int notice;             /* an "N alerts dropped" notice (AL_OUTBOX_NOTICE_RESERVE) */
     al_target *target;
     al_type type;
     int level;
@@ -132,11 +137,19 @@ typedef struct rec_list {
     size_t n;
 } rec_list;
 
+typedef struct level_list {
+    rec *head, *tail;
+} level_list;
+
 struct al_outbox {
     alert_ctx *ctx;
     CURLM *multi;
     al_target *targets;
     rec_list batched, ready, inflight;
+    level_list by_level[ALERT_LEVEL_HIGH + 1];
+    size_t notices;         /* notices among the queued messages */
+    uint64_t evict_steps;   /* messages looked at to choose what a full queue drops */
+    _Atomic int64_t stop_mono, stop_clock;  /* al_outbox_set_deadline; INT64_MAX: none */
     int64_t next_flush_ms;
     uint64_t rng;
     uint64_t dropped_for_notice;
@@ -195,9 +208,133 @@ static void rec_free(rec *r)
     al_free(r);
 }
 
+static int level_slot(int level)
+{
+    return level < ALERT_LEVEL_LOW ? ALERT_LEVEL_LOW : level > ALERT_LEVEL_HIGH ? ALERT_LEVEL_HIGH
+                                                                                : level;
+}
+
+static void level_link(al_outbox *o, rec *r)
+{
+    level_list *l = &o->by_level[level_slot(r->level)];
+    r->lv_next = NULL;
+    r->lv_prev = l->tail;
+    if (l->tail)
+        l->tail->lv_next = r;
+    else
+        l->head = r;
+    l->tail = r;
+    r->in_level = 1;
+    o->notices += r->notice != 0;
+}
+
+static void level_unlink(al_outbox *o, rec *r)
+{
+    if (!r->in_level)
+        return;
+    level_list *l = &o->by_level[level_slot(r->level)];
+    if (r->lv_prev)
+        r->lv_prev->lv_next = r->lv_next;
+    else
+        l->head = r->lv_next;
+    if (r->lv_next)
+        r->lv_next->lv_prev = r->lv_prev;
+    else
+        l->tail = r->lv_prev;
+    r->lv_prev = r->lv_next = NULL;
+    r->in_level = 0;
+    o->notices -= r->notice != 0;
+}
+
+/* A queued message whose fate is known goes: out of its level list, then freed. */
+static void rec_drop(al_outbox *o, rec *r)
+{
+    level_unlink(o, r);
+    rec_free(r);
+}
+
 static void update_depth(al_outbox *o)
 {
     atomic_store(&o->ctx->n.queue_depth, o->batched.n + o->ready.n + o->inflight.n);
+}
+
+static int is_atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static int is_let_dig(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Local-part = Dot-string / Quoted-string (RFC 5321 4.1.2); returns its end or NULL. */
+static const char *email_local_part(const char *p)
+{
+    if (*p == '"') {
+        for (p++; *p != '"'; p++) {
+            unsigned char c = (unsigned char)*p;
+            /* qtextSMTP / quoted-pairSMTP, less '@' (libcurl splits at the first one),
+             * '\\' as a quoted character and angle brackets (envelope parsers) */
+            if (c == '\\')
+                c = (unsigned char)*++p;
+            if (c < 32 || c > 126 || strchr("@\\<>", c))
+                return NULL;    /* also the end of the string: an unclosed quote */
+        }
+        return p + 1;
+    }
+    for (;;) {
+        const char *atom = p;
+        while (is_atext((unsigned char)*p))
+            p++;
+        if (p == atom)
+            return NULL;
+        if (*p != '.')
+            return p;
+        p++;
+    }
+}
+
+/* Domain = sub-domain *("." sub-domain) / address-literal; returns 1 when it is all of p. */
+static int email_domain(const char *p)
+{
+    if (*p == '[') {
+        const char *lit = ++p;
+        while (*p && *p != ']') {
+            unsigned char c = (unsigned char)*p++;
+            /* RFC 5321 dcontent, less what no literal needs and what would confuse an
+             * envelope parser: '@', quotes and angle brackets */
+            if (c < 33 || c > 126 || strchr("[\\@\"<>", c))
+                return 0;
+        }
+        return *p == ']' && p > lit && p[1] == '\0';
+    }
+    for (;;) {
+        const char *label = p;
+        while (is_let_dig((unsigned char)*p) || *p == '-')
+            p++;
+        size_t n = (size_t)(p - label);
+        if (n == 0 || n > 63 || label[0] == '-' || p[-1] == '-')
+            return 0;
+        if (*p == '\0')
+            return 1;
+        if (*p++ != '.')
+            return 0;
+    }
+}
+
+int al_email_address_ok(const char *addr)
+{
+    if (!addr)
+        return 0;
+    size_t len = strnlen(addr, AL_EMAIL_MAX + 1);
+    if (len == 0 || len > AL_EMAIL_MAX)
+        return 0;
+    const char *at = email_local_part(addr);
+    if (!at || *at != '@' || (size_t)(at - addr) > AL_EMAIL_LOCAL_MAX)
+        return 0;
+    return email_domain(at + 1);
 }
 
 void al_url_display(const char *url, char *out, size_t n)
@@ -235,6 +372,8 @@ al_outbox *al_outbox_new(alert_ctx *ctx)
         o->rng = 1;
     o->next_flush_ms = INT64_MIN;
     o->max_transfers = MAX_INFLIGHT;
+    atomic_store(&o->stop_mono, INT64_MAX);
+    atomic_store(&o->stop_clock, INT64_MAX);
     return o;
 }
 
@@ -245,7 +384,7 @@ static void free_list(al_outbox *o, rec_list *l)
         rec *n = r->next;
         if (r->easy)
             curl_multi_remove_handle(o->multi, r->easy);
-        rec_free(r);
+        rec_drop(o, r);
         r = n;
     }
     l->head = l->tail = NULL;
@@ -574,20 +713,25 @@ static void count_dropped(al_outbox *o, al_type type, uint64_t n)
 }
 
 /* The queue is full: the oldest item of the lowest level goes, never one in flight.
- * Returns 0 when everything queued outranks the newcomer (then it is the one dropped). */
+ * Returns 0 when everything queued outranks the newcomer (then it is the one dropped).
+ * The head of a level list is its oldest message; only messages in flight (at most
+ * MAX_INFLIGHT) are stepped over, so a drop costs no walk of the queue. */
 static int drop_oldest_low(al_outbox *o, int new_level)
 {
-    rec_list *lists[2] = { &o->batched, &o->ready };
-    for (int level = ALERT_LEVEL_LOW; level <= new_level; level++)
-        for (int li = 0; li < 2; li++)
-            for (rec *r = lists[li]->head; r; r = r->next)
-                if (r->level == level) {
-                    list_remove(lists[li], r);
-                    store_forget(o, r);
-                    count_dropped(o, r->type, 1 + (uint64_t)r->pack_n);
-                    rec_free(r);
-                    return 1;
-                }
+    for (int level = ALERT_LEVEL_LOW; level <= level_slot(new_level); level++)
+        for (rec *r = o->by_level[level].head; r; r = r->lv_next) {
+            o->evict_steps++;
+            if (r->state == REC_INFLIGHT)
+                continue;
+            list_remove(r->state == REC_BATCHED ? &o->batched : &o->ready, r);
+            store_forget(o, r);
+            if (r->notice)      /* a notice is about alerts lost, not one to announce */
+                atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1 + (uint64_t)r->pack_n);
+            else
+                count_dropped(o, r->type, 1 + (uint64_t)r->pack_n);
+            rec_drop(o, r);
+            return 1;
+        }
     return 0;
 }
 
@@ -598,9 +742,15 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
         atomic_fetch_add(&ctx->n.deliveries_failed, 1);
         return ALERT_ERR_TRANSPORT;
     }
+    /* max_queue bounds everything queued, notices included; notices alone may go beyond
+     * it, by at most AL_OUTBOX_NOTICE_RESERVE, so that a full queue can still say so */
     size_t pending = o->batched.n + o->ready.n + o->inflight.n;
-    if (!a->notice && (int64_t)pending >= ctx->cfg.max_queue && !drop_oldest_low(o, a->level)) {
-        count_dropped(o, a->type, 1);
+    if ((int64_t)pending >= ctx->cfg.max_queue &&
+        !(a->notice && o->notices < AL_OUTBOX_NOTICE_RESERVE) && !drop_oldest_low(o, a->level)) {
+        if (a->notice)
+            atomic_fetch_add(&ctx->n.deliveries_dropped, 1);
+        else
+            count_dropped(o, a->type, 1);
         return ALERT_ERR_FULL;
     }
     rec *r = al_calloc(1, sizeof *r);
@@ -609,6 +759,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     r->target = t;
     r->type = a->type;
     r->level = a->level;
+    r->notice = a->notice;
     r->count = 1;
     r->retry_after_s = -1;
     r->text = al_strdup(text);
@@ -625,6 +776,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     r->next_at_ms = now;
     store_put(o, r, 1);
     list_push(&o->batched, r);
+    level_link(o, r);
     update_depth(o);
     return ALERT_OK;
 }
@@ -661,8 +813,11 @@ static void flush_batch(al_outbox *o, int64_t now)
             rec *twin = find_twin(slots, cap - 1, h, r, &at);
             if (twin) {
                 twin->count++;
-                if (r->level > twin->level)
+                if (r->level > twin->level) {
+                    level_unlink(o, twin);
                     twin->level = r->level;
+                    level_link(o, twin);
+                }
                 if (r->store_id) {      /* its row stays until the twin's fate is known */
                     int64_t *m = al_realloc(twin->merged, (twin->n_merged + 1) * sizeof *m);
                     if (m) {
@@ -671,7 +826,7 @@ static void flush_batch(al_outbox *o, int64_t now)
                     }
                 }
                 atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
-                rec_free(r);
+                rec_drop(o, r);
                 continue;
             }
             slots[at] = r;
@@ -697,21 +852,52 @@ static al_fmt_env fmt_env(const al_outbox *o)
     return env;
 }
 
+static const char *email_sender(const alert_config *c)
+{
+    return al_email_address_ok(c->smtp_sender_email) ? c->smtp_sender_email
+                                                     : "libalerting@localhost";
+}
+
+/* The recipients of a message, email_recipients then the alert's own (alert_emails,
+ * user_email), into to (room for both lists). An address that is no RFC 5321 mailbox is
+ * left out: CR/LF in it would be SMTP commands of their own. Returns how many are kept;
+ * *bad counts the alert's addresses left out (those of the config were logged at create). */
+static size_t email_recipients(const alert_config *c, const al_alert *a, const char **to,
+                               size_t *bad)
+{
+    size_t k = 0;
+    *bad = 0;
+    for (size_t i = 0; i < c->email_recipients.n; i++)
+        if (al_email_address_ok(c->email_recipients.items[i]))
+            to[k++] = c->email_recipients.items[i];
+    for (size_t i = 0; i < a->emails.n; i++) {
+        if (al_email_address_ok(a->emails.items[i]))
+            to[k++] = a->emails.items[i];
+        else
+            (*bad)++;
+    }
+    return k;
+}
+
 static char *email_message(al_outbox *o, const rec *r, const char *text)
 {
     const alert_config *c = &o->ctx->cfg;
-    size_t n = c->email_recipients.n + r->alert->emails.n;
+    size_t n = c->email_recipients.n + r->alert->emails.n, bad;
     const char **to = al_calloc(n ? n : 1, sizeof *to);
     if (!to)
         return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < c->email_recipients.n; i++)
-        to[k++] = c->email_recipients.items[i];
-    for (size_t i = 0; i < r->alert->emails.n; i++)
-        to[k++] = r->alert->emails.items[i];
+    size_t k = email_recipients(c, r->alert, to, &bad);
+    if (bad) {
+        /* counted once per message (the body is built once), never with the address's
+         * bytes: they are user data, and may be an injection attempt */
+        atomic_fetch_add(&o->ctx->n.deliveries_failed, bad);
+        al_ctx_log(o->ctx, ALERT_LOG_WARNING, "email: %zu recipient address%s of a %s alert %s "
+                   "not a valid e-mail address (RFC 5321 mailbox) and %s dropped", bad,
+                   bad == 1 ? "" : "es", al_types[r->type].name, bad == 1 ? "is" : "are",
+                   bad == 1 ? "was" : "were");
+    }
     al_fmt_env env = fmt_env(o);
-    const char *from = c->smtp_sender_email ? c->smtp_sender_email : "libalerting@localhost";
-    char *msg = al_fmt_email(&env, r->alert, text, from, to, k, r->idem);
+    char *msg = al_fmt_email(&env, r->alert, text, email_sender(c), to, k, r->idem);
     al_free(to);
     return msg;
 }
@@ -772,6 +958,8 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         t->failing = 0;
         t->blocked_until = 0;
     }
+    if (out != AL_OUT_RETRY && out != AL_OUT_RATE_LIMITED)
+        level_unlink(o, r);     /* its fate is known */
     switch (out) {
     case AL_OUT_OK:
         atomic_fetch_add(&ctx->n.deliveries_ok, n);
@@ -797,7 +985,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
                          al_dest_name(t->kind), t->display, r->attempt, why);
             store_forget(o, r);
-            rec_free(r);
+            rec_drop(o, r);
             break;
         }
         atomic_fetch_add(&ctx->n.deliveries_retried, n);
@@ -823,7 +1011,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         }
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
         store_forget(o, r);
-        rec_free(r);
+        rec_drop(o, r);
         /* whatever else waits for it will not get through either */
         for (rec *q = o->ready.head, *qn; q; q = qn) {
             qn = q->next;
@@ -831,7 +1019,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
                 list_remove(&o->ready, q);
                 atomic_fetch_add(&ctx->n.deliveries_failed, 1 + (uint64_t)q->pack_n);
                 store_forget(o, q);
-                rec_free(q);
+                rec_drop(o, q);
             }
         }
         break;
@@ -840,7 +1028,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         al_ctx_error(ctx, "%s delivery to %s failed: %s (not retried)", al_dest_name(t->kind),
                      t->display, why);
         store_forget(o, r);
-        rec_free(r);
+        rec_drop(o, r);
         break;
     }
     update_depth(o);
@@ -930,18 +1118,22 @@ static size_t on_upload(char *p, size_t size, size_t n, void *ud)
 static int setup_smtp(al_outbox *o, rec *r, CURL *e)
 {
     const alert_config *c = &o->ctx->cfg;
-    for (size_t i = 0; i < c->email_recipients.n; i++)
-        if (add_header(&r->rcpt, c->email_recipients.items[i]) < 0)
+    size_t n = c->email_recipients.n + r->alert->emails.n, bad;
+    const char **to = al_calloc(n ? n : 1, sizeof *to);
+    if (!to)
+        return -1;
+    size_t k = email_recipients(c, r->alert, to, &bad);
+    for (size_t i = 0; i < k; i++)
+        if (add_header(&r->rcpt, to[i]) < 0) {
+            al_free(to);
             return -1;
-    for (size_t i = 0; i < r->alert->emails.n; i++)
-        if (add_header(&r->rcpt, r->alert->emails.items[i]) < 0)
-            return -1;
+        }
+    al_free(to);
     if (!r->rcpt)
         return -2;
     r->upload_off = 0;
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(e, CURLOPT_MAIL_FROM, c->smtp_sender_email ? c->smtp_sender_email
-                                                                 : "libalerting@localhost");
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, email_sender(c));
     curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->rcpt);
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
@@ -1080,18 +1272,44 @@ static void pack_waiting(al_outbox *o, rec *r, int64_t now)
             break;
         size += add;
         list_remove(&o->ready, q);
+        level_unlink(o, q);     /* it rides with r now, and goes with it */
         tail->pack = q;
         tail = q;
         r->pack_n++;
     }
 }
 
+/* Transfers one target may hold: an equal share of max_transfers among the live HTTP and
+ * SMTP targets, so that one that accepts and never answers cannot hold the transfers the
+ * others need (with one target, it has them all). */
+static size_t transfer_share(al_outbox *o, int *has_custom)
+{
+    size_t targets = 0;
+    *has_custom = 0;
+    for (al_target *t = o->targets; t; t = t->next) {
+        if (t->kind == AL_DEST_CUSTOM)
+            *has_custom = 1;
+        else if (!t->dead)
+            targets++;
+    }
+    size_t share = targets ? o->max_transfers / targets : o->max_transfers;
+    return share ? share : 1;
+}
+
 static void start_due(al_outbox *o, int64_t now)
 {
+    int has_custom;
+    size_t share = transfer_share(o, &has_custom);
     rec *r = o->ready.head;
     while (r) {
         al_target *t = r->target;
-        if (r->next_at_ms > now || t->blocked_until > now || (t->failing && t->inflight > 0) ||
+        if (o->inflight.n >= o->max_transfers && !has_custom)
+            break;      /* no transfer can start, and there is nothing else to do */
+        /* a send() blocks the worker: none starts once a flush or shutdown is out of time */
+        if ((t->kind == AL_DEST_CUSTOM && !t->dead && al_outbox_past_deadline(o)) ||
+            r->next_at_ms > now || t->blocked_until > now || (t->failing && t->inflight > 0) ||
+            (!t->dead && t->kind != AL_DEST_CUSTOM &&
+             (o->inflight.n >= o->max_transfers || (size_t)t->inflight >= share)) ||
             (!t->dead && !has_token(t, now))) {
             r = r->next;
             continue;
@@ -1101,12 +1319,10 @@ static void start_due(al_outbox *o, int64_t now)
             list_remove(&o->ready, r);
             atomic_fetch_add(&o->ctx->n.deliveries_failed, 1 + (uint64_t)r->pack_n);
             store_forget(o, r);
-            rec_free(r);
+            rec_drop(o, r);
             r = next;
             continue;
         }
-        if (t->kind != AL_DEST_CUSTOM && o->inflight.n >= o->max_transfers)
-            break;
         pack_waiting(o, r, now);
         if (!r->body && !(r->body = build_body(o, r))) {
             r = r->next;
@@ -1149,7 +1365,8 @@ static void json_retry_after(rec *r)
     json_decref(j);
 }
 
-static al_outcome classify_done(rec *r, CURLcode res, long status, char *why, size_t n)
+static al_outcome classify_done(rec *r, CURLcode res, long status, int answered, char *why,
+                                size_t n)
 {
     if (r->target->kind == AL_DEST_EMAIL) {
         /* SMTP: 2xx done, 4xx try again, 5xx refused for good */
@@ -1168,11 +1385,14 @@ static al_outcome classify_done(rec *r, CURLcode res, long status, char *why, si
         return al_classify_http(r->target->kind, status, r->resp.data ? r->resp.data : "",
                                 r->resp.len);
     }
-    /* connection refused or reset, DNS, TLS, our http_timeout: all worth a retry,
-     * except what no retry can fix */
+    /* connection refused or reset, DNS, TLS, our http_timeout, and a reply that is not
+     * HTTP at all (garbage, HTTP/0.9: CURLE_UNSUPPORTED_PROTOCOL or WEIRD_SERVER_REPLY once
+     * the request went out): all worth a retry, except what no retry can fix - a URL
+     * libcurl cannot use, found before anything was sent */
     snprintf(why, n, "%s", curl_easy_strerror(res));
-    return (res == CURLE_UNSUPPORTED_PROTOCOL || res == CURLE_URL_MALFORMAT) ? AL_OUT_GIVE_UP
-                                                                            : AL_OUT_RETRY;
+    if (res == CURLE_URL_MALFORMAT || (res == CURLE_UNSUPPORTED_PROTOCOL && !answered))
+        return AL_OUT_GIVE_UP;
+    return AL_OUT_RETRY;
 }
 
 static void collect(al_outbox *o, int64_t now)
@@ -1187,8 +1407,9 @@ static void collect(al_outbox *o, int64_t now)
         rec *r = NULL;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode res = m->data.result;
-        long status = 0;
+        long status = 0, sent = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_REQUEST_SIZE, &sent);
         curl_multi_remove_handle(o->multi, r->easy);
         release_easy(o, r->easy);
         r->easy = NULL;
@@ -1197,7 +1418,7 @@ static void collect(al_outbox *o, int64_t now)
         list_remove(&o->inflight, r);
         r->target->inflight--;
         char why[160];
-        al_outcome out = classify_done(r, res, status, why, sizeof why);
+        al_outcome out = classify_done(r, res, status, sent > 0, why, sizeof why);
         finish(o, r, out, status, why, now);
         o->finished++;
     }
@@ -1317,6 +1538,7 @@ static int replay_row(void *ud, const al_spool_row *row)
     snprintf(r->idem, sizeof r->idem, "%s", row->idem ? row->idem : "");
     r->state = REC_READY;
     list_push(&o->ready, r);
+    level_link(o, r);
     return 0;
 }
 
@@ -1341,6 +1563,36 @@ void al_outbox_set_max_transfers(al_outbox *o, size_t n)
 {
     o->max_transfers = n ? n : 1;
     curl_multi_setopt(o->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->max_transfers);
+}
+
+static int64_t mono_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void al_outbox_set_deadline(al_outbox *o, int64_t budget_ms)
+{
+    if (budget_ms < 0) {
+        atomic_store(&o->stop_mono, INT64_MAX);
+        atomic_store(&o->stop_clock, INT64_MAX);
+        return;
+    }
+    atomic_store(&o->stop_mono, mono_now_ms() + budget_ms);
+    atomic_store(&o->stop_clock, al_ctx_now(o->ctx) + budget_ms);
+}
+
+int al_outbox_past_deadline(const al_outbox *o)
+{
+    int64_t mono = atomic_load(&o->stop_mono), clock = atomic_load(&o->stop_clock);
+    return (mono != INT64_MAX && mono_now_ms() > mono) ||
+           (clock != INT64_MAX && al_ctx_now(o->ctx) > clock);
+}
+
+uint64_t al_outbox_evict_steps(const al_outbox *o)
+{
+    return o->evict_steps;
 }
 
 size_t al_outbox_inflight(al_outbox *o)

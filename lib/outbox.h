@@ -56,6 +56,12 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
 /* One pass: batches due (or all when force) become ready, due deliveries start,
  * finished transfers are classified. Never blocks. */
 void al_outbox_run(al_outbox *o, int64_t now_ms, int force_flush);
+/* alert_flush and alert_ctx_destroy: no custom transport send() starts once budget_ms
+ * have passed, on the monotonic clock or on the ctx clock (which a host's clock, or a
+ * test's send(), may move): a slow send() costs at most its own duration beyond the
+ * budget. budget_ms < 0 lifts the limit. Callable from any thread. */
+void al_outbox_set_deadline(al_outbox *o, int64_t budget_ms);
+int al_outbox_past_deadline(const al_outbox *o);
 /* Waits up to ms (real time) for network activity or al_outbox_wakeup. */
 void al_outbox_wait(al_outbox *o, int ms);
 void al_outbox_wakeup(al_outbox *o);
@@ -66,10 +72,24 @@ int64_t al_outbox_next_due(al_outbox *o);
 size_t al_outbox_inflight(al_outbox *o);
 /* Transfers at once (default 64); the bench compares 1 and 64. */
 void al_outbox_set_max_transfers(al_outbox *o, size_t n);
+/* Queued messages never exceed max_queue plus this: the room only "N alerts dropped"
+ * notices may take beyond max_queue (libalerting-config(5) documents it). */
+#define AL_OUTBOX_NOTICE_RESERVE 64
+/* Messages looked at, ever, to choose what a full queue drops (tests: no queue walks). */
+uint64_t al_outbox_evict_steps(const al_outbox *o);
 /* Alerts dropped from a full queue since the last call, and the type of the first. */
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
 /* state_path: the deliveries a previous run left pending, queued again. */
 int al_outbox_replay(al_outbox *o);
+/* 1 when addr is an RFC 5321 mailbox, local-part@domain, as SMTP carries it: ASCII, a
+ * dot-atom or quoted local part of at most AL_EMAIL_LOCAL_MAX bytes, a domain of LDH labels
+ * (at most 63 bytes each) or an address literal, at most AL_EMAIL_MAX bytes in all; no
+ * control characters (CR/LF), no space outside the quotes, no angle bracket anywhere, and
+ * narrower than the RFC where envelope parsers differ: no '@' or '\\' quoted, no '@' or '"'
+ * in a literal (libcurl splits at the first '@'). Pure: no allocation, no state. */
+#define AL_EMAIL_MAX 254
+#define AL_EMAIL_LOCAL_MAX 64
+int al_email_address_ok(const char *addr);
 /* Shows a URL as scheme://host only (URLs are secrets). */
 void al_url_display(const char *url, char *out, size_t n);
 

@@ -209,7 +209,20 @@ static int build_builtin(alert_ctx *ctx, al_routes *r, al_dest_kind kind, alert_
         const char *port = c->smtp_port ? c->smtp_port : "25";
         snprintf(url, sizeof url, "%s://%s:%s", strcmp(port, "465") == 0 ? "smtps" : "smtp",
                  c->smtp_host, port);
-        if (!c->email_recipients.n)
+        /* an address goes into SMTP commands: one that is no RFC 5321 mailbox is never
+         * used (the outbox leaves it out), and is named by position, not by its bytes */
+        size_t valid = 0;
+        for (size_t i = 0; i < c->email_recipients.n; i++) {
+            if (al_email_address_ok(c->email_recipients.items[i]))
+                valid++;
+            else
+                al_ctx_log(ctx, ALERT_LOG_WARNING, "email_recipients[%zu] is not a valid e-mail "
+                           "address (RFC 5321 mailbox): it is ignored", i);
+        }
+        if (c->smtp_sender_email && !al_email_address_ok(c->smtp_sender_email))
+            al_ctx_log(ctx, ALERT_LOG_WARNING, "smtp_sender_email is not a valid e-mail address "
+                       "(RFC 5321 mailbox): libalerting@localhost is used instead");
+        if (!valid)
             al_ctx_log(ctx, ALERT_LOG_WARNING, "email: no email_recipients; only budget alerts "
                                                "that carry their own addresses are sent");
         return add_target(ctx, &r->every, kind, url, 1, "smtp_host", err);

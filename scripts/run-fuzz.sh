@@ -9,6 +9,7 @@ for f in "$@"; do
     mkdir -p "$corpus"
     case "$name" in
         fuzz_config) seeds="tests/data/config examples" ;;
+        fuzz_email_address) seeds="tests/data/emails" ;;
         *) seeds="tests/data/payloads" ;;
     esac
     if "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="build/fuzz/$name-" \

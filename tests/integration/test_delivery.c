@@ -356,6 +356,111 @@ static void connection_failures_are_retried(void **state)
     h_free(h);
 }
 
+/* Every Slack text the receiver got, one after the other (caller frees). */
+static char *all_texts(harness *h)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *all = calloc(1, cap);
+    assert_non_null(all);
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        char *t = h_text(h, i);
+        size_t n = strlen(t);
+        while (len + n + 2 > cap)
+            assert_non_null(all = realloc(all, cap *= 2));
+        memcpy(all + len, t, n);
+        len += n;
+        all[len++] = '\n';
+        all[len] = '\0';
+        free(t);
+    }
+    return all;
+}
+
+/* A webhook that accepts and never answers holds no more than its share of the 64
+ * transfers: the healthy Slack target gets every alert, the queue stays within
+ * max_queue plus the notices' reserve, and the stuck target's backlog is what goes. */
+static void stuck_target_does_not_starve_the_healthy_one(void **state)
+{
+    (void)state;
+    rcv *stuck = rcv_start(0);
+    assert_non_null(stuck);
+    rcv_set_default(stuck, RCV_HANG, NULL, NULL);
+    char url[256], yaml[1024];
+    rcv_url(stuck, "/hook", url, sizeof url);
+    snprintf(yaml, sizeof yaml,
+             "    webhook_url: \"%s\"\n    max_queue: 100\n    http_timeout: 600\n"
+             "    rate_limits: {slack: \"100000/s\"}\n", url);
+    harness *h = h_new(yaml);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[slack, webhook]", NULL), ALERT_OK);
+    h_start(h);
+    enum { ROUNDS = 30, PER_ROUND = 10 };
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < PER_ROUND; i++) {
+            char text[64];
+            snprintf(text, sizeof text, "alert [r%02d-%02d]", round, i);
+            assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_LOW, text, NULL),
+                             ALERT_OK);
+        }
+        h->now += 6000;     /* past flush_interval: the batch is sent */
+        char last[32];
+        snprintf(last, sizeof last, "[r%02d-%02d]", round, PER_ROUND - 1);
+        /* the receiver is real: poll until the round is in (a bound, not an assertion) */
+        for (int i = 0; i < 500; i++) {
+            assert_int_equal(alert_poll(h->ctx, 20), ALERT_OK);
+            alert_stats s;
+            h_stats(h, &s);
+            assert_true(s.queue_depth <= 100 + 64);
+            if (h_find(h, last) >= 0)
+                break;
+        }
+    }
+    char *all = all_texts(h);
+    for (int round = 0; round < ROUNDS; round++)
+        for (int i = 0; i < PER_ROUND; i++) {
+            char tag[32];
+            snprintf(tag, sizeof tag, "[r%02d-%02d]", round, i);
+            if (!strstr(all, tag)) {
+                alert_stats st;
+                h_stats(h, &st);
+                fail_msg("the healthy target did not get %s (%zu got, %zu stuck, dropped %llu, depth %llu)", tag,
+                         rcv_count(h->rcv), rcv_count(stuck), (unsigned long long)st.deliveries_dropped,
+                         (unsigned long long)st.queue_depth);
+            }
+        }
+    free(all);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_true(s.deliveries_dropped > 0);          /* the stuck target's backlog */
+    assert_true(s.queue_depth <= 100 + 64);
+    assert_true(rcv_count(stuck) <= 32);            /* its share, never more */
+    h_free(h);
+    rcv_stop(stuck);
+}
+
+/* A reply that is not HTTP (garbage, an HTTP/0.9 answer without a status line) is a
+ * broken or overloaded receiver, not a refusal: retried until delivery_deadline. */
+static void non_http_replies_are_retried(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    rcv_push(h->rcv, RCV_RAW, NULL, "garbage that is no status line\r\n\r\n");
+    rcv_push(h->rcv, RCV_RAW, NULL, "ok");                 /* HTTP/0.9 */
+    rcv_push(h->rcv, RCV_RAW, NULL, "HTTP/1.1 2000000 What\r\n\r\n");
+    emit(h, "db_exceptions", "survives a broken receiver");
+    h_advance(h, 0);
+    for (int i = 0; i < 4; i++)
+        h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 4);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 1);
+    assert_int_equal(s.deliveries_retried, 3);
+    assert_int_equal(s.deliveries_failed, 0);
+    assert_true(h_find(h, "survives a broken receiver") >= 0);
+    h_free(h);
+}
+
 typedef struct sink {
     int calls;
     int fail_first;
@@ -426,6 +531,54 @@ static void custom_transport(void **state)
     alert_config_free(h->cfg);
     h->cfg = NULL;
     assert_int_equal(s.destroyed, 1);
+    h_free(h);
+}
+
+/* A send() that blocks for a second, driven by the test: it moves the injected clock. */
+typedef struct slow_sink {
+    harness *h;
+    int calls;
+} slow_sink;
+
+static int slow_send(const alert_delivery *d, void *ud)
+{
+    (void)d;
+    slow_sink *s = ud;
+    s->calls++;
+    s->h->now += 1000;
+    return ALERT_OK;
+}
+
+/* flush and destroy stop calling a slow send() once their time is up: the remaining
+ * alerts wait (alert_flush) or are counted dropped at shutdown (no state_path). */
+static void slow_transport_is_bounded(void **state)
+{
+    (void)state;
+    harness *h = h_new("    shutdown_timeout: 0.5\n");
+    slow_sink s = { h, 0 };
+    alert_transport t = ALERT_TRANSPORT_INIT;
+    t.send = slow_send;
+    assert_int_equal(alert_config_add_transport(h->cfg, "slow", &t, &s), ALERT_OK);
+    assert_int_equal(alert_config_set(h->cfg, "alerting", "[slow]", NULL), ALERT_OK);
+    h_start(h);
+    for (int i = 0; i < 6; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "slow %d", i);
+        emit(h, "db_exceptions", text);
+    }
+    assert_int_equal(alert_flush(h->ctx, 300), ALERT_ERR_TIMEOUT);
+    assert_int_equal(s.calls, 1);           /* 1 s spent: no second send() */
+    alert_stats st;
+    h_stats(h, &st);
+    assert_int_equal(st.deliveries_ok, 1);
+    assert_int_equal(st.queue_depth, 5);
+    alert_ctx_destroy(h->ctx);              /* shutdown_timeout 0.5: one more, at most */
+    h->ctx = NULL;
+    assert_int_equal(s.calls, 2);
+    int said = 0;
+    for (int i = 0; i < h->n_log; i++)
+        said |= strstr(h->log[i], "4 deliveries still pending at shutdown were dropped") != NULL;
+    assert_true(said);
     h_free(h);
 }
 
@@ -515,7 +668,10 @@ int main(void)
         cmocka_unit_test(client_errors_give_up),
         cmocka_unit_test(gone_marks_the_target_dead),
         cmocka_unit_test(connection_failures_are_retried),
+        cmocka_unit_test(non_http_replies_are_retried),
+        cmocka_unit_test(stuck_target_does_not_starve_the_healthy_one),
         cmocka_unit_test(custom_transport),
+        cmocka_unit_test(slow_transport_is_bounded),
         cmocka_unit_test(unknown_destination_fails_create),
         cmocka_unit_test(send_test_alert),
         cmocka_unit_test(env_fallback_for_slack),

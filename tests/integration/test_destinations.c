@@ -552,6 +552,73 @@ static void budget_email_goes_to_its_owners_too(void **state)
     sink_stop(&s);
 }
 
+/* CR/LF in an address from user data (alert_emails, user_email of an alert_budget) would
+ * be SMTP commands of their own: a forged DATA, MAIL FROM, RCPT TO sent with our login.
+ * Every address is checked first; a bad one is dropped, counted and logged without its bytes. */
+static void email_address_injection_is_dropped(void **state)
+{
+    (void)state;
+    sink s;
+    sink_start(&s, NULL, NULL);
+    harness *h = h_new(NULL);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n  alerting: [email]\n  alert_types: [budget_alerts]\n  alerting_args:\n"
+             "    smtp_host: 127.0.0.1\n    smtp_port: %d\n"
+             "    email_recipients: [finance@example.test, \"bad address@example.test\"]\n",
+             s.port);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    h_start(h);
+    const char *forged = "x@example.test>\r\nDATA\r\nSubject: forged\r\n\r\nforged body\r\n.\r\n"
+                         "MAIL FROM:<ceo@example.test>\r\nRCPT TO:<attacker@evil.test";
+    const char *owners[] = { "owner@example.test", forged, "<angle@example.test>" };
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "k1";
+    b.spend = 101;
+    b.max_budget = 100;
+    b.user_email = "victim@example.test\nRCPT TO:<attacker@evil.test>";
+    b.alert_emails = owners;
+    b.alert_email_count = 3;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    alert_stats st;
+    for (int i = 0; i < 100; i++) {
+        h_advance(h, 0);
+        h_stats(h, &st);
+        if (st.deliveries_ok)
+            break;
+    }
+    assert_int_equal(st.deliveries_ok, 1);
+    assert_int_equal(st.deliveries_failed, 3);      /* the three bad addresses */
+    char *env = sink_read(&s, 1, "env");
+    char *msg = sink_read(&s, 1, "eml");
+    assert_non_null(env);
+    assert_non_null(msg);
+    assert_string_equal(env, "libalerting@localhost\nfinance@example.test\nowner@example.test\n");
+    /* the budget text may show the data (escaped); the headers carry only good addresses */
+    char *head_end = strstr(msg, "\r\n\r\n");
+    assert_non_null(head_end);
+    *head_end = '\0';
+    assert_non_null(strstr(msg, "To: finance@example.test, owner@example.test\r\n"));
+    assert_null(strstr(msg, "attacker"));
+    assert_null(strstr(msg, "forged"));
+    assert_non_null(strstr(msg, "Subject: [High] Key Budget: Budget Crossed"));
+    free(env);
+    free(msg);
+    assert_null(sink_read(&s, 2, "env"));           /* no second, forged message */
+    int warned = 0;
+    for (int i = 0; i < h->n_log; i++) {
+        assert_null(strstr(h->log[i], "attacker"));
+        assert_null(strstr(h->log[i], "bad address"));
+        warned |= strstr(h->log[i], "3 recipient addresses of a budget_alerts alert") != NULL;
+    }
+    assert_true(warned);
+    h_free(h);
+    assert_null(sink_read(&s, 2, "env"));
+    sink_stop(&s);
+}
+
 static void email_transient_failure_is_retried(void **state)
 {
     (void)state;
@@ -752,6 +819,7 @@ int main(void)
         cmocka_unit_test(email_through_real_smtp),
         cmocka_unit_test(budget_email_goes_to_its_owners_too),
         cmocka_unit_test(email_transient_failure_is_retried),
+        cmocka_unit_test(email_address_injection_is_dropped),
         cmocka_unit_test(urls_are_checked_at_create),
         cmocka_unit_test(tls_is_verified_unless_told_otherwise),
         cmocka_unit_test(redirects_are_not_followed_and_big_bodies_bounded),

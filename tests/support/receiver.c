@@ -871,6 +871,13 @@ static void *conn_main(void *arg)
             pthread_mutex_unlock(&r->mu);
             break;
         }
+        if (status == RCV_RAW) {
+            record(r, &h, headers, body, body_len, RCV_RAW, 1, when, NULL);
+            send_all(c->fd, ans.body, ans.body_len);
+            answer_free(&ans);
+            linger = 1;
+            break;
+        }
         if (status < 100 || status > 999)
             status = 500;
         const char *cv;

@@ -33,6 +33,8 @@ typedef struct rcv rcv;
                           64 KB; none when the client waits for 100-continue or sends chunks),
                           so the client sees the reset mid-upload. The request is recorded with
                           what was read and complete = 0 if the body was cut short. */
+#define RCV_RAW   (-3) /* read the whole request, write the body verbatim (no status line, no
+                          headers: garbage, or an HTTP/0.9 reply) and close the connection */
 
 #define RCV_MAX_HEAD  (64 * 1024)        /* request line + header block; larger gets 431 */
 #define RCV_MAX_BODY  (64 * 1024 * 1024) /* larger gets 413 */
@@ -47,7 +49,7 @@ const char *rcv_url(const rcv *r, const char *path, char *buf, size_t n);
 void rcv_stop(rcv *r);
 
 /* Appends an answer to the script. status: an HTTP status (100..999, anything else answers 500)
- * or RCV_HANG / RCV_RESET. extra_headers: NULL or header lines, e.g. "Retry-After: 2\r\n" (a
+ * or RCV_HANG / RCV_RESET / RCV_RAW. extra_headers: NULL or header lines, e.g. "Retry-After: 2\r\n" (a
  * missing final line break and bare "\n" are fixed up); a Content-Type line there replaces the
  * default "Content-Type: text/plain"; "Connection: close" makes the receiver close after the
  * answer. body: NULL = empty. The receiver always adds Content-Length itself (except for
@@ -70,7 +72,7 @@ typedef struct rcv_request {
     char *body;             /* decoded body (chunked framing removed), NUL-terminated after
                                body_len for convenience, never NULL */
     size_t body_len;
-    int answered_status;    /* the HTTP status sent, or RCV_HANG / RCV_RESET */
+    int answered_status;    /* the HTTP status sent, or RCV_HANG / RCV_RESET / RCV_RAW */
     int complete;           /* 1: the whole body was read; 0: reset before the end of the body */
     long long received_ms;  /* CLOCK_REALTIME, ms, when the request had been read */
 } rcv_request;
