@@ -22,7 +22,8 @@ typedef void (*rop_done)(redis_state *r, rop *o);
 
 struct rop {
     rop *next;
-    int script;                 /* index into the script table, or -1: a plain command */
+    const char *lua;            /* the script (a static string: loaded once per connection,
+                                   then EVALSHA), or NULL: a plain command */
     int retry;                  /* 1: kept and sent again until Redis answers (idempotent) */
     int argc;
     char **argv;                /* EVALSHA <sha> <numkeys> keys... args... (sha set by the round) */
@@ -37,12 +38,6 @@ typedef struct rlist {
     size_t n;
 } rlist;
 
-/* The scripts (redis_scripts.c or the feature files); index = SC_*. */
-enum {
-    SC_MARK_CLAIM, SC_MARK_SETTLE, SC_STEP_CLAIM, SC_STEP_SETTLE,
-    SC__COUNT
-};
-extern const char *const al_redis_scripts[SC__COUNT];
 
 /* A claim the worker waits for (worker-only map: claim key -> pending). */
 typedef struct pending {
@@ -79,7 +74,9 @@ struct redis_state {
     int threaded;
     pthread_t thread;
     redisContext *c;
-    char sha[SC__COUNT][41];
+    const char *loaded[32];     /* scripts loaded on this connection, and their sha */
+    char loaded_sha[32][41];
+    size_t n_loaded;
     int64_t reconnect_at_ms, reconnect_wait_ms;
     int said_down;              /* "unreachable" was logged for this outage */
     rlist retry;                /* ops kept until Redis answers them */
@@ -88,9 +85,9 @@ struct redis_state {
     _Atomic uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
 };
 
-/* EVALSHA of script with one key (prefixed with the fleet's namespace) and args; NULL
- * when out of memory. */
-rop *al_redis_script_op(redis_state *r, int script, const char *key, int nargs,
+/* EVALSHA of lua (a static string; each feature file keeps its own) with one key
+ * (prefixed with the fleet's namespace) and args; NULL when out of memory. */
+rop *al_redis_script_op(redis_state *r, const char *lua, const char *key, int nargs,
                         const char *const *args);
 /* To the coordinator; urgent: a round now rather than at the next sync interval. */
 void al_redis_post(redis_state *r, rop *o, int urgent);

@@ -98,8 +98,7 @@ static const char lua_step_settle[] =
     "end\n"
     "return 0\n";
 
-const char *const al_redis_scripts[SC__COUNT] = { lua_mark_claim, lua_mark_settle, lua_step_claim,
-                                                 lua_step_settle };
+
 
 /* ---- operations between the worker and the coordinator ---------------------------- */
 
@@ -221,15 +220,6 @@ static int co_connect(redis_state *r, int64_t deadline)
                 why = rep ? "SELECT refused" : r->c->errstr;
             freeReplyObject(rep);
         }
-        for (int i = 0; !why && i < SC__COUNT; i++) {
-            const char *argv[3] = { "SCRIPT", "LOAD", al_redis_scripts[i] };
-            rep = co_command(r, deadline, 3, argv);
-            if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40)
-                why = rep ? "SCRIPT LOAD refused" : r->c->errstr;
-            else
-                memcpy(r->sha[i], rep->str, 41);
-            freeReplyObject(rep);
-        }
         if (!why) {
             /* the epoch: a Redis that lost its data has another one */
             char fresh[33], key[256];
@@ -269,6 +259,7 @@ static int co_connect(redis_state *r, int64_t deadline)
         return -1;
     }
     r->reconnect_wait_ms = 0;
+    r->n_loaded = 0;                    /* scripts are loaded again on first use */
     atomic_store(&r->connected, 1);
     co_log(r, r->said_down ? ALERT_LOG_WARNING : ALERT_LOG_INFO, "fleet: %s Redis at %s:%d as %s",
            r->said_down ? "back on" : "connected to", r->conf.host, r->conf.port, r->conf.instance);
@@ -287,6 +278,27 @@ static int answer_of(const redisReply *rep)
             return AL_CLAIM_HELD;
     }
     return -1;
+}
+
+/* The sha of a script loaded on this connection (SCRIPT LOAD on first use); NULL
+ * when Redis would not load it. */
+static const char *script_sha(redis_state *r, const char *lua, int64_t deadline)
+{
+    for (size_t i = 0; i < r->n_loaded; i++)
+        if (r->loaded[i] == lua)
+            return r->loaded_sha[i];
+    if (r->n_loaded == sizeof r->loaded / sizeof r->loaded[0])
+        r->n_loaded = 0;                /* more scripts than slots: load again */
+    const char *argv[3] = { "SCRIPT", "LOAD", lua };
+    redisReply *rep = co_command(r, deadline, 3, argv);
+    const char *sha = NULL;
+    if (rep && rep->type == REDIS_REPLY_STRING && rep->len == 40) {
+        r->loaded[r->n_loaded] = lua;
+        memcpy(r->loaded_sha[r->n_loaded], rep->str, 41);
+        sha = r->loaded_sha[r->n_loaded++];
+    }
+    freeReplyObject(rep);
+    return sha;
 }
 
 /* Sends the posted operations and a heartbeat as one pipeline; answers go to doneq,
@@ -324,7 +336,15 @@ static void co_round(redis_state *r)
     size_t n = 0;
     int failed = redisAppendCommandArgv(r->c, 5, beat, NULL) != REDIS_OK;
     for (rop *o = ops; o && !failed; o = o->next, n++) {
-        o->argv[1] = o->argv[1] ? o->argv[1] : al_strdup(r->sha[o->script]);
+        const char *sha = o->lua ? script_sha(r, o->lua, deadline) : NULL;
+        if (o->lua && !sha) {
+            failed = 1;
+            break;
+        }
+        if (sha) {
+            al_free(o->argv[1]);
+            o->argv[1] = al_strdup(sha);
+        }
         if (!o->argv[1] ||
             redisAppendCommandArgv(r->c, o->argc, (const char **)o->argv, NULL) != REDIS_OK)
             failed = 1;
@@ -411,13 +431,13 @@ void al_redis_post(redis_state *r, rop *o, int urgent)
 }
 
 /* EVALSHA <sha> 1 <key> args...; the sha is filled in by the round. */
-rop *al_redis_script_op(redis_state *r, int script, const char *key, int nargs,
+rop *al_redis_script_op(redis_state *r, const char *lua, const char *key, int nargs,
                         const char *const *args)
 {
     rop *o = al_calloc(1, sizeof *o);
     if (!o)
         return NULL;
-    o->script = script;
+    o->lua = lua;
     o->argc = 4 + nargs;
     o->argv = al_calloc((size_t)o->argc, sizeof *o->argv);
     if (!o->argv) {
@@ -655,7 +675,7 @@ static rop *make_mark_claim(redis_state *r, void *ud)
     char key[1024];
     snprintf(key, sizeof key, "mark:%s", m->key);
     const char *args[3] = { r->conf.instance, ttl, r->replica_prefix };
-    return al_redis_script_op(r, SC_MARK_CLAIM, key, 3, args);
+    return al_redis_script_op(r, lua_mark_claim, key, 3, args);
 }
 
 typedef struct step_args {
@@ -680,7 +700,7 @@ static rop *make_step_claim(redis_state *r, void *ud)
         args[n++] = a->lower[i];
     char key[1024];
     snprintf(key, sizeof key, "step:%s", a->group);
-    return al_redis_script_op(r, SC_STEP_CLAIM, key, (int)n, args);
+    return al_redis_script_op(r, lua_step_claim, key, (int)n, args);
 }
 
 /* ---- the fleet key: what an alert claims ------------------------------------------------
@@ -760,7 +780,7 @@ static int red_fleet_settle(al_state *s, const char *fleet_key, int sent)
             snprintf(ttl_s, sizeof ttl_s, "%lld", ttl > 0 ? ttl : 0);
             snprintf(key, sizeof key, "mark:%s", end + 1);
             const char *args[3] = { r->conf.instance, flag, ttl_s };
-            o = al_redis_script_op(r, SC_MARK_SETTLE, key, 3, args);
+            o = al_redis_script_op(r, lua_mark_settle, key, 3, args);
         }
     } else if (k[0] == 'S' && k[1] == '|') {
         step_args a;
@@ -770,7 +790,7 @@ static int red_fleet_settle(al_state *s, const char *fleet_key, int sent)
             snprintf(exp, sizeof exp, "%lld", 45LL * 86400000);
             snprintf(key, sizeof key, "step:%s", a.group);
             const char *args[4] = { r->conf.instance, a.field, flag, exp };
-            o = al_redis_script_op(r, SC_STEP_SETTLE, key, 4, args);
+            o = al_redis_script_op(r, lua_step_settle, key, 4, args);
         }
     }
     al_free(k);
