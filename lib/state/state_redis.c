@@ -334,17 +334,21 @@ static void co_round(redis_state *r)
     snprintf(hb, sizeof hb, "%lld", (long long)r->conf.takeover_ms);
     const char *beat[5] = { "SET", r->heartbeat_key, "1", "PX", hb };
     size_t n = 0;
-    int failed = redisAppendCommandArgv(r->c, 5, beat, NULL) != REDIS_OK;
-    for (rop *o = ops; o && !failed; o = o->next, n++) {
+    int failed = 0;
+    /* first the scripts this connection has not loaded yet, one command each */
+    for (rop *o = ops; o && !failed; o = o->next) {
         const char *sha = o->lua ? script_sha(r, o->lua, deadline) : NULL;
-        if (o->lua && !sha) {
+        if (o->lua && !sha)
             failed = 1;
-            break;
-        }
-        if (sha) {
+        else if (sha) {
             al_free(o->argv[1]);
-            o->argv[1] = al_strdup(sha);
+            if (!(o->argv[1] = al_strdup(sha)))
+                failed = 1;
         }
+    }
+    if (!failed)
+        failed = redisAppendCommandArgv(r->c, 5, beat, NULL) != REDIS_OK;
+    for (rop *o = ops; o && !failed; o = o->next, n++) {
         if (!o->argv[1] ||
             redisAppendCommandArgv(r->c, o->argc, (const char **)o->argv, NULL) != REDIS_OK)
             failed = 1;
