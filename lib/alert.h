@@ -57,6 +57,13 @@ typedef struct al_kv {
 } al_kv;
 
 /* One alert, owned by the worker from the moment a detector raises it. */
+/* PagerDuty gets pages, not every alert. */
+typedef enum al_page {
+    AL_PAGE_NO = 0,             /* not a page (outages still are: route.c) */
+    AL_PAGE_ALSO = 1,           /* a page too: budget crossed, the test page */
+    AL_PAGE_ONLY = 2            /* PagerDuty only: its failure and hanging aggregates */
+} al_page;
+
 typedef struct al_alert {
     al_type type;
     int level;
@@ -80,8 +87,8 @@ typedef struct al_alert {
     int severity_major;         /* 1: a Major outage (PagerDuty "critical") */
     int resolved;               /* 1: the end of an episode (PagerDuty resolve, Alertmanager endsAt) */
     int notice;                 /* 1: our own notice of dropped alerts: never dropped itself */
-    int page;                   /* 1: for PagerDuty (its aggregates) */
-    int only_kind;              /* al_dest_kind + 1: to that kind of destination only; 0: all */
+    al_page page;               /* whether PagerDuty gets it, decided where it is raised */
+    unsigned only;              /* al_dest_mask: to these kinds of destination only; 0: all */
     al_strlist emails;        /* extra e-mail recipients (budget alert_emails, user_email) */
     /* Called once, when the last delivery of the alert has finished: ok = 1 when at least
      * one destination accepted it. Lets a detector hold a mark "pending" until then. */

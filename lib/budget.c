@@ -972,6 +972,8 @@ static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int 
         al_text_free(&t);
     if (ok) {
         a->entity = v->entity;
+        if (kind == K_STEP && st->crossed)
+            a->page = AL_PAGE_ALSO;         /* PagerDuty gets a budget crossed */
         a->webhook_json = budget_json(v, event, event_message, projected, date);
         al_buf s = AL_BUF_INIT;
         al_buf_printf(&s, "%s %s", entity_group[v->entity], v->id);

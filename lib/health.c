@@ -9,7 +9,7 @@
 #include "dstats.h"
 #include "ops.h"
 #include "outage.h"
-#include "outbox.h"
+#include "dest.h"
 #include "reports.h"
 #include "route.h"
 #include "state/state.h"
@@ -261,7 +261,7 @@ void al_health_tick(alert_ctx *ctx, int64_t now)
         al_outage_tick(f->outage, now, &v, &n);
         for (size_t i = 0; i < n; i++)
             if (v[i]->resolved && !ctx->cfg.send_resolved)
-                v[i]->only_kind = AL_DEST_ALERTMANAGER + 1;     /* ends its episode there only */
+                v[i]->only = AL_DEST_BIT(AL_DEST_ALERTMANAGER);  /* ends its episode there only */
         al_route_alerts(ctx, v, n);
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);

@@ -198,7 +198,7 @@ static void page(alert_ctx *ctx, al_type type, const char *what, int64_t n, doub
     a->message = al_strdup(text);
     a->plain = al_strdup(text);
     a->subject = al_strdup(what);
-    a->page = 2;
+    a->page = AL_PAGE_ONLY;
     if (!a->message || !a->plain || !a->subject) {
         al_alert_free(a);
         return;

@@ -6,7 +6,7 @@
 #include "budget.h"
 #include "ctx.h"
 #include "ledger.h"
-#include "outbox.h"
+#include "dest.h"
 #include "redact.h"
 #include "route.h"
 #include "state/state.h"
@@ -201,7 +201,7 @@ static void on_spend(alert_ctx *ctx, const alert_spend *s, int64_t at)
         al_type_on(ctx, AL_T_BUDGET_ALERTS)) {
         a = NULL;
         if (al_budget_spend_tracked_alert(s, -1, at, &a) == ALERT_OK && a) {
-            a->only_kind = AL_DEST_WEBHOOK + 1;
+            a->only = AL_DEST_BIT(AL_DEST_WEBHOOK);
             al_route_alert(ctx, a);
         }
     }

@@ -9,38 +9,14 @@
 
 #include "alert.h"
 #include "config.h"
+#include "dest.h"
 
 typedef struct alert_ctx alert_ctx;
 typedef struct al_outbox al_outbox;
 typedef struct al_target al_target;
 
-typedef enum al_dest_kind {
-    AL_DEST_SLACK,
-    AL_DEST_DISCORD,
-    AL_DEST_MS_TEAMS,
-    AL_DEST_WEBHOOK,
-    AL_DEST_EMAIL,
-    AL_DEST_PAGERDUTY,
-    AL_DEST_ALERTMANAGER,
-    AL_DEST_CUSTOM,
-    AL_DEST__COUNT
-} al_dest_kind;
-
-const char *al_dest_name(al_dest_kind k);
+/* The destination kind of a target. */
 al_dest_kind al_outbox_target_kind(const al_target *t);
-int al_dest_from_name(const char *name);        /* -1 when not built in */
-
-/* What one attempt's answer means (BEHAVIOUR.md section 6). */
-typedef enum al_outcome {
-    AL_OUT_OK,
-    AL_OUT_RETRY,           /* backoff */
-    AL_OUT_RATE_LIMITED,    /* Retry-After, else backoff */
-    AL_OUT_GIVE_UP,
-    AL_OUT_DEAD             /* 404/410: the target is disabled */
-} al_outcome;
-
-al_outcome al_classify_http(al_dest_kind kind, long status, const char *body, size_t body_len);
-
 
 al_outbox *al_outbox_new(alert_ctx *ctx);
 void al_outbox_free(al_outbox *o);

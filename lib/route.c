@@ -265,20 +265,19 @@ int al_routes_build(alert_ctx *ctx, alert_error *err)
 
 static void enqueue(alert_ctx *ctx, al_target *t, al_alert *a, const char *text)
 {
-    if (a->only_kind && (int)al_outbox_target_kind(t) != a->only_kind - 1)
+    if (a->only && !(a->only & AL_DEST_BIT(al_outbox_target_kind(t))))
         return;
     int rc = al_outbox_enqueue(ctx->outbox, t, a, text);
     if (rc == ALERT_ERR_NOMEM)
         al_ctx_error(ctx, "out of memory: a %s alert was not queued", al_types[a->type].name);
 }
 
-/* PagerDuty gets pages, not every alert: its aggregates, outages, budgets crossed. */
+/* PagerDuty gets pages, not every alert: its aggregates and budgets crossed (marked so
+ * where they are raised), and outages. */
 static int pages(const al_alert *a)
 {
-    if (a->page || a->type == AL_T_OUTAGE_ALERTS || a->type == AL_T_REGION_OUTAGE_ALERTS)
-        return 1;
-    return a->type == AL_T_BUDGET_ALERTS && a->webhook_json &&
-           strstr(a->webhook_json, "\"event\":\"budget_crossed\"") != NULL;
+    return a->page != AL_PAGE_NO || a->type == AL_T_OUTAGE_ALERTS ||
+           a->type == AL_T_REGION_OUTAGE_ALERTS;
 }
 
 static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_ref *only)
@@ -289,7 +288,7 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
         al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
         return;
     }
-    if (r->slack_on && !only_custom && a->page != 2) {
+    if (r->slack_on && !only_custom && a->page != AL_PAGE_ONLY) {
         const target_list *l = &r->slack[a->type];
         if (l->n == 0) {
             atomic_fetch_add(&ctx->n.deliveries_failed, 1);
@@ -301,12 +300,12 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
         for (size_t i = 0; i < l->n; i++)
             enqueue(ctx, l->items[i], a, text);
     }
-    for (size_t i = 0; i < r->custom.n && a->page != 2; i++) {
+    for (size_t i = 0; i < r->custom.n && a->page != AL_PAGE_ONLY; i++) {
         al_target *t = r->custom.items[i];
         if (!only || (only_custom && t == al_outbox_target(ctx->outbox, AL_DEST_CUSTOM, NULL, only)))
             enqueue(ctx, t, a, text);
     }
-    if (!only_custom && a->page != 2 && r->every.n) {
+    if (!only_custom && a->page != AL_PAGE_ONLY && r->every.n) {
         char *plain = al_fmt_envelope_as(&ctx->fmt, a, 0);
         for (size_t i = 0; i < r->every.n; i++) {
             al_dest_kind k = al_outbox_target_kind(r->every.items[i]);
@@ -597,7 +596,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
                 "\"key_alias\":null,\"projected_exceeded_date\":null,\"projected_spend\":null,"
                 "\"event_group\":\"user\",\"alert_emails\":null,\"event\":\"budget_crossed\","
                 "\"event_message\":\"User Budget: Budget Crossed\\n Total Budget:`0.0`\"}");
-        a->page = kind == AL_DEST_PAGERDUTY ? 1 : 0;
+        a->page = kind == AL_DEST_PAGERDUTY ? AL_PAGE_ALSO : AL_PAGE_NO;
         char *text = al_fmt_envelope(&ctx->fmt, a);
         const target_list *l = kind == AL_DEST_PAGERDUTY ? &r->pagerduty : &r->every;
         for (size_t i = 0; text && i < l->n; i++)

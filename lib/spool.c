@@ -97,7 +97,7 @@ al_alert *al_alert_from_json(const char *json, int *count)
     a->entity = (int)get_int(o, "entity");
     a->severity_major = (int)get_int(o, "severity_major");
     a->resolved = (int)get_int(o, "resolved");
-    a->page = (int)get_int(o, "page");
+    a->page = (al_page)get_int(o, "page");
     a->fleet_claimed = (int)get_int(o, "fleet_claimed");
     int bad = get_str(o, "message", &a->message) | get_str(o, "plain", &a->plain) |
               get_str(o, "metadata_json", &a->metadata_json) | get_str(o, "model", &a->model) |

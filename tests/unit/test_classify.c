@@ -6,7 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "outbox.h"
+#include "dest.h"
+#include "outbox.h"        /* al_url_display */
 
 static al_outcome expected(al_dest_kind k, long s, const char *body)
 {

@@ -18,7 +18,7 @@
 #include "alloc.h"
 #include "ctx.h"
 #include "health.h"
-#include "outbox.h"
+#include "dest.h"
 
 #define T0 1767225600123LL      /* 2026-01-01 00:00:00.123 UTC */
 #define MAX_GOT 64
@@ -199,7 +199,7 @@ static void outage_minor_major_recovered(void **state)
     al_health_tick(g->ctx, T0 + 91 * S);
     a = g_one(g, AL_T_OUTAGE_ALERTS);
     assert_int_equal(a->resolved, 1);
-    assert_int_equal(a->only_kind, 0);      /* send_resolved: to every destination */
+    assert_int_equal(a->only, 0);           /* send_resolved: to every destination */
     has(a->message, "*\xE2\x9C\x85 Service Recovered*");
     has(a->message, "No Timeout or API Errors for 60s after a Major Service Outage.");
     assert_string_equal(a->subject, "deployment dep-1");
@@ -218,7 +218,7 @@ static void outage_end_to_alertmanager_only(void **state)
     al_health_tick(g->ctx, T0 + 70 * S);
     al_alert *a = g_one(g, AL_T_OUTAGE_ALERTS);
     assert_int_equal(a->resolved, 1);
-    assert_int_equal(a->only_kind, AL_DEST_ALERTMANAGER + 1);
+    assert_int_equal(a->only, AL_DEST_BIT(AL_DEST_ALERTMANAGER));
     has(a->message, "after a Minor Service Outage.");
     g_free(g);
 

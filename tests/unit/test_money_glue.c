@@ -19,7 +19,7 @@
 #include "alloc.h"
 #include "ctx.h"
 #include "money.h"
-#include "outbox.h"
+#include "dest.h"
 
 #define T0 1767225600123LL      /* 2026-01-01 00:00:00.123 UTC */
 #define DAY 86400000LL
@@ -502,7 +502,7 @@ static void spend_tracked_for_webhook(void **state)
     s.customer_id = "cust-7";
     spend_ev(g, s);
     al_alert *a = g_one(g, AL_T_BUDGET_ALERTS);
-    assert_int_equal(a->only_kind, AL_DEST_WEBHOOK + 1);
+    assert_int_equal(a->only, AL_DEST_BIT(AL_DEST_WEBHOOK));
     has(a->webhook_json, "\"event\":\"spend_tracked\"");
     has(a->webhook_json, "Customer spend tracked. Customer=cust-7, spend=0.25");
     has(a->webhook_json, "\"event_group\":\"end_user\"");
