@@ -21,98 +21,9 @@
 #define DRAIN_BATCH 4096
 #define MAX_WAIT_MS 100
 
-static int64_t clock_ms(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t al_ctx_now(const alert_ctx *ctx)
-{
-    if (ctx->cfg.clock_fn)
-        return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
-    return clock_ms(CLOCK_REALTIME_COARSE);
-}
-
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-int64_t al_ctx_mono(alert_ctx *ctx)
-{
-    if (!ctx->cfg.clock_fn)
-        return ctx->mono_base + clock_ms(CLOCK_MONOTONIC_COARSE);
-    int64_t raw = ctx->cfg.clock_fn(ctx->cfg.clock_ud);
-    if (raw < 0) {
-        /* no meaning as a time: the worker's time stands still until the clock is sane */
-        if (!ctx->clock_bad_logged) {
-            ctx->clock_bad_logged = 1;
-            al_ctx_error(ctx, "the injected clock returned a negative time (%lld ms); "
-                              "time-based rules wait for a valid time", (long long)raw);
-        }
-        return ctx->mono_last;
-    }
-    ctx->clock_bad_logged = 0;
-    int64_t t = sat_add(raw, ctx->step_offset);
-    if (t < ctx->mono_last) {
-        ctx->step_offset += ctx->mono_last - t;     /* a step back: absorbed */
-        t = ctx->mono_last;
-    }
-    ctx->mono_last = t;
-    return t;
-}
-
 static int64_t mono_ms(void)
 {
-    return clock_ms(CLOCK_MONOTONIC);
-}
-
-static void ctx_vlog(alert_ctx *ctx, int level, const char *fmt, va_list ap)
-{
-    if (!ctx->cfg.log_fn)
-        return;
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    ctx->cfg.log_fn(level, msg, ctx->cfg.log_ud);
-}
-
-void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ctx_vlog(ctx, level, fmt, ap);
-    va_end(ap);
-}
-
-static void ctx_vnote(alert_ctx *ctx, const char *fmt, va_list ap)
-{
-    pthread_mutex_lock(&ctx->lock);
-    vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
-    pthread_mutex_unlock(&ctx->lock);
-}
-
-void al_ctx_note(alert_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ctx_vnote(ctx, fmt, ap);
-    va_end(ap);
-}
-
-void al_ctx_error(alert_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ctx_vnote(ctx, fmt, ap);
-    va_end(ap);
-    va_start(ap, fmt);
-    ctx_vlog(ctx, ALERT_LOG_ERROR, fmt, ap);
-    va_end(ap);
+    return al_clock_ms(CLOCK_MONOTONIC);
 }
 
 void al_ctx_wake(alert_ctx *ctx)
@@ -136,12 +47,12 @@ static void drain_starts(alert_ctx *ctx, int64_t to_mono)
             uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
             if (w != ((uint64_t)e->gen << 32 | AL_SLOT_ACTIVE))
                 continue;
-            int64_t start = sat_add(e->start_ms, to_mono);
-            if (al_wheel_add(ctx->wheel, e->idx, e->gen, sat_add(start, ctx->threshold_ms)) != ALERT_OK)
+            int64_t start = al_sat_add(e->start_ms, to_mono);
+            if (al_wheel_add(ctx->wheel, e->idx, e->gen, al_sat_add(start, ctx->threshold_ms)) != ALERT_OK)
                 al_ctx_error(ctx, "out of memory: a request is not watched for hanging");
             if (ctx->wheel_pd &&
                 al_wheel_add(ctx->wheel_pd, e->idx, e->gen,
-                             sat_add(start, (int64_t)(ctx->cfg.hanging_threshold_seconds * 1000.0))) != ALERT_OK)
+                             al_sat_add(start, (int64_t)(ctx->cfg.hanging_threshold_seconds * 1000.0))) != ALERT_OK)
                 al_ctx_error(ctx, "out of memory: a request is not watched for PagerDuty");
         }
     } while (n == ctx->drain_cap);
@@ -505,7 +416,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         }
         ctx->mono_last = t0;
     } else {
-        ctx->mono_base = clock_ms(CLOCK_REALTIME_COARSE) - clock_ms(CLOCK_MONOTONIC_COARSE);
+        ctx->mono_base = al_clock_ms(CLOCK_REALTIME_COARSE) - al_clock_ms(CLOCK_MONOTONIC_COARSE);
     }
     resolve_targets(c);
     ctx->events.max = (size_t)c->event_queue_size;

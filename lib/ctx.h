@@ -18,6 +18,7 @@
 #include "intern.h"
 #include "pdagg.h"
 #include "state/state.h"
+#include "trace.h"
 #include "wheel.h"
 
 typedef struct al_outbox al_outbox;
@@ -95,22 +96,6 @@ static inline int al_type_on(const alert_ctx *ctx, int t)
     return (int)((ctx->enabled >> t) & 1u);
 }
 
-/* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the
- * hooks record. Any thread; a vDSO read or the injected clock. */
-int64_t al_ctx_now(const alert_ctx *ctx);
-/* The worker's time for durations (timers, backoff, retry times, token buckets,
- * digests, deadlines): on the wall-clock scale at start, so that times kept in the
- * spool stay meaningful across restarts, but it never goes backwards and a step of the
- * wall clock does not move it. The system clock: CLOCK_MONOTONIC_COARSE plus the
- * offset taken at create. An injected clock: its value plus what its backward steps
- * took away (time stands still for the step instant only, then runs on). Worker only. */
-int64_t al_ctx_mono(alert_ctx *ctx);
-void al_ctx_log(alert_ctx *ctx, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Records a local error (alert_ctx_last_error) and logs it at ERROR. */
-void al_ctx_error(alert_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Records the last error without logging it (the caller logs at its own level). */
-void al_ctx_note(alert_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wakes the worker (from any thread). */
 void al_ctx_wake(alert_ctx *ctx);
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
