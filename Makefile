@@ -186,6 +186,7 @@ integration-san: $(INTEG_SAN_BINS)
 	    sh scripts/run-tests.sh integration-san $(INTEG_SAN_BINS)
 
 meta: $(SHLIB) $(STLIB)
+	@sh scripts/check-layers.sh
 	@sh scripts/check-meta.sh $(SHLIB) $(STLIB)
 
 examples: $(EX_BINS) $(B)/alert-receiver

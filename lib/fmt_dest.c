@@ -7,8 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "alerting.h"
 #include "alloc.h"
@@ -80,9 +78,7 @@ static char *utf8_cut_bytes(const char *s, size_t max_bytes)
     size_t len = strlen(s);
     if (len <= max_bytes)
         return al_strndup(s, len);
-    size_t keep = max_bytes >= ELLIPSIS_LEN ? max_bytes - ELLIPSIS_LEN : 0;
-    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
-        keep--;
+    size_t keep = al_utf8_cut_bytes(s, len, max_bytes >= ELLIPSIS_LEN ? max_bytes - ELLIPSIS_LEN : 0);
     char *out = al_malloc(keep + ELLIPSIS_LEN + 1);
     if (!out)
         return NULL;
@@ -694,12 +690,12 @@ static void add_encoded_words(al_buf *b, const char *s)
         }
         if (i + n > len)
             n = len - i;
-        unsigned char b64[4 * ((EW_MAX_BYTES + 3 + 2) / 3) + 1];
-        EVP_EncodeBlock(b64, (const unsigned char *)s + i, (int)n);
+        char b64[4 * ((EW_MAX_BYTES + 3 + 2) / 3) + 1];
+        al_base64_encode(s + i, n, b64);
         if (!first)
             al_buf_adds(b, "\r\n ");
         al_buf_adds(b, "=?UTF-8?B?");
-        al_buf_adds(b, (const char *)b64);
+        al_buf_adds(b, b64);
         al_buf_adds(b, "?=");
         first = 0;
         i += n;
@@ -955,7 +951,7 @@ int al_webhook_sign(const char *secret, const char *msg_id, int64_t timestamp_s,
         if (rc != 0)
             out[0] = '\0';
     }
-    OPENSSL_cleanse(key, cap);
+    al_wipe(key, cap);
     al_free(key);
     al_buf_free(&msg);
     return rc;

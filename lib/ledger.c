@@ -175,13 +175,7 @@ static void index_remove(al_ledger *l, uint32_t id)
 /* Cut at a UTF-8 boundary so that an interned name stays valid text. */
 static size_t name_len(const char *s)
 {
-    size_t len = strlen(s);
-    if (len <= AL_LEDGER_NAME_MAX)
-        return len;
-    len = AL_LEDGER_NAME_MAX;
-    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-        len--;
-    return len;
+    return al_utf8_cut_bytes(s, strlen(s), AL_LEDGER_NAME_MAX);
 }
 
 /* The id of s, interned when new (refs 0 until a cell uses it); 0 is None; -1 on

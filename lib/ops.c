@@ -32,9 +32,7 @@ static void cut_bytes(char *s, size_t max)
     size_t len = strlen(s);
     if (len <= max)
         return;
-    size_t end = max - (sizeof ellipsis - 1);
-    while (end > 0 && ((unsigned char)s[end] & 0xC0) == 0x80)
-        end--;                          /* back to the start of a code point */
+    size_t end = al_utf8_cut_bytes(s, len, max - (sizeof ellipsis - 1));
     memcpy(s + end, ellipsis, sizeof ellipsis);
 }
 

@@ -164,3 +164,13 @@ int al_random_hex(char *out, size_t n_bytes)
     out[2 * n_bytes] = '\0';
     return 0;
 }
+
+size_t al_base64_encode(const void *in, size_t len, char *out)
+{
+    return (size_t)EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+}
+
+void al_wipe(void *p, size_t n)
+{
+    OPENSSL_cleanse(p, n);
+}

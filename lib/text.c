@@ -334,3 +334,13 @@ void al_fmt_round(char *buf, size_t n, double v, int decimals)
     }
     al_fmt_pyfloat(buf, n, rounded);
 }
+
+size_t al_utf8_cut_bytes(const char *s, size_t len, size_t max_bytes)
+{
+    if (len <= max_bytes)
+        return len;
+    size_t keep = max_bytes;
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--;                         /* back to the start of a code point */
+    return keep;
+}

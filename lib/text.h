@@ -18,6 +18,10 @@ size_t al_utf8_prefix_len(const char *s, size_t len, size_t max_chars);
  * code points). */
 char *al_utf8_truncate(const char *s, size_t max_chars);
 
+/* The longest prefix of valid UTF-8 s[0..len) of at most max_bytes bytes that ends on
+ * a code point boundary: the one place the library cuts UTF-8 by bytes. */
+size_t al_utf8_cut_bytes(const char *s, size_t len, size_t max_bytes);
+
 /* Code points in valid UTF-8 s. */
 size_t al_utf8_count(const char *s);
 

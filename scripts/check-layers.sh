@@ -7,6 +7,7 @@
 #   outbox         includes no detector's header (delivery outcomes go back through settle)
 #   hooks          include no route, outbox or formatter
 #   store          reached only by ctx.c and lib/state/
+#   OpenSSL        included only by sign.c
 # Usage: sh scripts/check-layers.sh   (from `make meta`, at the repo root)
 # Prints one line per rule and "layers: N passed, N failed"; exits 1 on any failure.
 set -u
@@ -85,6 +86,14 @@ for f in lib/*.c lib/*.h; do
     fi
 done
 if [ -z "$msg" ]; then ok "only ctx.c and lib/state/ reach the store"; else bad "only ctx.c and lib/state/ reach the store:$msg"; fi
+
+# rule 6: OpenSSL only in sign.c
+msg=""
+for f in lib/*.c lib/*.h lib/state/*.c lib/state/*.h; do
+    [ "$f" = lib/sign.c ] && continue
+    grep -q '^#include <openssl/' "$f" && msg="$msg $f;"
+done
+if [ -z "$msg" ]; then ok "OpenSSL only in sign.c"; else bad "OpenSSL only in sign.c:$msg"; fi
 
 echo "layers: $pass passed, $failed failed"
 [ "$failed" -eq 0 ]
