@@ -26,13 +26,6 @@ static int64_t clock_ms(clockid_t id)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t al_ctx_now(const alert_ctx *ctx)
-{
-    if (ctx->cfg.clock_fn)
-        return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
-    return clock_ms(CLOCK_REALTIME_COARSE);
-}
-
 static int64_t sat_add(int64_t a, int64_t b)
 {
     int64_t r;

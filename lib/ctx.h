@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "alert.h"
 #include "alerting.h"
@@ -91,8 +92,16 @@ static inline int al_type_on(const alert_ctx *ctx, int t)
 }
 
 /* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the
- * hooks record. Any thread; a vDSO read or the injected clock. */
-int64_t al_ctx_now(const alert_ctx *ctx);
+ * hooks record. Any thread; a vDSO read or the injected clock. Inline: the hooks
+ * read it on every call. */
+static inline int64_t al_ctx_now(const alert_ctx *ctx)
+{
+    if (ctx->cfg.clock_fn)
+        return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + (int64_t)((uint64_t)ts.tv_nsec / 1000000u);   /* 0 <= tv_nsec */
+}
 /* The worker's time for durations (timers, backoff, retry times, token buckets,
  * digests, deadlines): on the wall-clock scale at start, so that times kept in the
  * spool stay meaningful across restarts, but it never goes backwards and a step of the

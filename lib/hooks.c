@@ -15,6 +15,15 @@
 #define MESSAGE_MAX (64 * 1024)         /* error texts kept of a failure */
 #define EMIT_MAX (1024 * 1024)          /* alert_emit refuses longer texts */
 
+/* al_check_version for a struct the caller passed (not NULL), inline: the request
+ * hooks check one on every call. */
+static inline int version_ok(const void *p, uint32_t max_version)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v != 0 && v <= max_version;
+}
+
 /* prefix_bytes past its fast path: the string is longer in bytes than a cut allows. */
 static size_t prefix_bytes_cut(const char *s, size_t max_chars, size_t max_bytes)
 {
@@ -182,9 +191,9 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
     if (!ctx || !req || !out)
         return ALERT_ERR_INVALID;
     *out = 0;
-    int rc = al_check_version(req, ALERT_REQUEST_VERSION);
-    if (rc != ALERT_OK)
-        return rc;
+    if (!version_ok(req, ALERT_REQUEST_VERSION))
+        return ALERT_ERR_VERSION;
+    int rc;
     int64_t start = req->start_ms ? req->start_ms : al_ctx_now(ctx);
     var_plan plan;
     const char *label[AL_LBL__COUNT];
@@ -211,7 +220,7 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
         memset(s->var_len, 0, sizeof s->var_len);
         memcpy(s->label, label, sizeof s->label);
     }
-    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) != 0)
+    if (al_inflight_publish_at(ctx->inflight, stripe, s, idx, gen) != 0)
         al_ctx_wake(ctx);       /* the ring is full, or filling: the worker drains it */
     *out = (uint64_t)gen << 32 | (idx + 1);
     return ALERT_OK;
@@ -319,11 +328,8 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
 {
     if (!ctx || id == 0)
         return ALERT_ERR_INVALID;
-    if (resp) {
-        int rc = al_check_version(resp, ALERT_RESPONSE_VERSION);
-        if (rc != ALERT_OK)
-            return rc;
-    }
+    if (resp && !version_ok(resp, ALERT_RESPONSE_VERSION))
+        return ALERT_ERR_VERSION;
     uint32_t idx;
     al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
     if (!s)
@@ -364,7 +370,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
             push_event(ctx, e);
         }
     }
-    al_inflight_release(ctx->inflight, stripe, idx);
+    al_inflight_release_at(ctx->inflight, stripe, s, idx);
     return ALERT_OK;
 }
 
@@ -461,7 +467,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
         }
         push_event(ctx, e);
     }
-    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    al_inflight_release_at(ctx->inflight, al_inflight_stripe(), s, idx);
     return ALERT_OK;
 }
 

@@ -142,6 +142,13 @@ static inline al_slot *slot_at(al_inflight *t, uint32_t idx)
     return chunk ? &chunk[idx & (AL_CHUNK_SLOTS - 1)] : NULL;
 }
 
+/* A slot whose index the caller holds (taken, claimed): its chunk exists. */
+static inline al_slot *slot_held(al_inflight *t, uint32_t idx)
+{
+    al_slot *chunk = atomic_load_explicit(&t->chunks[idx >> AL_CHUNK_SHIFT], memory_order_acquire);
+    return &chunk[idx & (AL_CHUNK_SLOTS - 1)];
+}
+
 al_slot *al_inflight_slot(al_inflight *t, uint32_t idx)
 {
     return slot_at(t, idx);
@@ -266,7 +273,7 @@ al_slot *al_inflight_take(al_inflight *t, unsigned si, size_t var_bytes, uint32_
         memcpy(&s->free_blocks[cls], block, sizeof(char *));
     }
     uint32_t i = s->free_head;
-    al_slot *slot = slot_at(t, i);
+    al_slot *slot = slot_held(t, i);
     s->free_head = slot->next_free;
     /* one writer (under the lock): no read-modify-write needed */
     atomic_store_explicit(&s->started, atomic_load_explicit(&s->started, memory_order_relaxed) + 1,
@@ -298,7 +305,11 @@ int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *i
 
 int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
 {
-    al_slot *slot = slot_at(t, idx);
+    return al_inflight_publish_at(t, si, slot_held(t, idx), idx, gen);
+}
+
+int al_inflight_publish_at(al_inflight *t, unsigned si, al_slot *slot, uint32_t idx, uint32_t gen)
+{
     atomic_store_explicit(&slot->word, (uint64_t)gen << 32 | AL_SLOT_ACTIVE, memory_order_release);
     uint32_t queued = slot->next_free;
     if (queued == NOT_QUEUED)
@@ -340,7 +351,11 @@ al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
 
 void al_inflight_release(al_inflight *t, unsigned si, uint32_t idx)
 {
-    al_slot *slot = slot_at(t, idx);
+    al_inflight_release_at(t, si, slot_held(t, idx), idx);
+}
+
+void al_inflight_release_at(al_inflight *t, unsigned si, al_slot *slot, uint32_t idx)
+{
     stripe *s = &t->stripes[si];
     uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
     atomic_store_explicit(&slot->word, (w & ~0xffffffffull) | AL_SLOT_FREE, memory_order_release);

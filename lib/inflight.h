@@ -91,10 +91,14 @@ al_slot *al_inflight_slot(al_inflight *t, uint32_t idx);  /* NULL when idx is no
  * full (the request is tracked, but not for hanging), or 1 once per fill when the
  * ring became more than 3/4 full (wake the worker). */
 int al_inflight_publish(al_inflight *t, unsigned stripe, uint32_t idx, uint32_t gen);
+/* The same for a slot the caller holds (from al_inflight_take): no lookup. */
+int al_inflight_publish_at(al_inflight *t, unsigned stripe, al_slot *slot, uint32_t idx, uint32_t gen);
 /* Ends the request behind a handle: ACTIVE -> DONE. The slot, if returned, belongs
  * to the caller until al_inflight_release. NULL when the handle is stale. */
 al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx);
 void al_inflight_release(al_inflight *t, unsigned stripe, uint32_t idx);
+/* The same for the slot al_inflight_claim returned: no lookup. */
+void al_inflight_release_at(al_inflight *t, unsigned stripe, al_slot *slot, uint32_t idx);
 
 /* Worker side. The starts queued so far, in order per stripe; a stripe's entries
  * after one reserved but not yet published wait for the next drain. */
