@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "alert.h"
 #include "alerting.h"
@@ -96,6 +97,17 @@ static inline int al_type_on(const alert_ctx *ctx, int t)
     return (int)((ctx->enabled >> t) & 1u);
 }
 
+/* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the
+ * hooks record. Any thread; a vDSO read or the injected clock. Inline: the hooks
+ * read it on every call (trace.h has the context's other clock and its log). */
+static inline int64_t al_ctx_now(const alert_ctx *ctx)
+{
+    if (ctx->cfg.clock_fn)
+        return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + (int64_t)((uint64_t)ts.tv_nsec / 1000000u);   /* 0 <= tv_nsec */
+}
 /* Wakes the worker (from any thread). */
 void al_ctx_wake(alert_ctx *ctx);
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */

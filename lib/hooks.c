@@ -15,6 +15,15 @@
 #define MESSAGE_MAX (64 * 1024)         /* error texts kept of a failure */
 #define EMIT_MAX (1024 * 1024)          /* alert_emit refuses longer texts */
 
+/* al_check_version for a struct the caller passed (not NULL), inline: the request
+ * hooks check one on every call. */
+static inline int version_ok(const void *p, uint32_t max_version)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v != 0 && v <= max_version;
+}
+
 /* prefix_bytes past its fast path: the string is longer in bytes than a cut allows. */
 static size_t prefix_bytes_cut(const char *s, size_t max_chars, size_t max_bytes)
 {
@@ -71,8 +80,9 @@ static inline void plan_var(var_plan *p, int which, const char *s, size_t max_ch
 }
 
 /* A label the hints did not know: cut, interned, or copied when the table is full. */
-static void plan_label_slow(alert_ctx *ctx, var_plan *p, const char *label[AL_LBL__COUNT], int which,
-                            const char *s)
+static __attribute__((noinline)) void plan_label_slow(alert_ctx *ctx, var_plan *p,
+                                                      const char *label[AL_LBL__COUNT], int which,
+                                                      const char *s)
 {
     size_t n = prefix_bytes(s, AL_LABEL_MAX, AL_LABEL_MAX);
     label[which] = al_intern(ctx->intern, s, n);
@@ -84,21 +94,32 @@ static void plan_label_slow(alert_ctx *ctx, var_plan *p, const char *label[AL_LB
     }
 }
 
+/* A label: the interned copy through the hints (inline: the common case), else
+ * the slow way. */
+static inline void plan_label(alert_ctx *ctx, const al_intern_hint *hints, var_plan *p,
+                              const char *label[AL_LBL__COUNT], int which, const char *s)
+{
+    const char *known = NULL;
+    if (s && !(known = al_intern_hinted(hints, s)))
+        plan_label_slow(ctx, p, label, which, s);
+    else
+        label[which] = known;
+}
+
 static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
                         const char *label[AL_LBL__COUNT])
 {
     p->vars = 0;
     p->copied = 0;
     p->total = 0;
-    const char *lbl_in[AL_LBL__COUNT] = {
-        req->model, req->deployment, req->deployment_id, req->provider,
-        req->api_base, req->region, req->team_alias,
-    };
-    unsigned missed = al_intern_known(ctx->intern, lbl_in, label, AL_LBL__COUNT);
-    for (; missed; missed &= missed - 1) {
-        int i = __builtin_ctz(missed);
-        plan_label_slow(ctx, p, label, i, lbl_in[i]);
-    }
+    const al_intern_hint *hints = al_intern_hints(ctx->intern);
+    plan_label(ctx, hints, p, label, AL_LBL_MODEL, req->model);
+    plan_label(ctx, hints, p, label, AL_LBL_DEPLOYMENT, req->deployment);
+    plan_label(ctx, hints, p, label, AL_LBL_DEPLOYMENT_ID, req->deployment_id);
+    plan_label(ctx, hints, p, label, AL_LBL_PROVIDER, req->provider);
+    plan_label(ctx, hints, p, label, AL_LBL_API_BASE, req->api_base);
+    plan_label(ctx, hints, p, label, AL_LBL_REGION, req->region);
+    plan_label(ctx, hints, p, label, AL_LBL_TEAM_ALIAS, req->team_alias);
     plan_var(p, AL_VAR_CALL_ID, req->call_id, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_KEY_ALIAS, req->key_alias, AL_ID_MAX, AL_ID_MAX);
     plan_var(p, AL_VAR_USER_ID, req->user_id, AL_ID_MAX, AL_ID_MAX);
@@ -170,9 +191,9 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
     if (!ctx || !req || !out)
         return ALERT_ERR_INVALID;
     *out = 0;
-    int rc = al_check_version(req, ALERT_REQUEST_VERSION);
-    if (rc != ALERT_OK)
-        return rc;
+    if (!version_ok(req, ALERT_REQUEST_VERSION))
+        return ALERT_ERR_VERSION;
+    int rc;
     int64_t start = req->start_ms ? req->start_ms : al_ctx_now(ctx);
     var_plan plan;
     const char *label[AL_LBL__COUNT];
@@ -183,13 +204,12 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
     }
     unsigned stripe = al_inflight_stripe();
     uint32_t idx, gen;
-    rc = al_inflight_alloc(ctx->inflight, stripe, plan.total, &idx, &gen);
-    if (rc != ALERT_OK) {
+    al_slot *s = al_inflight_take(ctx->inflight, stripe, plan.total, &idx, &gen, &rc);
+    if (!s) {
         if (rc == ALERT_ERR_FULL)
             atomic_fetch_add_explicit(&ctx->n.requests_rejected, 1, memory_order_relaxed);
         return rc;
     }
-    al_slot *s = al_inflight_slot(ctx->inflight, idx);
     s->start_ms = start;
     s->stream = req->stream ? 1 : 0;
     s->metadata_bad = (uint8_t)metadata_bad;
@@ -200,7 +220,7 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
         memset(s->var_len, 0, sizeof s->var_len);
         memcpy(s->label, label, sizeof s->label);
     }
-    if (al_inflight_publish(ctx->inflight, stripe, idx, gen) != 0)
+    if (al_inflight_publish_at(ctx->inflight, stripe, s, idx, gen) != 0)
         al_ctx_wake(ctx);       /* the ring is full, or filling: the worker drains it */
     *out = (uint64_t)gen << 32 | (idx + 1);
     return ALERT_OK;
@@ -308,11 +328,8 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
 {
     if (!ctx || id == 0)
         return ALERT_ERR_INVALID;
-    if (resp) {
-        int rc = al_check_version(resp, ALERT_RESPONSE_VERSION);
-        if (rc != ALERT_OK)
-            return rc;
-    }
+    if (resp && !version_ok(resp, ALERT_RESPONSE_VERSION))
+        return ALERT_ERR_VERSION;
     uint32_t idx;
     al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
     if (!s)
@@ -353,7 +370,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
             push_event(ctx, e);
         }
     }
-    al_inflight_release(ctx->inflight, stripe, idx);
+    al_inflight_release_at(ctx->inflight, stripe, s, idx);
     return ALERT_OK;
 }
 
@@ -450,7 +467,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
         }
         push_event(ctx, e);
     }
-    al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
+    al_inflight_release_at(ctx->inflight, al_inflight_stripe(), s, idx);
     return ALERT_OK;
 }
 

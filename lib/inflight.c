@@ -11,6 +11,20 @@
 static const size_t var_class_size[VAR_CLASSES] = { 128, 256, 512, 4096 };
 #define BLOCKS_PER_GROW 32
 
+/* A start ring entry: reserved under the stripe's lock when the slot is taken, written
+ * and made ready (gen != 0) by al_inflight_publish without the lock; the worker sets
+ * gen back to 0 when it has read the entry. */
+typedef struct ring_entry {
+    _Atomic uint32_t gen;           /* 0: not ready (reserved, or read already) */
+    uint32_t idx;
+    int64_t start_ms;
+} ring_entry;
+
+/* What al_inflight_alloc reserved, kept in the slot's next_free (unused while the slot
+ * is taken) until al_inflight_publish: the ring position, or NOT_QUEUED. */
+#define NOT_QUEUED NIL
+#define QUEUED_PRESSURE (1u << 31)  /* this start took the ring past 3/4: wake the worker */
+
 typedef struct stripe {
     atomic_flag lock;
     uint32_t free_head;
@@ -18,13 +32,13 @@ typedef struct stripe {
     /* written under the stripe's lock, read by alert_stats_get without it */
     _Atomic uint64_t started;
     _Atomic uint64_t ended;
-    /* start ring: producers hold the lock, the worker consumes without it */
-    al_start_ev *ring;
+    /* start ring: producers reserve under the lock, the worker consumes without it */
+    ring_entry *ring;
     uint32_t ring_mask;
     _Atomic uint32_t ring_head;     /* next to read (worker) */
-    _Atomic uint32_t ring_tail;     /* next to write (producers, under lock) */
+    _Atomic uint32_t ring_tail;     /* next to reserve (producers, under lock) */
     _Atomic uint64_t ring_dropped;
-    int pressure_signalled;
+    int pressure_signalled;         /* under lock */
     char pad[64];
 } stripe;
 
@@ -40,7 +54,7 @@ struct al_inflight {
 };
 
 static _Atomic unsigned next_stripe;
-static _Thread_local unsigned tls_stripe = UINT32_MAX;
+_Thread_local unsigned al_inflight_tls_stripe = UINT32_MAX;
 
 static inline void stripe_lock(stripe *s)
 {
@@ -53,11 +67,11 @@ static inline void stripe_unlock(stripe *s)
     atomic_flag_clear_explicit(&s->lock, memory_order_release);
 }
 
-unsigned al_inflight_stripe(void)
+unsigned al_inflight_stripe_assign(void)
 {
-    if (tls_stripe == UINT32_MAX)
-        tls_stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) % AL_STRIPES;
-    return tls_stripe;
+    if (al_inflight_tls_stripe == UINT32_MAX)
+        al_inflight_tls_stripe = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) % AL_STRIPES;
+    return al_inflight_tls_stripe;
 }
 
 size_t al_inflight_var_class_size(int cls)
@@ -128,6 +142,13 @@ static inline al_slot *slot_at(al_inflight *t, uint32_t idx)
     return chunk ? &chunk[idx & (AL_CHUNK_SLOTS - 1)] : NULL;
 }
 
+/* A slot whose index the caller holds (taken, claimed): its chunk exists. */
+static inline al_slot *slot_held(al_inflight *t, uint32_t idx)
+{
+    al_slot *chunk = atomic_load_explicit(&t->chunks[idx >> AL_CHUNK_SHIFT], memory_order_acquire);
+    return &chunk[idx & (AL_CHUNK_SLOTS - 1)];
+}
+
 al_slot *al_inflight_slot(al_inflight *t, uint32_t idx)
 {
     return slot_at(t, idx);
@@ -193,34 +214,71 @@ static int grow_blocks(al_inflight *t, stripe *s, int cls)
     return ALERT_OK;
 }
 
-int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *idx,
-                      uint32_t *gen)
+/* Under the stripe's lock: the start ring's next entry for this start, or NOT_QUEUED
+ * when the ring is full (counted); QUEUED_PRESSURE once per fill past 3/4. */
+static inline uint32_t reserve_start(stripe *s)
+{
+    uint32_t tail = atomic_load_explicit(&s->ring_tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_acquire);
+    if (tail - head > s->ring_mask) {
+        atomic_store_explicit(&s->ring_dropped,
+                              atomic_load_explicit(&s->ring_dropped, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        s->pressure_signalled = 1;
+        return NOT_QUEUED;
+    }
+    atomic_store_explicit(&s->ring_tail, tail + 1, memory_order_relaxed);
+    uint32_t pos = tail & s->ring_mask;
+    /* pressure: signalled once when the ring passes 3/4, re-armed below it */
+    if (tail + 1 - head > s->ring_mask / 4 * 3) {
+        if (!s->pressure_signalled) {
+            s->pressure_signalled = 1;
+            pos |= QUEUED_PRESSURE;
+        }
+    } else {
+        s->pressure_signalled = 0;
+    }
+    return pos;
+}
+
+al_slot *al_inflight_take(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *idx, uint32_t *gen,
+                          int *rc)
 {
     stripe *s = &t->stripes[si];
-    int cls = var_bytes ? al_inflight_var_class(var_bytes) : -1;
-    if (var_bytes && cls < 0)
-        return ALERT_ERR_INVALID;
+    int cls = -1;
+    if (var_bytes) {
+        cls = al_inflight_var_class(var_bytes);
+        if (cls < 0) {
+            *rc = ALERT_ERR_INVALID;
+            return NULL;
+        }
+    }
     stripe_lock(s);
-    if (s->free_head == NIL) {
-        int rc = grow_slots(t, s);
-        if (rc != ALERT_OK) {
+    if (__builtin_expect(s->free_head == NIL, 0)) {
+        int r = grow_slots(t, s);
+        if (r != ALERT_OK) {
             stripe_unlock(s);
-            return rc;
+            *rc = r;
+            return NULL;
         }
     }
     char *block = NULL;
     if (cls >= 0) {
-        if (!s->free_blocks[cls] && grow_blocks(t, s, cls) != ALERT_OK) {
+        if (__builtin_expect(!s->free_blocks[cls], 0) && grow_blocks(t, s, cls) != ALERT_OK) {
             stripe_unlock(s);
-            return ALERT_ERR_NOMEM;
+            *rc = ALERT_ERR_NOMEM;
+            return NULL;
         }
         block = s->free_blocks[cls];
         memcpy(&s->free_blocks[cls], block, sizeof(char *));
     }
     uint32_t i = s->free_head;
-    al_slot *slot = slot_at(t, i);
+    al_slot *slot = slot_held(t, i);
     s->free_head = slot->next_free;
-    atomic_fetch_add_explicit(&s->started, 1, memory_order_relaxed);
+    /* one writer (under the lock): no read-modify-write needed */
+    atomic_store_explicit(&s->started, atomic_load_explicit(&s->started, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    uint32_t queued = reserve_start(s);
     stripe_unlock(s);
 
     uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
@@ -230,42 +288,37 @@ int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *i
     atomic_store_explicit(&slot->word, (uint64_t)g << 32 | AL_SLOT_FREE, memory_order_relaxed);
     slot->var = block;
     slot->var_class = (uint8_t)(cls >= 0 ? cls : 0);
+    slot->next_free = queued;
     *idx = i;
     *gen = g;
-    return ALERT_OK;
+    *rc = ALERT_OK;
+    return slot;
+}
+
+int al_inflight_alloc(al_inflight *t, unsigned si, size_t var_bytes, uint32_t *idx,
+                      uint32_t *gen)
+{
+    int rc;
+    al_inflight_take(t, si, var_bytes, idx, gen, &rc);
+    return rc;
 }
 
 int al_inflight_publish(al_inflight *t, unsigned si, uint32_t idx, uint32_t gen)
 {
-    al_slot *slot = slot_at(t, idx);
+    return al_inflight_publish_at(t, si, slot_held(t, idx), idx, gen);
+}
+
+int al_inflight_publish_at(al_inflight *t, unsigned si, al_slot *slot, uint32_t idx, uint32_t gen)
+{
     atomic_store_explicit(&slot->word, (uint64_t)gen << 32 | AL_SLOT_ACTIVE, memory_order_release);
-    stripe *s = &t->stripes[si];
-    int rc = 0;
-    stripe_lock(s);
-    uint32_t tail = atomic_load_explicit(&s->ring_tail, memory_order_relaxed);
-    uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_acquire);
-    if (tail - head > s->ring_mask) {
-        atomic_fetch_add_explicit(&s->ring_dropped, 1, memory_order_relaxed);
-        s->pressure_signalled = 1;
-        rc = -1;
-    } else {
-        al_start_ev *e = &s->ring[tail & s->ring_mask];
-        e->idx = idx;
-        e->gen = gen;
-        e->start_ms = slot->start_ms;
-        atomic_store_explicit(&s->ring_tail, tail + 1, memory_order_release);
-        /* pressure: signalled once when the ring passes 3/4, re-armed below it */
-        if (tail + 1 - head > s->ring_mask / 4 * 3) {
-            if (!s->pressure_signalled) {
-                s->pressure_signalled = 1;
-                rc = 1;
-            }
-        } else if (s->pressure_signalled) {
-            s->pressure_signalled = 0;
-        }
-    }
-    stripe_unlock(s);
-    return rc;
+    uint32_t queued = slot->next_free;
+    if (queued == NOT_QUEUED)
+        return -1;
+    ring_entry *e = &t->stripes[si].ring[queued & ~QUEUED_PRESSURE];
+    e->idx = idx;
+    e->start_ms = slot->start_ms;
+    atomic_store_explicit(&e->gen, gen, memory_order_release);
+    return (queued & QUEUED_PRESSURE) ? 1 : 0;
 }
 
 al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
@@ -298,7 +351,11 @@ al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx_out)
 
 void al_inflight_release(al_inflight *t, unsigned si, uint32_t idx)
 {
-    al_slot *slot = slot_at(t, idx);
+    al_inflight_release_at(t, si, slot_held(t, idx), idx);
+}
+
+void al_inflight_release_at(al_inflight *t, unsigned si, al_slot *slot, uint32_t idx)
+{
     stripe *s = &t->stripes[si];
     uint64_t w = atomic_load_explicit(&slot->word, memory_order_relaxed);
     atomic_store_explicit(&slot->word, (w & ~0xffffffffull) | AL_SLOT_FREE, memory_order_release);
@@ -313,7 +370,8 @@ void al_inflight_release(al_inflight *t, unsigned si, uint32_t idx)
     }
     slot->next_free = s->free_head;
     s->free_head = idx;
-    atomic_fetch_add_explicit(&s->ended, 1, memory_order_relaxed);
+    atomic_store_explicit(&s->ended, atomic_load_explicit(&s->ended, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     stripe_unlock(s);
 }
 
@@ -324,8 +382,18 @@ size_t al_inflight_drain(al_inflight *t, al_start_ev *out, size_t max)
         stripe *s = &t->stripes[i];
         uint32_t head = atomic_load_explicit(&s->ring_head, memory_order_relaxed);
         uint32_t tail = atomic_load_explicit(&s->ring_tail, memory_order_acquire);
-        while (head != tail && n < max)
-            out[n++] = s->ring[head++ & s->ring_mask];
+        while (head != tail && n < max) {
+            ring_entry *e = &s->ring[head & s->ring_mask];
+            uint32_t gen = atomic_load_explicit(&e->gen, memory_order_acquire);
+            if (!gen)
+                break;      /* reserved, not yet published: the next drain takes it */
+            out[n].idx = e->idx;
+            out[n].gen = gen;
+            out[n].start_ms = e->start_ms;
+            n++;
+            atomic_store_explicit(&e->gen, 0, memory_order_relaxed);
+            head++;
+        }
         atomic_store_explicit(&s->ring_head, head, memory_order_release);
     }
     return n;

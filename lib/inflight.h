@@ -65,25 +65,43 @@ typedef struct al_inflight al_inflight;
 al_inflight *al_inflight_new(uint64_t max_slots, uint64_t ring_size);
 void al_inflight_free(al_inflight *t);
 
-/* The calling thread's stripe. */
-unsigned al_inflight_stripe(void);
+/* The calling thread's stripe. Inline: the hooks ask on every call. */
+extern _Thread_local unsigned al_inflight_tls_stripe;
+unsigned al_inflight_stripe_assign(void);
+static inline unsigned al_inflight_stripe(void)
+{
+    unsigned s = al_inflight_tls_stripe;
+    return __builtin_expect(s != UINT32_MAX, 1) ? s : al_inflight_stripe_assign();
+}
 
 /* Takes a free slot (growing by one chunk when needed) and a variable block of at
- * least var_bytes (none when 0). ALERT_OK, ALERT_ERR_FULL or ALERT_ERR_NOMEM.
- * The slot is FREE with its new generation until al_inflight_publish. */
+ * least var_bytes (none when 0), and, in the same locked section, reserves the
+ * slot's entry in the stripe's start ring. ALERT_OK, ALERT_ERR_FULL or
+ * ALERT_ERR_NOMEM. The slot is FREE with its new generation until
+ * al_inflight_publish, which must follow: the worker reads the ring in order and
+ * waits at an entry reserved but not yet published. */
 int al_inflight_alloc(al_inflight *t, unsigned stripe, size_t var_bytes, uint32_t *idx,
                       uint32_t *gen);
+/* al_inflight_alloc that also returns the slot (NULL on error, the code in *rc). */
+al_slot *al_inflight_take(al_inflight *t, unsigned stripe, size_t var_bytes, uint32_t *idx,
+                          uint32_t *gen, int *rc);
 al_slot *al_inflight_slot(al_inflight *t, uint32_t idx);  /* NULL when idx is not allocated */
-/* Makes the slot ACTIVE and queues its start for the worker; returns 0, -1 when
- * the stripe's ring was full (the request is tracked, but not for hanging), or 1
- * once per fill when the ring became more than 3/4 full (wake the worker). */
+/* Makes the slot ACTIVE and queues its start (slot->start_ms) for the worker in the
+ * entry alloc reserved, without a lock; returns 0, -1 when the stripe's ring was
+ * full (the request is tracked, but not for hanging), or 1 once per fill when the
+ * ring became more than 3/4 full (wake the worker). */
 int al_inflight_publish(al_inflight *t, unsigned stripe, uint32_t idx, uint32_t gen);
+/* The same for a slot the caller holds (from al_inflight_take): no lookup. */
+int al_inflight_publish_at(al_inflight *t, unsigned stripe, al_slot *slot, uint32_t idx, uint32_t gen);
 /* Ends the request behind a handle: ACTIVE -> DONE. The slot, if returned, belongs
  * to the caller until al_inflight_release. NULL when the handle is stale. */
 al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx);
 void al_inflight_release(al_inflight *t, unsigned stripe, uint32_t idx);
+/* The same for the slot al_inflight_claim returned: no lookup. */
+void al_inflight_release_at(al_inflight *t, unsigned stripe, al_slot *slot, uint32_t idx);
 
-/* Worker side. */
+/* Worker side. The starts queued so far, in order per stripe; a stripe's entries
+ * after one reserved but not yet published wait for the next drain. */
 size_t al_inflight_drain(al_inflight *t, al_start_ev *out, size_t max);
 /* Pins an ACTIVE slot of generation gen for reading; 0 or -1. */
 int al_inflight_pin(al_inflight *t, uint32_t idx, uint32_t gen);

@@ -1,6 +1,7 @@
 #include "intern.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -14,19 +15,24 @@ typedef struct intern_entry {
     char str[];
 } intern_entry;
 
-/* Hints: the entry last interned from a source pointer, found by the pointer's
- * hash. A proxy passes the same few label pointers again and again (its config's
- * strings), so a hint spares the hash and the probe; the bytes are still compared,
- * so a buffer reused for another string only misses. Written only on a miss. */
-#define HINT_SLOTS 1024
-
+/* Hints (intern.h): the string of the entry last interned from a source pointer,
+ * found by the pointer's hash. A proxy passes the same few label pointers again and
+ * again (its config's strings), so a hint spares the hash and the probe; the bytes
+ * are still compared, so a buffer reused for another string only misses. Written
+ * only on a miss. First in the table, so that the hooks find them inline. */
 struct al_intern_table {
+    al_intern_hint hints[AL_INTERN_HINTS];
     size_t mask;
     size_t limit;                   /* 3/4 of the capacity: probes stay short */
     _Atomic size_t count;
     _Atomic(intern_entry *) *slots;
-    _Atomic(intern_entry *) hints[HINT_SLOTS];
 };
+_Static_assert(offsetof(struct al_intern_table, hints) == 0, "al_intern_hints reads the hints first");
+
+static inline intern_entry *entry_of(const char *str)
+{
+    return (intern_entry *)(void *)(str - offsetof(intern_entry, str));
+}
 
 al_intern_table *al_intern_new(size_t capacity_pow2)
 {
@@ -51,11 +57,6 @@ void al_intern_free(al_intern_table *t)
         al_free(atomic_load_explicit(&t->slots[i], memory_order_relaxed));
     al_free(t->slots);
     al_free(t);
-}
-
-static inline size_t hint_of(const char *s)
-{
-    return (size_t)(((uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ull) >> 54) & (HINT_SLOTS - 1);
 }
 
 /* Lookup and insert, the hint aside. */
@@ -98,29 +99,27 @@ static intern_entry *find_or_add(al_intern_table *t, const char *s, size_t len)
 
 const char *al_intern(al_intern_table *t, const char *s, size_t len)
 {
-    _Atomic(intern_entry *) *hint = &t->hints[hint_of(s)];
-    intern_entry *e = atomic_load_explicit(hint, memory_order_acquire);
-    if (e && e->len == len && al_same_bytes(e->str, s, len))
-        return e->str;
-    e = find_or_add(t, s, len);
+    al_intern_hint *hint = &t->hints[al_intern_hint_of(s)];
+    const char *known = atomic_load_explicit(hint, memory_order_acquire);
+    if (known) {
+        intern_entry *e = entry_of(known);
+        if (e->len == len && al_same_bytes(e->str, s, len))
+            return e->str;
+    }
+    intern_entry *e = find_or_add(t, s, len);
     if (!e)
         return NULL;
-    atomic_store_explicit(hint, e, memory_order_release);
+    atomic_store_explicit(hint, e->str, memory_order_release);
     return e->str;
 }
 
 unsigned al_intern_known(al_intern_table *t, const char *const *in, const char **out, int n)
 {
+    const al_intern_hint *hints = al_intern_hints(t);
     unsigned missed = 0;
     for (int i = 0; i < n; i++) {
-        out[i] = NULL;
-        if (!in[i])
-            continue;
-        intern_entry *e = atomic_load_explicit(&t->hints[hint_of(in[i])], memory_order_acquire);
-        /* the NUL too: in[i] is the whole entry, not a longer string it was cut from */
-        if (e && strncmp(e->str, in[i], e->len + 1) == 0)
-            out[i] = e->str;
-        else
+        out[i] = in[i] ? al_intern_hinted(hints, in[i]) : NULL;
+        if (in[i] && !out[i])
             missed |= 1u << i;
     }
     return missed;

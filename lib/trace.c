@@ -9,13 +9,6 @@
 
 #include "ctx.h"
 
-int64_t al_ctx_now(const alert_ctx *ctx)
-{
-    if (ctx->cfg.clock_fn)
-        return ctx->cfg.clock_fn(ctx->cfg.clock_ud);
-    return al_clock_ms(CLOCK_REALTIME_COARSE);
-}
-
 int64_t al_ctx_mono(alert_ctx *ctx)
 {
     if (!ctx->cfg.clock_fn)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The context's clocks, its log and its last error (trace.c): what every module
- * needs of the ctx and nothing else. */
+/* The context's worker clock, its log and its last error (trace.c): what every module
+ * needs of the ctx and nothing else. The wall clock, al_ctx_now, is inline in ctx.h:
+ * the hooks read it on every call. */
 #ifndef AL_TRACE_H
 #define AL_TRACE_H
 
@@ -26,9 +27,6 @@ static inline int64_t al_sat_add(int64_t a, int64_t b)
     return r;
 }
 
-/* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the
- * hooks record. Any thread; a vDSO read or the injected clock. */
-int64_t al_ctx_now(const alert_ctx *ctx);
 /* The worker's time for durations (timers, backoff, retry times, token buckets,
  * digests, deadlines): on the wall-clock scale at start, so that times kept in the
  * spool stay meaningful across restarts, but it never goes backwards and a step of the

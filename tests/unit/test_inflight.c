@@ -206,6 +206,42 @@ static void publish_signals_pressure_once_per_fill(void **state)
     al_inflight_free(t);
 }
 
+/* A start's ring entry is reserved when its slot is taken and filled when it is
+ * published, without the lock: the worker reads the ring in order and stops at an
+ * entry not yet published, so it never reads a half-written start, and it takes
+ * that start and the ones queued behind it at the next drain. */
+static void drain_waits_for_an_unpublished_start(void **state)
+{
+    (void)state;
+    al_inflight *t = al_inflight_new(1000, 64);     /* 64 entries per stripe's ring */
+    al_start_ev ev[64];
+    for (int round = 0; round < 40; round++) {      /* 40 x 3 starts: the ring wraps */
+        uint32_t idx[3], gen[3];
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(al_inflight_alloc(t, 0, 0, &idx[k], &gen[k]), ALERT_OK);
+            al_inflight_slot(t, idx[k])->start_ms = 1000 * round + k;
+        }
+        assert_int_equal(al_inflight_publish(t, 0, idx[1], gen[1]), 0);
+        assert_int_equal(al_inflight_publish(t, 0, idx[2], gen[2]), 0);
+        assert_int_equal(al_inflight_drain(t, ev, 64), 0);     /* the first is not ready */
+        assert_int_equal(al_inflight_publish(t, 0, idx[0], gen[0]), 0);
+        assert_int_equal(al_inflight_drain(t, ev, 64), 3);
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(ev[k].idx, idx[k]);
+            assert_int_equal(ev[k].gen, gen[k]);
+            assert_int_equal(ev[k].start_ms, 1000 * round + k);
+        }
+        assert_int_equal(al_inflight_drain(t, ev, 64), 0);     /* each start once */
+        for (int k = 0; k < 3; k++) {
+            uint32_t got;
+            assert_non_null(al_inflight_claim(t, (uint64_t)gen[k] << 32 | (idx[k] + 1), &got));
+            al_inflight_release(t, 0, got);
+        }
+    }
+    assert_int_equal(al_inflight_dropped_events(t), 0);
+    al_inflight_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +251,7 @@ int main(void)
         cmocka_unit_test(intern_returns_one_copy),
         cmocka_unit_test(intern_hints_compare_the_bytes),
         cmocka_unit_test(publish_signals_pressure_once_per_fill),
+        cmocka_unit_test(drain_waits_for_an_unpublished_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
