@@ -217,6 +217,13 @@ typedef struct entry {
     int64_t anchor_ms;          /* the first period's start */
     int64_t period;             /* index of the current period from the anchor */
     double spend;
+    /* fleet mode: this period's spend of the fleet, in nano-dollars (f_total < 0: no
+     * answer yet, the local spend alone decides, as without a fleet) */
+    int64_t f_mine;             /* added here this period (or re-seeded from spend) */
+    int64_t f_posted;           /* the cumulative last posted */
+    int64_t f_total;            /* the fleet's total as last answered */
+    int64_t f_acked;            /* our cumulative that f_total includes */
+    int f_inflight;
     labels lab;
     size_t n_steps;
     mark steps[];
@@ -406,6 +413,7 @@ static entry *create(al_budgets *b, int entity, const char *id)
     e->max_budget = -1;
     e->soft_budget = -1;
     e->proj_month = -1;
+    e->f_total = -1;
     if (b->count >= b->n_buckets)
         grow(b);
     e->next = b->buckets[e->hash & (b->n_buckets - 1)];
@@ -421,6 +429,13 @@ static void rearm_all(entry *e)
         e->steps[i].state = MARK_ARMED;
     e->soft.state = MARK_ARMED;
     e->proj.state = MARK_ARMED;
+}
+
+/* A new period: nothing of the fleet's is known for it yet. */
+static void fleet_reset(entry *e)
+{
+    e->f_mine = e->f_posted = e->f_acked = 0;
+    e->f_total = -1;
 }
 
 static void rearm_soft(entry *e)
@@ -1288,6 +1303,7 @@ int al_budgets_declare(al_budgets *b, const alert_budget *in, const char *durati
         e->anchor_ms = now_ms;
         e->period = 0;
         e->spend = 0;
+        fleet_reset(e);
         if (e->has_period)
             rearm_all(e);
         e->has_period = 1;
@@ -1327,27 +1343,23 @@ int al_budgets_is_declared(const al_budgets *b, int entity, const char *entity_i
     return e && e->declared;
 }
 
-static int spend_one(al_budgets *b, entry *e, double cost, int64_t at_ms, al_alert ***out,
-                     size_t *n_out)
+/* The spend a tracked budget is judged on: its own, or the fleet's total plus what it
+ * added since that total was answered, whichever is higher. */
+static double judged_spend(const entry *e)
 {
-    int64_t k = period_of(e, at_ms);
-    if (at_ms < period_start(e, e->period))
-        return ALERT_OK;        /* late: its period is over */
-    if (k > e->period) {
-        e->period = k;
-        e->spend = 0;
-        rearm_all(e);
-    }
-    e->spend += cost;
-    if (isinf(e->spend))
-        e->spend = DBL_MAX;     /* saturates, like the ledger */
-    mark_dirty(b, e);
+    if (e->f_total < 0)
+        return e->spend;
+    double fleet = (double)(e->f_total - e->f_acked + e->f_mine) / 1e9;
+    return fleet > e->spend ? fleet : e->spend;
+}
 
+static int evaluate(al_budgets *b, entry *e, int64_t at_ms, al_alert ***out, size_t *n_out)
+{
     view v;
     memset(&v, 0, sizeof v);
     v.entity = e->entity;
     v.id = e->id;
-    v.spend = e->spend;
+    v.spend = judged_spend(e);
     v.max_budget = e->max_budget;
     v.soft_budget = e->soft_budget;
     v.token = e->lab.key_hash;
@@ -1366,6 +1378,36 @@ static int spend_one(al_budgets *b, entry *e, double cost, int64_t at_ms, al_ale
     decision d;
     decide(b, e, &v, at_ms, &d);
     return raise_marks(b, e, &v, &d, at_ms, out, n_out);
+}
+
+/* Money for the fleet: integer nano-dollars, saturating (exact sums in any order). */
+static int64_t to_nano(double cost)
+{
+    double n = cost * 1e9;
+    if (!(n > 0))
+        return 0;
+    return n >= 4e18 ? INT64_MAX / 2 : (int64_t)llround(n);
+}
+
+static int spend_one(al_budgets *b, entry *e, double cost, int64_t at_ms, al_alert ***out,
+                     size_t *n_out)
+{
+    int64_t k = period_of(e, at_ms);
+    if (at_ms < period_start(e, e->period))
+        return ALERT_OK;        /* late: its period is over */
+    if (k > e->period) {
+        e->period = k;
+        e->spend = 0;
+        fleet_reset(e);
+        rearm_all(e);
+    }
+    e->spend += cost;
+    if (isinf(e->spend))
+        e->spend = DBL_MAX;     /* saturates, like the ledger */
+    int64_t nano = to_nano(cost);
+    e->f_mine = e->f_mine > INT64_MAX / 2 - nano ? INT64_MAX / 2 : e->f_mine + nano;
+    mark_dirty(b, e);
+    return evaluate(b, e, at_ms, out, n_out);
 }
 
 int al_budgets_add_spend(al_budgets *b, int entity, const char *entity_id, double cost,
@@ -1547,6 +1589,109 @@ int al_budget_spend_tracked_alert(const alert_spend *s, double max_budget, int64
     return ALERT_OK;
 }
 
+/* ---- fleet mode: tracked budgets on the fleet's spend ------------------------------ */
+
+/* "fspend:<entity>:<id hash>:<duration>:<period>": one fleet total per period. */
+static char *spend_group(const entry *e)
+{
+    char id[65];
+    if (al_sha256_hex(e->id, strlen(e->id), id) != 0)
+        return NULL;
+    id[32] = '\0';
+    al_buf k = AL_BUF_INIT;
+    al_buf_printf(&k, "fspend:%d:%s:%s:%" PRId64, e->entity, id, e->duration ? e->duration : "-",
+                  e->period);
+    return al_buf_take(&k);
+}
+
+/* How long the fleet keeps a period's total: the period and a week (no duration: 400
+ * days from the last spend). */
+static int64_t spend_ttl(const entry *e)
+{
+    int64_t week = 7 * 86400000LL;
+    if (e->dur_ms)
+        return e->dur_ms + week;
+    if (e->dur_months)
+        return (int64_t)e->dur_months * 31 * 86400000LL + week;
+    return 400 * 86400000LL;
+}
+
+/* The judged spend is at least half of the lowest step still armed. */
+static int near_step(const al_budgets *b, const entry *e)
+{
+    if (e->max_budget < 0)
+        return 0;
+    double spend = judged_spend(e);
+    for (size_t i = 0; i < b->n_steps; i++)
+        if (e->steps[i].state == MARK_ARMED)
+            return spend * 200.0 >= b->steps[i].pct * e->max_budget;
+    return 0;
+}
+
+int al_budgets_fleet_post(al_budgets *b, al_budgets_fleet_post_fn post, void *ud)
+{
+    if (!b || !post)
+        return ALERT_ERR_INVALID;
+    for (size_t i = 0; i < b->n_buckets; i++)
+        for (entry *e = b->buckets[i]; e; e = e->next) {
+            if (!e->declared || e->f_mine == e->f_posted)
+                continue;
+            int urgent = !e->f_inflight || near_step(b, e);
+            if (e->f_inflight && !urgent)
+                continue;
+            char *g = spend_group(e);
+            if (!g)
+                return ALERT_ERR_NOMEM;
+            if (post(ud, g, e->f_mine, spend_ttl(e), urgent) == ALERT_OK) {
+                e->f_posted = e->f_mine;
+                e->f_inflight = 1;
+            }
+            al_free(g);
+        }
+    return ALERT_OK;
+}
+
+int al_budgets_fleet_total(al_budgets *b, const char *group, int64_t mine, int64_t total,
+                           int64_t now_ms, al_alert ***out, size_t *n_out)
+{
+    if (!b || !group || !out || !n_out)
+        return ALERT_ERR_INVALID;
+    for (size_t i = 0; i < b->n_buckets; i++)
+        for (entry *e = b->buckets[i]; e; e = e->next) {
+            if (!e->declared)
+                continue;
+            char *g = spend_group(e);
+            if (!g)
+                return ALERT_ERR_NOMEM;
+            int same = strcmp(g, group) == 0;
+            al_free(g);
+            if (!same)
+                continue;
+            e->f_inflight = 0;
+            if (total < 0 || mine < e->f_acked)
+                return ALERT_OK;            /* no answer, or an older one */
+            e->f_total = total;
+            e->f_acked = mine;
+            return evaluate(b, e, now_ms, out, n_out);
+        }
+    return ALERT_OK;                        /* a period that is over, or a forgotten budget */
+}
+
+void al_budgets_fleet_reseed(al_budgets *b)
+{
+    for (size_t i = 0; b && i < b->n_buckets; i++)
+        for (entry *e = b->buckets[i]; e; e = e->next) {
+            if (!e->declared)
+                continue;
+            int64_t own = to_nano(e->spend);
+            if (own > e->f_mine)
+                e->f_mine = own;
+            e->f_posted = -1;               /* posted again, whole */
+            e->f_acked = 0;
+            e->f_total = -1;
+        }
+}
+
 /* ---- failed_tracking_spend -------------------------------------------------------- */
 
 int al_tracking_failure_alert(al_marks *m, const char *model, const char *error_text,
@@ -1599,7 +1744,16 @@ int al_tracking_failure_alert(al_marks *m, const char *model, const char *error_
     }
     memcpy(joined, "mark|", 5);
     memcpy(joined + 5, key, n);
+    /* fleet mode: once per model per ttl for the fleet */
+    al_buf f = AL_BUF_INIT;
+    al_buf_printf(&f, "M|%lld|%s", (long long)ttl_ms, key);
     al_free(key);
+    if (!(a->fleet_key = al_buf_take(&f))) {
+        al_marks_settle(m, joined + 5, 0);
+        al_free(joined);
+        al_alert_free(a);
+        return ALERT_ERR_NOMEM;
+    }
     a->settle = al_marks_settle;
     a->settle_ud = m;
     a->settle_key = joined;

@@ -97,6 +97,28 @@ int al_budgets_export(al_budgets *b, al_mark_put_fn put, void *ud);
 int al_budgets_import(al_budgets *b, const char *key, const char *value);
 size_t al_budgets_count(const al_budgets *b);
 
+/* ---- fleet mode: tracked budgets judged on the fleet's spend (FLEET.md) -------------
+ * Each declared budget counts, in integer nano-dollars, what this replica added to
+ * its current period; post hands the cumulative (a per-replica sequence: applying it
+ * again changes nothing) of each budget whose count moved and has no post in flight,
+ * with the group naming the period for the fleet and how long the fleet keeps it. An
+ * answer gives the fleet's total including `mine` of ours; from then on the budget is
+ * judged on max(own spend, total - mine + what it added since), so a crossing made of
+ * several replicas' spend is raised (and its step claimed once for the fleet). Without
+ * answers nothing changes: the own spend alone decides. A post is urgent (a round
+ * now) when none is in flight, so spend is coalesced into at most one post per budget
+ * per round; near a step (the judged spend at least half of the lowest armed one) a
+ * new post goes even with one in flight. */
+typedef int (*al_budgets_fleet_post_fn)(void *ud, const char *group, int64_t mine_nano,
+                                        int64_t ttl_ms, int urgent);
+int al_budgets_fleet_post(al_budgets *b, al_budgets_fleet_post_fn post, void *ud);
+/* The fleet's answer for group (total < 0: none, post again): alerts as add_spend. */
+int al_budgets_fleet_total(al_budgets *b, const char *group, int64_t mine_nano,
+                           int64_t total_nano, int64_t now_ms, al_alert ***out, size_t *n_out);
+/* The fleet lost its totals (a new Redis epoch): every declared budget posts its whole
+ * period spend again, from this replica's own records. */
+void al_budgets_fleet_reseed(al_budgets *b);
+
 /* ---- pure helpers (exposed for tests) ------------------------------------ */
 /* "<N>s|m|h|d|mo", N a positive integer: *len_ms for s/m/h/d, *months for mo (the
  * other one 0). ALERT_OK or ALERT_ERR_INVALID. */

@@ -689,6 +689,13 @@ static int arm_settle(al_alert *a, al_report_state *st, const char *which, int32
     char *key = al_buf_take(&k);
     if (!key)
         return ALERT_ERR_NOMEM;
+    /* fleet mode: one report per window for the fleet (a mark kept 45 days) */
+    al_buf f = AL_BUF_INIT;
+    al_buf_printf(&f, "M|%lld|report:%s:%" PRId32, 45LL * 86400000, which, raised);
+    if (!(a->fleet_key = al_buf_take(&f))) {
+        al_free(key);
+        return ALERT_ERR_NOMEM;
+    }
     a->settle = al_report_settle;
     a->settle_ud = st;
     a->settle_key = key;
@@ -856,6 +863,7 @@ typedef struct joined {
     size_t n;
     const char *single_user;
     int many_users;
+    int64_t expires_ms;         /* the latest expiry of the marks claimed */
 } joined;
 
 static int join_claim(joined *j, al_marks *m, const char *prefix, const char *user,
@@ -866,6 +874,8 @@ static int join_claim(joined *j, al_marks *m, const char *prefix, const char *us
         return ALERT_ERR_NOMEM;
     int c = al_marks_claim(m, key, now_ms, expires_ms);
     if (c == 1) {
+        if (expires_ms > j->expires_ms)
+            j->expires_ms = expires_ms;
         if (j->n) {
             al_buf_addc(&j->keys, '\n');
             al_text_lit(&j->text, "\n\n");
@@ -899,6 +909,12 @@ static int join_finish(joined *j, al_marks *m, al_type type, int64_t now_ms, al_
         else
             al_buf_printf(&sub, "user %s", j->single_user);
         ok = (a->subject = al_buf_take(&sub)) != NULL;
+    }
+    if (ok) {
+        /* fleet mode: the same marks are claimed once for the fleet */
+        al_buf f = AL_BUF_INIT;
+        al_buf_printf(&f, "M|%lld|%s", (long long)(j->expires_ms - now_ms), keys + 5);
+        ok = (a->fleet_key = al_buf_take(&f)) != NULL;
     }
     if (!ok) {
         al_text_free(&j->text);
@@ -967,7 +983,7 @@ int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spen
     int rc = user_rows(l, user_id, today, 0, &rows, &n);
     if (rc != ALERT_OK)
         return rc;
-    joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0 };
+    joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0, 0 };
     char spend[48], limit[48];
     for (size_t i = 0; i < n && rc == ALERT_OK; i++) {
         const user_row *r = &rows[i];
@@ -1017,7 +1033,7 @@ int al_user_spend_anomalies_check(al_ledger *l, al_marks *m, const al_user_spend
     int rc = user_rows(l, NULL, today, a->baseline_days, &rows, &n);
     if (rc != ALERT_OK)
         return rc;
-    joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0 };
+    joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0, 0 };
     char spend[48], avg_s[48], min_s[48], mult[48];
     al_fmt_pyfloat(mult, sizeof mult, a->anomaly_multiplier);
     fmt_money2(min_s, a->anomaly_min_spend);

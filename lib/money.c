@@ -62,6 +62,30 @@ static void ledger_sink(void *ud, int32_t day, int32_t dim, const char *name, do
     al_state_counters_add(ctx->state, ++ctx->money->batch, &c, 1);
 }
 
+/* ---- fleet mode: tracked budgets on the fleet's spend (budget.h) ------------------ */
+
+static int fleet_post(void *ud, const char *group, int64_t mine, int64_t ttl_ms, int urgent)
+{
+    alert_ctx *ctx = ud;
+    return al_state_fleet_spend(ctx->state, group, mine, ttl_ms, urgent);
+}
+
+static void fleet_total(void *ud, const char *group, int64_t mine, int64_t total)
+{
+    alert_ctx *ctx = ud;
+    al_alert **v = NULL;
+    size_t n = 0;
+    /* tracked budgets only get spend while budget_alerts is on */
+    al_budgets_fleet_total(ctx->money->budgets, group, mine, total, ctx->money->calendar_ms, &v, &n);
+    al_route_alerts(ctx, v, n);
+}
+
+static void fleet_reseed(void *ud)
+{
+    alert_ctx *ctx = ud;
+    al_budgets_fleet_reseed(ctx->money->budgets);
+}
+
 static int32_t saved_day(alert_ctx *ctx, const char *name)
 {
     int64_t v;
@@ -125,6 +149,10 @@ int al_money_new(alert_ctx *ctx, al_money **out)
     if (!m->budgets || !m->ledger || !m->marks)
         return ALERT_ERR_NOMEM;
     al_budgets_set_persist(m->budgets, mark_put, mark_get, ctx);
+    if (al_state_fleet(ctx->state)) {
+        al_fleet_money_sink sink = { fleet_total, fleet_reseed, ctx };
+        al_state_fleet_money_sink(ctx->state, &sink);
+    }
     al_marks_set_persist(m->marks, mark_put, mark_get, ctx);
     int64_t now = al_ctx_now(ctx);
     m->ledger_day = al_day_from_ms(now);
@@ -304,6 +332,10 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
         a = NULL;
         if (al_user_spend_anomalies_check(m->ledger, m->marks, &args, now, &a) == ALERT_OK && a)
             al_route_alert(ctx, a);
+    }
+    if (al_state_fleet(ctx->state)) {
+        al_state_fleet_money_tick(ctx->state);
+        al_budgets_fleet_post(m->budgets, fleet_post, ctx);
     }
     al_budgets_flush(m->budgets);
 }

@@ -159,4 +159,25 @@ void al_state_fleet_stats(al_state *s, al_fleet_stats *out);
 /* Claims asked and not yet answered. */
 size_t al_state_fleet_pending(al_state *s);
 
+/* ---- fleet money (redis_money.c): spend shared by the replicas ---------------------
+ * Amounts are integer nano-dollars. Answers come back through the sink, on the worker,
+ * at the start of a later pass. The local backends keep nothing here: every call is
+ * ALERT_OK and nothing is ever answered (one process decides alone, as always). */
+typedef struct al_fleet_money_sink {
+    /* the fleet's total of group, which includes mine (the cumulative posted);
+     * total < 0: no answer (post again) */
+    void (*spend_total)(void *ud, const char *group, int64_t mine, int64_t total);
+    /* Redis lost its data (a new epoch): re-seed what the fleet summed */
+    void (*reseed)(void *ud);
+    void *ud;
+} al_fleet_money_sink;
+void al_state_fleet_money_sink(al_state *s, const al_fleet_money_sink *sink);
+/* This replica's cumulative spend in group (a tracked budget's period): applied once
+ * per value (a larger one replaces it in the fleet's total), kept ttl_ms. urgent: in
+ * the next round now, else at the next fleet_sync_interval. */
+int al_state_fleet_spend(al_state *s, const char *group, int64_t mine, int64_t ttl_ms,
+                         int urgent);
+/* Once per worker pass: notices an epoch change. */
+void al_state_fleet_money_tick(al_state *s);
+
 #endif
