@@ -31,6 +31,7 @@ struct rop {
     char *tag;                  /* the done callback's: what the op answers */
     int64_t i64;                /* the done callback's */
     redisReply *reply;
+    void *ud;                   /* the done callback's (fleet health: its al_fleet_client) */
 };
 
 typedef struct rlist {
