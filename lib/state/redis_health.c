@@ -335,3 +335,18 @@ int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, i
     const char *args[2] = { g, ok ? "1" : "0" };
     return post(r, NULL, lua_report_settle, rkey, 2, args, NULL, AL_FA_REPORT, NULL, 1);
 }
+
+const char *al_redis_health_lua(const char *name)
+{
+    static const struct {
+        const char *name, *lua;
+    } scripts[] = {
+        { "outage_add", lua_outage_add },       { "outage_recover", lua_outage_recover },
+        { "report_add", lua_report_add },       { "report_claim", lua_report_claim },
+        { "report_settle", lua_report_settle },
+    };
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        if (strcmp(scripts[i].name, name) == 0)
+            return scripts[i].lua;
+    return NULL;
+}

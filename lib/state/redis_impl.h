@@ -94,4 +94,8 @@ rop *al_redis_script_op(redis_state *r, const char *lua, const char *key, int na
 void al_redis_post(redis_state *r, rop *o, int urgent);
 void al_redis_op_free(rop *o);
 
+/* redis_health.c's scripts by name ("outage_add", "outage_recover", "report_add",
+ * "report_claim", "report_settle"), for their unit tests; NULL when unknown. */
+const char *al_redis_health_lua(const char *name);
+
 #endif
