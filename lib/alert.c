@@ -115,5 +115,6 @@ void al_alert_free(al_alert *a)
         a->settle(a->settle_ud, a->settle_key, a->delivered_ok);
     al_free(a->settle_key);
     al_free(a->fleet_key);
+    al_free(a->idem);
     al_free(a);
 }

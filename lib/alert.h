@@ -102,6 +102,9 @@ typedef struct al_alert {
     char *fleet_key;
     int fleet_claimed;
     int delivered_ok;
+    /* fleet reports: the idempotency key of every delivery of this alert, the same on
+     * whichever replica sends it (at most 36 characters); NULL: one made per delivery */
+    char *idem;
 } al_alert;
 
 al_alert *al_alert_new(al_type type, int level, int64_t at_ms);

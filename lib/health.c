@@ -1,11 +1,13 @@
 #include "health.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "ctx.h"
+#include "hash.h"
 #include "dstats.h"
 #include "ops.h"
 #include "outage.h"
@@ -26,7 +28,15 @@ struct al_health {
     int daily_in_flight, fallback_in_flight;
     int64_t daily_raised_ms, fallback_raised_ms;   /* in their settle keys */
     uint64_t overflow_seen;     /* requests the per-stripe tables had no room for */
+    struct fleet_health *fleet; /* fleet mode: decided with the other replicas (below) */
 };
+
+static int fleet_new(alert_ctx *ctx, al_health *f);
+static void fleet_free(al_health *f);
+static int fleet_on_failure(alert_ctx *ctx, const al_outage_failure *of);
+static void fleet_tick(alert_ctx *ctx, int64_t now);
+static void fleet_settle(alert_ctx *ctx, const char *key, int ok);
+static void fleet_fallback(al_health *f, const al_event *e);
 
 static int64_t schedule_base(alert_ctx *ctx, const char *name)
 {
@@ -60,6 +70,8 @@ int al_health_new(alert_ctx *ctx, al_health **out)
     f->fallbacks = al_fallbacks_new(0);
     if (!f->cooldowns || !f->fallbacks)
         return ALERT_ERR_NOMEM;
+    if (al_state_fleet(ctx->state))
+        return fleet_new(ctx, f);
     al_state_begin(ctx->state);
     f->daily_last_ms = schedule_base(ctx, "daily_report");
     f->fallback_last_ms = schedule_base(ctx, "fallback_report");
@@ -76,6 +88,7 @@ void al_health_free(al_health *f)
     al_fallbacks_free(f->fallbacks);
     al_free(f->baseline);
     al_free(f->pending);
+    fleet_free(f);
     al_free(f);
 }
 
@@ -96,6 +109,13 @@ void al_health_on_event(alert_ctx *ctx, const al_event *e)
         size_t n = 0;
         if (al_outage_on_failure(f->outage, &of, &v, &n) == ALERT_ERR_NOMEM)
             al_ctx_error(ctx, "out of memory in outage tracking");
+        if (f->fleet && fleet_on_failure(ctx, &of)) {
+            /* the fleet's window decides; the local one only stands in while Redis is away */
+            for (size_t i = 0; i < n; i++)
+                al_alert_free(v[i]);
+            al_free(v);
+            return;
+        }
         al_route_alerts(ctx, v, n);
         return;
     }
@@ -113,6 +133,8 @@ void al_health_on_event(alert_ctx *ctx, const al_event *e)
         if (al_fallbacks_add(f->fallbacks, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->status_code) ==
             ALERT_ERR_FULL)
             al_ctx_log(ctx, ALERT_LOG_WARNING, "fallback report: too many model pairs; one not counted");
+        if (f->fleet)
+            fleet_fallback(f, e);
         return;
     case AL_EV_MGMT:
         a = al_ops_management(e->s[AL_ES_ALERT_TYPE], e->s[AL_ES_MESSAGE], e->s[AL_ES_METADATA], scrub,
@@ -230,7 +252,9 @@ void al_health_settle(alert_ctx *ctx, const char *key, int ok)
         return;
     const char *t = strrchr(key, '|');
     int64_t raised = t ? strtoll(t + 1, NULL, 10) : 0;
-    if (strncmp(key, "health|daily|", 13) == 0)
+    if (strncmp(key, "health|daily|fleet|", 19) == 0 || strncmp(key, "health|fallback|fleet|", 22) == 0)
+        fleet_settle(ctx, key, ok);
+    else if (strncmp(key, "health|daily|", 13) == 0)
         daily_settle(ctx, raised, ok);
     else if (strncmp(key, "health|fallback|", 16) == 0)
         fallback_settle(ctx, raised, ok);
@@ -259,10 +283,21 @@ void al_health_tick(alert_ctx *ctx, int64_t now)
         al_alert **v = NULL;
         size_t n = 0;
         al_outage_tick(f->outage, now, &v, &n);
+        if (f->fleet && al_state_fleet_up(ctx->state)) {
+            for (size_t i = 0; i < n; i++)
+                al_alert_free(v[i]);        /* the fleet's episode ends on its own */
+            al_free(v);
+            n = 0;
+            v = NULL;
+        }
         for (size_t i = 0; i < n; i++)
             if (v[i]->resolved && !ctx->cfg.send_resolved)
                 v[i]->only = AL_DEST_BIT(AL_DEST_ALERTMANAGER);  /* ends its episode there only */
         al_route_alerts(ctx, v, n);
+    }
+    if (f->fleet) {
+        fleet_tick(ctx, now);
+        return;
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);
     if (al_type_on(ctx, AL_T_DAILY_REPORTS) && !f->daily_in_flight && al_schedule_due(f->daily_last_ms, period, now)) {
@@ -275,5 +310,686 @@ void al_health_tick(alert_ctx *ctx, int64_t now)
         fallback_report(ctx, now);
         f->fallback_last_ms = now;
         al_state_schedule_put(ctx->state, "fallback_report", now);
+    }
+}
+
+/* ---- fleet mode (FLEET.md "What is shared") --------------------------------------------
+ * Outages: every counted failure also goes to the fleet's window of its deployment (and
+ * region), where one script counts the replicas' failures together and claims Minor /
+ * Major once per episode; this replica remembers the keys it fed, with the labels of
+ * their last failure, to build the texts of the answers and to ask, a window after the
+ * last failure, whether the episode is over (the one replica whose check ends it sends
+ * "Service Recovered"). While Redis is away, the local windows decide as before.
+ * Reports: the counters go to the fleet's open window in batches; when the window is
+ * due the replicas race to claim it, and the winner sends the fleet-wide report. */
+
+#define FLEET_REPORTS 2             /* daily, fallback */
+#define FLEET_IN_FLIGHT 4           /* report windows this replica may be sending at once */
+#define FIELD_SEP "\x1f"
+
+typedef struct fleet_ep {
+    struct fleet_ep *next;          /* hash chain */
+    char *key;                      /* "d|<deployment>" or "r|<provider>|<region>" */
+    int region;
+    al_outage_failure f;            /* its last failure's labels (strings in lbl) */
+    char *lbl;
+    int64_t due_ms;                 /* from then its episode may be over */
+    int adds, asking;               /* ops in flight */
+} fleet_ep;
+
+typedef struct fleet_report {
+    const char *name;               /* "daily", "fallback" */
+    al_type type;
+    int64_t due_ms;                 /* the fleet's window is due then (as last answered) */
+    int64_t ask_ms;                 /* when this replica asks next */
+    int asking;
+    int64_t in_flight[FLEET_IN_FLIGHT];     /* windows on their way, gen + 1 (0: free) */
+} fleet_report;
+
+typedef struct fleet_health {
+    al_fleet_client client;
+    fleet_ep **buckets;
+    size_t n_buckets, n_eps, max_eps;
+    int64_t next_due;               /* the earliest due_ms of the episodes (a lower bound) */
+    int64_t ttl_ms, region_ttl_ms, sync_ms, takeover_ms, grace_ms;
+    int minor, major, send_resolved;
+    fleet_report rep[FLEET_REPORTS];
+    al_dstat_total *flushed;        /* the daily counters already added to the fleet */
+    size_t n_flushed;
+    al_dstat_total *partial_base;   /* ... as they were when the fleet last answered */
+    size_t n_partial_base;
+    al_fallbacks *partial_fallbacks;    /* fallbacks since the fleet last answered */
+    int64_t flush_ms;
+} fleet_health;
+
+static void fleet_answer(void *ud, const al_fleet_answer *a);
+
+static int fleet_new(alert_ctx *ctx, al_health *f)
+{
+    const alert_config *c = &ctx->cfg;
+    fleet_health *h = al_calloc(1, sizeof *h);
+    if (!h)
+        return ALERT_ERR_NOMEM;
+    f->fleet = h;
+    h->client.cb = fleet_answer;
+    h->client.ud = ctx;
+    h->ttl_ms = (int64_t)(c->outage_alert_ttl * 1000.0);
+    h->region_ttl_ms = (int64_t)(c->region_outage_alert_ttl * 1000.0);
+    h->sync_ms = (int64_t)(c->fleet_sync_interval * 1000.0);
+    h->takeover_ms = (int64_t)(c->fleet_takeover_after * 1000.0);
+    h->grace_ms = (int64_t)(c->fleet_report_grace * 1000.0);
+    h->minor = c->minor_outage_alert_threshold < 1 ? 1 : (int)c->minor_outage_alert_threshold;
+    h->major = c->major_outage_alert_threshold < 1 ? 1 : (int)c->major_outage_alert_threshold;
+    h->send_resolved = c->send_resolved || al_route_has(ctx, AL_DEST_ALERTMANAGER);
+    h->max_eps = 2 * (size_t)c->max_tracked_deployments;
+    h->next_due = INT64_MAX;
+    h->partial_fallbacks = al_fallbacks_new(0);
+    if (!h->partial_fallbacks)
+        return ALERT_ERR_NOMEM;
+    int64_t now = al_ctx_now(ctx);
+    int64_t period = (int64_t)(c->daily_report_frequency * 1000.0);
+    const char *names[FLEET_REPORTS] = { "daily", "fallback" };
+    al_type types[FLEET_REPORTS] = { AL_T_DAILY_REPORTS, AL_T_FALLBACK_REPORTS };
+    for (int i = 0; i < FLEET_REPORTS; i++) {
+        h->rep[i].name = names[i];
+        h->rep[i].type = types[i];
+        h->rep[i].due_ms = now + period;        /* until the fleet says otherwise */
+        h->rep[i].ask_ms = now;                 /* the first ask anchors the fleet's windows */
+    }
+    return ALERT_OK;
+}
+
+static void ep_free(fleet_ep *e)
+{
+    al_free(e->key);
+    al_free(e->lbl);
+    al_free(e);
+}
+
+static void fleet_free(al_health *f)
+{
+    fleet_health *h = f->fleet;
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (fleet_ep *e = h->buckets[i], *n; e; e = n) {
+            n = e->next;
+            ep_free(e);
+        }
+    al_free(h->buckets);
+    al_free(h->flushed);
+    al_free(h->partial_base);
+    al_fallbacks_free(h->partial_fallbacks);
+    al_free(h);
+    f->fleet = NULL;
+}
+
+/* ---- outages -------------------------------------------------------------------------- */
+
+static fleet_ep **ep_slot(fleet_health *h, const char *key)
+{
+    fleet_ep **p = &h->buckets[al_hash_bytes(key, strlen(key), 0) & (h->n_buckets - 1)];
+    while (*p && strcmp((*p)->key, key) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+static fleet_ep *ep_find(fleet_health *h, const char *key)
+{
+    return h->n_buckets && key ? *ep_slot(h, key) : NULL;
+}
+
+static void ep_remove(fleet_health *h, fleet_ep *e)
+{
+    fleet_ep **p = ep_slot(h, e->key);
+    *p = e->next;
+    h->n_eps--;
+    ep_free(e);
+}
+
+static int ep_grow(fleet_health *h)
+{
+    size_t nb = h->n_buckets ? h->n_buckets * 2 : 64;
+    fleet_ep **b = al_calloc(nb, sizeof *b);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (fleet_ep *e = h->buckets[i], *n; e; e = n) {
+            n = e->next;
+            size_t j = al_hash_bytes(e->key, strlen(e->key), 0) & (nb - 1);
+            e->next = b[j];
+            b[j] = e;
+        }
+    al_free(h->buckets);
+    h->buckets = b;
+    h->n_buckets = nb;
+    return 0;
+}
+
+/* The labels of of, copied into one allocation. */
+static char *labels_copy(const al_outage_failure *of, al_outage_failure *dst)
+{
+    const char *in[6] = { of->model, of->deployment, of->deployment_id, of->provider, of->api_base,
+                          of->region };
+    const char **out[6] = { &dst->model, &dst->deployment, &dst->deployment_id, &dst->provider,
+                            &dst->api_base, &dst->region };
+    size_t len = 1;
+    for (int i = 0; i < 6; i++)
+        len += in[i] ? strlen(in[i]) + 1 : 0;
+    char *buf = al_malloc(len), *p = buf;
+    if (!buf)
+        return NULL;
+    for (int i = 0; i < 6; i++) {
+        *out[i] = in[i] ? p : NULL;
+        if (in[i]) {
+            size_t n = strlen(in[i]) + 1;
+            memcpy(p, in[i], n);
+            p += n;
+        }
+    }
+    dst->status_code = of->status_code;
+    dst->at_ms = of->at_ms;
+    return buf;
+}
+
+/* The entry of key with of's labels, made when new; NULL when the table is full of
+ * entries still waiting for answers, or out of memory. */
+static fleet_ep *ep_feed(fleet_health *h, const char *key, int region, const al_outage_failure *of)
+{
+    fleet_ep *e = ep_find(h, key);
+    if (!e) {
+        if (h->n_eps >= h->max_eps)
+            return NULL;        /* max_tracked_deployments: this one is not followed here */
+        if (h->n_eps + 1 > h->n_buckets && ep_grow(h) != 0)
+            return NULL;
+        e = al_calloc(1, sizeof *e);
+        if (!e || !(e->key = al_strdup(key))) {
+            al_free(e);
+            return NULL;
+        }
+        e->region = region;
+        fleet_ep **p = ep_slot(h, key);
+        *p = e;
+        h->n_eps++;
+    }
+    al_outage_failure f = { 0 };
+    char *lbl = labels_copy(of, &f);
+    if (lbl) {
+        al_free(e->lbl);
+        e->lbl = lbl;
+        e->f = f;
+    }
+    return e->lbl ? e : NULL;
+}
+
+static void fleet_add(alert_ctx *ctx, const char *key, int region, const char *dep,
+                      const al_outage_failure *of)
+{
+    fleet_health *h = ctx->health->fleet;
+    fleet_ep *e = ep_feed(h, key, region, of);
+    if (!e)
+        return;
+    int64_t ttl = region ? h->region_ttl_ms : h->ttl_ms;
+    if (of->at_ms + ttl > e->due_ms)
+        e->due_ms = of->at_ms + ttl;
+    if (e->due_ms < h->next_due)
+        h->next_due = e->due_ms;
+    if (al_state_fleet_outage_add(ctx->state, &h->client, key, dep, of->status_code == 408, of->at_ms,
+                                  ttl, h->minor, h->major, key) == ALERT_OK)
+        e->adds++;
+    else
+        al_ctx_error(ctx, "out of memory: a failure was not added to the fleet's outage window");
+}
+
+/* 1 when the fleet decides this failure's outages (Redis answers), 0: the local
+ * windows decide. Fed to the fleet either way: a failure seen while Redis is away is
+ * added once it is back, with its own time. */
+static int fleet_on_failure(alert_ctx *ctx, const al_outage_failure *of)
+{
+    fleet_health *h = ctx->health->fleet;
+    const char *key = al_outage_key(of);
+    if (!key || h->max_eps == 0)
+        return al_state_fleet_up(ctx->state);
+    char k[1024];
+    if (al_type_on(ctx, AL_T_OUTAGE_ALERTS)) {
+        snprintf(k, sizeof k, "d|%s", key);
+        fleet_add(ctx, k, 0, NULL, of);
+    }
+    if (al_type_on(ctx, AL_T_REGION_OUTAGE_ALERTS) && of->region && *of->region) {
+        snprintf(k, sizeof k, "r|%s|%s", of->provider ? of->provider : "", of->region);
+        fleet_add(ctx, k, 1, key, of);
+    }
+    return al_state_fleet_up(ctx->state);
+}
+
+static void fleet_raise(alert_ctx *ctx, fleet_ep *e, int level, int resolved, uint64_t timeouts,
+                        uint64_t api)
+{
+    fleet_health *h = ctx->health->fleet;
+    if (resolved && !h->send_resolved)
+        return;
+    int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
+    al_alert *a = al_outage_alert(&e->f, e->region, level, resolved, timeouts, api, ttl, al_ctx_now(ctx));
+    if (!a) {
+        al_ctx_error(ctx, "out of memory: an outage alert of the fleet could not be built");
+        return;
+    }
+    if (resolved && !ctx->cfg.send_resolved)
+        a->only = AL_DEST_BIT(AL_DEST_ALERTMANAGER);     /* ends its episode there only */
+    al_route_alert(ctx, a);
+}
+
+static void outage_answer(alert_ctx *ctx, const al_fleet_answer *a)
+{
+    fleet_health *h = ctx->health->fleet;
+    fleet_ep *e = ep_find(h, a->tag);
+    if (!e)
+        return;
+    if (a->kind == AL_FA_OUTAGE) {
+        e->adds--;
+        if (a->answered && a->ended)
+            fleet_raise(ctx, e, a->ended, 1, 0, 0);
+        if (a->answered && a->level)
+            fleet_raise(ctx, e, a->level, 0, a->timeouts, a->api);
+        return;
+    }
+    e->asking = 0;
+    if (!a->answered || a->ended < 0) {
+        /* not over (its last failure is a->at_ms), or no answer: ask again later */
+        int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
+        e->due_ms = a->answered ? a->at_ms + ttl : e->due_ms + (h->sync_ms > 0 ? h->sync_ms : 1000);
+        if (e->due_ms < h->next_due)
+            h->next_due = e->due_ms;
+        return;
+    }
+    if (a->ended > 0)
+        fleet_raise(ctx, e, a->ended, 1, 0, 0);
+    if (!e->adds)
+        ep_remove(h, e);
+}
+
+static void outage_tick(alert_ctx *ctx, int64_t now)
+{
+    fleet_health *h = ctx->health->fleet;
+    if (now < h->next_due)
+        return;
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (fleet_ep *e = h->buckets[i]; e; e = e->next) {
+            if (!e->asking && e->due_ms <= now) {
+                int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
+                if (al_state_fleet_outage_recover(ctx->state, &h->client, e->key, now, ttl, e->key) == ALERT_OK)
+                    e->asking = 1;
+            }
+            if (!e->asking && e->due_ms < next)
+                next = e->due_ms;
+        }
+    h->next_due = next;
+}
+
+/* ---- reports ----------------------------------------------------------------------------- */
+
+static int report_busy(const fleet_report *r, int64_t gen)
+{
+    for (int i = 0; i < FLEET_IN_FLIGHT; i++)
+        if (r->in_flight[i] == gen + 1)
+            return 1;
+    return 0;
+}
+
+/* "rpt_" + 32 hex: the same for a window on whichever replica sends it. */
+static char *report_idem(alert_ctx *ctx, const char *name, int64_t anchor, int64_t gen)
+{
+    char in[512], out[40];
+    snprintf(in, sizeof in, "%s|%s|%" PRId64 "|%" PRId64,
+             ctx->cfg.fleet_name ? ctx->cfg.fleet_name : "default", name, anchor, gen);
+    uint64_t a = al_hash_bytes(in, strlen(in), 0x9e3779b97f4a7c15ull);
+    uint64_t b = al_hash_bytes(in, strlen(in), a ^ 0xc2b2ae3d27d4eb4full);
+    snprintf(out, sizeof out, "rpt_%016" PRIx64 "%016" PRIx64, a, b);
+    return al_strdup(out);
+}
+
+/* The daily report of the fleet's counters ("<deployment>\x1f<api base>\x1f<f|r|l|n>"). */
+static al_alert *daily_of(alert_ctx *ctx, const al_fleet_answer *a, int64_t now, int *err)
+{
+    al_deploy_totals *v = a->n ? al_calloc(a->n, sizeof *v) : NULL;
+    char **keys = a->n ? al_calloc(a->n, sizeof *keys) : NULL;
+    size_t n = 0;
+    al_alert *out = NULL;
+    *err = ALERT_ERR_NOMEM;
+    if (a->n && (!v || !keys))
+        goto done;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *s1 = strstr(a->fields[i], FIELD_SEP);
+        const char *s2 = s1 ? strstr(s1 + 1, FIELD_SEP) : NULL;
+        if (!s2 || !s2[1])
+            continue;
+        size_t klen = (size_t)(s2 - a->fields[i]);
+        size_t j = 0;
+        while (j < n && (strncmp(keys[j], a->fields[i], klen) != 0 || keys[j][klen]))
+            j++;
+        if (j == n) {
+            /* "<deployment>\x1f<api base>" to match on, then "<deployment>\0<api base>" */
+            if (!(keys[n] = al_malloc(2 * klen + 2)))
+                goto done;
+            memcpy(keys[n], a->fields[i], klen);
+            keys[n][klen] = '\0';
+            char *names = keys[n] + klen + 1;
+            memcpy(names, a->fields[i], klen + 1);
+            names[klen] = '\0';
+            names[s1 - a->fields[i]] = '\0';
+            v[n].deployment = names;
+            v[n].api_base = s1 + 1 < s2 ? names + (s1 - a->fields[i]) + 1 : NULL;
+            n++;
+        }
+        uint64_t x = a->values[i] > 0 ? (uint64_t)a->values[i] : 0;
+        switch (s2[1]) {
+        case 'f': v[j].failed += x; break;
+        case 'r': v[j].requests += x; break;
+        case 'l': v[j].latency_sum_s += (double)x / 1e6; break;
+        case 'n': v[j].latency_count += x; break;
+        }
+    }
+    *err = ALERT_OK;
+    out = n ? al_daily_report(v, n, now, ctx->cfg.daily_report_frequency, err) : NULL;
+done:
+    for (size_t i = 0; i < n; i++)
+        al_free(keys[i]);
+    al_free(keys);
+    al_free(v);
+    return out;
+}
+
+static al_alert *fallback_of(const al_fleet_answer *a, int64_t now, int *err)
+{
+    al_fallbacks *t = al_fallbacks_new(0);
+    *err = ALERT_ERR_NOMEM;
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < a->n; i++) {
+        char *p = al_strdup(a->fields[i]);
+        char *s1 = p ? strstr(p, FIELD_SEP) : NULL;
+        char *s2 = s1 ? strstr(s1 + 1, FIELD_SEP) : NULL;
+        if (s2) {
+            *s1 = *s2 = '\0';
+            uint64_t x = a->values[i] > 0 ? (uint64_t)a->values[i] : 0;
+            al_fallbacks_add_n(t, p, s1 + 1, s2[1] == 's' ? x : 0, s2[1] == 's' ? 0 : x);
+        }
+        al_free(p);
+    }
+    al_alert *out = al_fallbacks_report(t, now, err);
+    al_fallbacks_free(t);
+    return out;
+}
+
+static void report_answer(alert_ctx *ctx, const al_fleet_answer *a)
+{
+    fleet_health *h = ctx->health->fleet;
+    fleet_report *r = &h->rep[strcmp(a->tag, "daily") == 0 ? 0 : 1];
+    int64_t now = al_ctx_now(ctx);
+    r->asking = 0;
+    if (!a->answered) {
+        r->ask_ms = now + (h->sync_ms > 0 ? h->sync_ms : 1000);
+        return;
+    }
+    if (a->at_ms != r->due_ms) {
+        /* a new fleet window: what a partial report would cover starts again */
+        if (r == &h->rep[0] && ctx->dstats) {
+            al_free(h->partial_base);
+            h->n_partial_base = al_dstats_collect(ctx->dstats, &h->partial_base);
+        } else if (r == &h->rep[1]) {
+            al_fallbacks_free(h->partial_fallbacks);
+            h->partial_fallbacks = al_fallbacks_new(0);
+        }
+    }
+    r->due_ms = a->at_ms;
+    /* again a sync interval after the window's end (every replica has added its counts
+     * of the window by then), and meanwhile often enough to take over a window whose
+     * claimant died */
+    r->ask_ms = a->at_ms + (h->sync_ms > 0 ? h->sync_ms : 1000);
+    if (h->takeover_ms > 0 && now + h->takeover_ms < r->ask_ms)
+        r->ask_ms = now + h->takeover_ms;
+    if (!a->won || report_busy(r, a->gen))
+        return;
+    int slot = 0;
+    while (slot < FLEET_IN_FLIGHT && r->in_flight[slot])
+        slot++;
+    if (slot == FLEET_IN_FLIGHT)
+        return;                     /* ours still; claimed again once one is done */
+    int err = ALERT_OK;
+    al_alert *rep = r == &h->rep[0] ? daily_of(ctx, a, now, &err) : fallback_of(a, now, &err);
+    if (!rep) {
+        if (err == ALERT_OK)        /* nothing to say: the window is done */
+            al_state_fleet_report_settle(ctx->state, r->name, a->gen, 1);
+        return;                     /* no memory: ours still, sent when claimed again */
+    }
+    char key[96];
+    snprintf(key, sizeof key, "health|%s|fleet|%" PRId64, r->name, a->gen);
+    rep->settle_key = al_strdup(key);
+    rep->idem = report_idem(ctx, r->name, a->anchor, a->gen);
+    if (!rep->settle_key || !rep->idem) {
+        al_alert_free(rep);
+        return;
+    }
+    r->in_flight[slot] = a->gen + 1;
+    al_route_alert(ctx, rep);
+}
+
+static void fleet_answer(void *ud, const al_fleet_answer *a)
+{
+    alert_ctx *ctx = ud;
+    if (!ctx->health || !ctx->health->fleet)
+        return;
+    if (a->kind == AL_FA_REPORT)
+        report_answer(ctx, a);
+    else
+        outage_answer(ctx, a);
+}
+
+/* "health|<daily|fallback>|fleet|<gen>": the window is done, or its counters go back
+ * to the open one. */
+static void fleet_settle(alert_ctx *ctx, const char *key, int ok)
+{
+    fleet_health *h = ctx->health->fleet;
+    int daily = strncmp(key, "health|daily|", 13) == 0;
+    int64_t gen = strtoll(strrchr(key, '|') + 1, NULL, 10);
+    al_state_fleet_report_settle(ctx->state, daily ? "daily" : "fallback", gen, ok);
+    if (!h)
+        return;                     /* fleet mode off since (a restored delivery) */
+    fleet_report *r = &h->rep[daily ? 0 : 1];
+    for (int i = 0; i < FLEET_IN_FLIGHT; i++)
+        if (r->in_flight[i] == gen + 1)
+            r->in_flight[i] = 0;
+}
+
+/* Builds one counter field "<a>\x1f<b>\x1f<c>". */
+static char *field_of(const char *a, const char *b, char c)
+{
+    size_t n = strlen(a) + (b ? strlen(b) : 0) + 5;
+    char *s = al_malloc(n);
+    if (s)
+        snprintf(s, n, "%s" FIELD_SEP "%s" FIELD_SEP "%c", a, b ? b : "", c);
+    return s;
+}
+
+typedef struct batch {
+    char **fields;
+    int64_t *values;
+    size_t n, cap;
+    int oom;
+} batch;
+
+static void batch_add(batch *b, char *field, uint64_t v)
+{
+    if (!field || b->oom) {
+        b->oom = 1;
+        al_free(field);
+        return;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 32;
+        char **f = al_realloc(b->fields, cap * sizeof *f);
+        if (f)
+            b->fields = f;
+        int64_t *x = f ? al_realloc(b->values, cap * sizeof *x) : NULL;
+        if (x)
+            b->values = x;
+        if (!f || !x) {
+            b->oom = 1;
+            al_free(field);
+            return;
+        }
+        b->cap = cap;
+    }
+    b->fields[b->n] = field;
+    b->values[b->n++] = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static void batch_post(alert_ctx *ctx, batch *b, const char *report)
+{
+    fleet_health *h = ctx->health->fleet;
+    if (b->oom)
+        al_ctx_error(ctx, "out of memory: %s report counters were not added to the fleet", report);
+    else if (b->n && al_state_fleet_report_add(ctx->state, &h->client, report,
+                                               (const char *const *)b->fields, b->values, b->n) != ALERT_OK)
+        al_ctx_error(ctx, "out of memory: %s report counters were not added to the fleet", report);
+    for (size_t i = 0; i < b->n; i++)
+        al_free(b->fields[i]);
+    al_free(b->fields);
+    al_free(b->values);
+}
+
+static void take_fallback(void *ud, const char *primary, const char *fallback, uint64_t ok, uint64_t failed)
+{
+    batch *b = ud;
+    if (ok)
+        batch_add(b, field_of(primary, fallback, 's'), ok);
+    if (failed)
+        batch_add(b, field_of(primary, fallback, 'f'), failed);
+}
+
+/* This replica's counters since the last batch, to the fleet's open windows. */
+static void fleet_flush(alert_ctx *ctx)
+{
+    al_health *f = ctx->health;
+    fleet_health *h = f->fleet;
+    if (ctx->dstats && al_type_on(ctx, AL_T_DAILY_REPORTS)) {
+        al_dstat_total *cur = NULL;
+        size_t n = al_dstats_collect(ctx->dstats, &cur);
+        batch b = { 0 };
+        for (size_t i = 0; i < n; i++) {
+            const al_dstat_total *o = find(h->flushed, h->n_flushed, cur[i].deployment);
+            const char *api = cur[i].api_base;
+            uint64_t d[4] = { cur[i].failed - (o ? o->failed : 0), cur[i].requests - (o ? o->requests : 0),
+                              cur[i].latency_us_sum - (o ? o->latency_us_sum : 0),
+                              cur[i].latency_n - (o ? o->latency_n : 0) };
+            static const char what[4] = { 'f', 'r', 'l', 'n' };
+            for (int k = 0; k < 4; k++)
+                if (d[k])
+                    batch_add(&b, field_of(cur[i].deployment, api, what[k]), d[k]);
+        }
+        int oom = b.oom;
+        batch_post(ctx, &b, "daily");
+        if (!oom || !cur) {
+            al_free(h->flushed);
+            h->flushed = cur;
+            h->n_flushed = n;
+        } else {
+            al_free(cur);               /* not added: the next batch carries these too */
+        }
+    }
+    if (al_type_on(ctx, AL_T_FALLBACK_REPORTS)) {
+        batch b = { 0 };
+        al_fallbacks_take(f->fallbacks, take_fallback, &b);
+        batch_post(ctx, &b, "fallback");
+    }
+}
+
+static void fleet_fallback(al_health *f, const al_event *e)
+{
+    al_fallbacks_add(f->fleet->partial_fallbacks, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->status_code);
+}
+
+/* Redis away fleet_report_grace past a report's time: this replica's own counts since
+ * the fleet last answered, marked partial. */
+static void partial_report(alert_ctx *ctx, fleet_report *r, int64_t now)
+{
+    fleet_health *h = ctx->health->fleet;
+    int err = ALERT_OK;
+    al_alert *a = NULL;
+    if (r == &h->rep[0]) {
+        al_dstat_total *cur = NULL;
+        size_t n = ctx->dstats ? al_dstats_collect(ctx->dstats, &cur) : 0;
+        al_deploy_totals *v = n ? al_calloc(n, sizeof *v) : NULL;
+        for (size_t i = 0; v && i < n; i++) {
+            const al_dstat_total *b = find(h->partial_base, h->n_partial_base, cur[i].deployment);
+            v[i].deployment = cur[i].deployment;
+            v[i].api_base = cur[i].api_base;
+            v[i].failed = cur[i].failed - (b ? b->failed : 0);
+            v[i].requests = cur[i].requests - (b ? b->requests : 0);
+            v[i].latency_sum_s = (double)(cur[i].latency_us_sum - (b ? b->latency_us_sum : 0)) / 1e6;
+            v[i].latency_count = cur[i].latency_n - (b ? b->latency_n : 0);
+        }
+        a = v ? al_daily_report(v, n, now, ctx->cfg.daily_report_frequency, &err) : NULL;
+        al_free(v);
+        if (cur) {
+            al_free(h->partial_base);
+            h->partial_base = cur;
+            h->n_partial_base = n;
+        }
+    } else {
+        a = al_fallbacks_report(h->partial_fallbacks, now, &err);
+        al_fallbacks_free(h->partial_fallbacks);
+        h->partial_fallbacks = al_fallbacks_new(0);
+    }
+    if (!a)
+        return;
+    char *marked = NULL;
+    const char *mark = "\n\n_Partial report: this replica's counts only (the fleet's store was "
+                       "unreachable)._";
+    if (a->message && (marked = al_malloc(strlen(a->message) + strlen(mark) + 1))) {
+        strcpy(marked, a->message);
+        strcat(marked, mark);
+        al_free(a->message);
+        a->message = marked;
+    }
+    if (a->plain && (marked = al_malloc(strlen(a->plain) + strlen(mark) + 1))) {
+        strcpy(marked, a->plain);
+        strcat(marked, mark);
+        al_free(a->plain);
+        a->plain = marked;
+    }
+    al_ctx_log(ctx, ALERT_LOG_WARNING, "fleet: Redis unreachable past fleet_report_grace: this replica "
+               "sends its own partial %s report", r->name);
+    al_route_alert(ctx, a);
+}
+
+static void fleet_tick(alert_ctx *ctx, int64_t now)
+{
+    fleet_health *h = ctx->health->fleet;
+    outage_tick(ctx, now);
+    int ask = 0;
+    for (int i = 0; i < FLEET_REPORTS; i++) {
+        fleet_report *r = &h->rep[i];
+        if (al_type_on(ctx, r->type) && !r->asking && now >= r->ask_ms)
+            ask = 1;
+    }
+    /* counters go before a claim (one pipeline, in order), else once per sync interval */
+    if (ask || now - h->flush_ms >= (h->sync_ms > 0 ? h->sync_ms : 1000)) {
+        fleet_flush(ctx);
+        h->flush_ms = now;
+    }
+    int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);
+    for (int i = 0; i < FLEET_REPORTS; i++) {
+        fleet_report *r = &h->rep[i];
+        if (!al_type_on(ctx, r->type))
+            continue;
+        if (!r->asking && now >= r->ask_ms &&
+            al_state_fleet_report_claim(ctx->state, &h->client, r->name, now, period) == ALERT_OK)
+            r->asking = 1;
+        if (!al_state_fleet_up(ctx->state) && now >= r->due_ms + h->grace_ms) {
+            r->due_ms += period > 0 ? period : 1;   /* one partial report per period away */
+            partial_report(ctx, r, now);
+        }
     }
 }

@@ -372,10 +372,10 @@ static char *subject_of(int region, const char *key, const about *ab)
 
 /* A Minor or Major alert (resolved = 0), or the "recovered" message of an episode
  * whose highest alert was Major or not (resolved = 1). */
-static al_alert *outage_alert(const al_outage *o, const map *m, entry *e, const about *ab,
-                              int major, int resolved, int64_t now)
+static al_alert *build_alert(int region, int64_t ttl_ms, const char *key, const about *ab,
+                             int major, int resolved, unsigned timeouts, unsigned api, int64_t now)
 {
-    al_type type = m->region ? AL_T_REGION_OUTAGE_ALERTS : AL_T_OUTAGE_ALERTS;
+    al_type type = region ? AL_T_REGION_OUTAGE_ALERTS : AL_T_OUTAGE_ALERTS;
     al_alert *a = al_alert_new(type, major ? ALERT_LEVEL_HIGH : ALERT_LEVEL_MEDIUM, now);
     if (!a)
         return NULL;
@@ -388,15 +388,13 @@ static al_alert *outage_alert(const al_outage *o, const map *m, entry *e, const 
         al_text_lit(&t, "\n\n\n*\xE2\x9A\xA0\xEF\xB8\x8F Major Service Outage*\n\n");
     else
         al_text_lit(&t, "\n\n\n*\xE2\x9A\xA0\xEF\xB8\x8F Minor Service Outage*\n\n");
-    text_headers(&t, m->region, ab);
+    text_headers(&t, region, ab);
     if (resolved) {
         char ttl[32];
-        fmt_seconds(ttl, sizeof ttl, m->ttl_ms);
+        fmt_seconds(ttl, sizeof ttl, ttl_ms);
         al_text_printf(&t, "\n\nNo Timeout or API Errors for %ss after a %s Service Outage.\n\n\n",
                        ttl, major ? "Major" : "Minor");
     } else {
-        unsigned timeouts, api;
-        window_breakdown(o, m, e, now, &timeouts, &api);
         al_text_lit(&t, "\n\n*Errors:*\n");
         if (timeouts)
             al_text_printf(&t, "\nTimeout Errors: %u\n", timeouts);
@@ -412,12 +410,21 @@ static al_alert *outage_alert(const al_outage *o, const map *m, entry *e, const 
         *dst[i] = al_strdup(ab->s[i]);
         ok &= !ab->s[i] || *dst[i];
     }
-    a->subject = subject_of(m->region, e->key, ab);
+    a->subject = subject_of(region, key, ab);
     if (!ok || !a->subject) {
         al_alert_free(a);
         return NULL;
     }
     return a;
+}
+
+static al_alert *outage_alert(const al_outage *o, const map *m, entry *e, const about *ab,
+                              int major, int resolved, int64_t now)
+{
+    unsigned timeouts = 0, api = 0;
+    if (!resolved)
+        window_breakdown(o, m, e, now, &timeouts, &api);
+    return build_alert(m->region, m->ttl_ms, e->key, ab, major, resolved, timeouts, api, now);
 }
 
 static labels *labels_new(const about *ab)
@@ -512,6 +519,43 @@ static int track(al_outage *o, map *m, const char *key, size_t len, uint64_t dep
     return ALERT_OK;
 }
 
+static void about_of(const al_outage_failure *f, const char *key, about *ab)
+{
+    about v = { {
+        [L_MODEL_NAME] = or_null(f->deployment) ? f->deployment : f->model,
+        [L_MODEL] = f->model,
+        [L_DEPLOYMENT] = or_null(f->deployment) ? f->deployment : key,
+        [L_PROVIDER] = f->provider,
+        [L_API_BASE] = or_null(f->api_base),
+        [L_REGION] = or_null(f->region),
+    } };
+    *ab = v;
+}
+
+const char *al_outage_key(const al_outage_failure *f)
+{
+    if (!f || !al_outage_counted(f->status_code))
+        return NULL;
+    return or_null(f->deployment_id) ? f->deployment_id : or_null(f->deployment);
+}
+
+al_alert *al_outage_alert(const al_outage_failure *f, int region, int level, int resolved,
+                          uint64_t timeouts, uint64_t api, int64_t ttl_ms, int64_t now_ms)
+{
+    const char *key = or_null(f->deployment_id) ? f->deployment_id : or_null(f->deployment);
+    if (!key || (region && !or_null(f->region)))
+        return NULL;
+    about ab;
+    about_of(f, key, &ab);
+    if (region) {
+        ab.s[L_MODEL_NAME] = NULL;
+        ab.s[L_API_BASE] = NULL;
+    }
+    return build_alert(region, ttl_ms, key, &ab, level >= 2, resolved,
+                       timeouts > UINT32_MAX ? UINT32_MAX : (unsigned)timeouts,
+                       api > UINT32_MAX ? UINT32_MAX : (unsigned)api, now_ms);
+}
+
 int al_outage_on_failure(al_outage *o, const al_outage_failure *f, al_alert ***out,
                          size_t *n_out)
 {
@@ -526,14 +570,8 @@ int al_outage_on_failure(al_outage *o, const al_outage_failure *f, al_alert ***o
     size_t klen = strlen(key);
     outv v = { NULL, 0, 0, 0 };
     int rc = ALERT_OK;
-    about ab = { {
-        [L_MODEL_NAME] = or_null(f->deployment) ? f->deployment : f->model,
-        [L_MODEL] = f->model,
-        [L_DEPLOYMENT] = or_null(f->deployment) ? f->deployment : key,
-        [L_PROVIDER] = f->provider,
-        [L_API_BASE] = or_null(f->api_base),
-        [L_REGION] = or_null(f->region),
-    } };
+    about ab;
+    about_of(f, key, &ab);
     uint64_t dep_hash = al_hash_bytes(key, klen, 0);
     if (o->deployments_on) {
         if (track(o, &o->dep, key, klen, dep_hash, &ab, timeout, f->at_ms, &v) != ALERT_OK)

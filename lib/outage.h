@@ -78,6 +78,17 @@ int al_outage_counted(int32_t status_code);
 int al_outage_on_failure(al_outage *o, const al_outage_failure *f, al_alert ***out,
                          size_t *n_out);
 
+/* Fleet mode (health.c): the window is summed over replicas in the fleet's store,
+ * which decides the level; these build the same texts from one failure's labels.
+ * The outage key of a failure (deployment_id, else deployment; NULL when it does not
+ * count), and the alert: region 1 for the region's, level 1 Minor / 2 Major,
+ * resolved 1 for "Service Recovered" of an episode whose highest level it was;
+ * timeouts and api: the window's breakdown. NULL on no memory, or a region alert
+ * for a failure without a region. */
+const char *al_outage_key(const al_outage_failure *f);
+al_alert *al_outage_alert(const al_outage_failure *f, int region, int level, int resolved,
+                          uint64_t timeouts, uint64_t api, int64_t ttl_ms, int64_t now_ms);
+
 /* Ends the episodes with no counted failure in (now - ttl, now]: frees their
  * state and, with send_resolved, returns one "recovered" alert (resolved = 1,
  * same type, level and subject as the episode's highest alert) for each

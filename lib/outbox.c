@@ -717,7 +717,10 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
         return ALERT_ERR_NOMEM;
     }
     r->alert = al_alert_retain(a);
-    idempotency_key(o, r->idem);
+    if (a->idem)
+        snprintf(r->idem, sizeof r->idem, "%s", a->idem);      /* a fleet report's own */
+    else
+        idempotency_key(o, r->idem);
     int64_t now = al_ctx_mono(ctx);       /* durations: the worker's clock */
     r->created_ms = now;
     r->deadline_ms = now + (int64_t)(ctx->cfg.delivery_deadline * 1000.0);

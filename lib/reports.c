@@ -216,7 +216,39 @@ static size_t slots_for(size_t n)
     return s;
 }
 
+static int add_counts(al_fallbacks *t, const char *primary, const char *fallback, uint64_t ok,
+                      uint64_t failed);
+
 int al_fallbacks_add(al_fallbacks *t, const char *primary, const char *fallback, int succeeded)
+{
+    return add_counts(t, primary, fallback, succeeded ? 1 : 0, succeeded ? 0 : 1);
+}
+
+int al_fallbacks_add_n(al_fallbacks *t, const char *primary, const char *fallback, uint64_t ok,
+                       uint64_t failed)
+{
+    return add_counts(t, primary, fallback, ok, failed);
+}
+
+void al_fallbacks_take(al_fallbacks *t,
+                       void (*cb)(void *ud, const char *primary, const char *fallback, uint64_t ok,
+                                  uint64_t failed),
+                       void *ud)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        pair *p = &t->pairs[i];
+        if (p->ok - p->reported_ok || p->failed - p->reported_failed)
+            cb(ud, p->primary, p->fallback, p->ok - p->reported_ok, p->failed - p->reported_failed);
+        p->reported_ok = p->ok;
+        p->reported_failed = p->failed;
+    }
+    al_fallbacks_commit(t);
+}
+
+static int add_counts(al_fallbacks *t, const char *primary, const char *fallback, uint64_t ok,
+                      uint64_t failed)
 {
     if (!t || !primary || !fallback)
         return ALERT_ERR_INVALID;
@@ -230,10 +262,8 @@ int al_fallbacks_add(al_fallbacks *t, const char *primary, const char *fallback,
             pair *p = &t->pairs[t->slots[j] - 1];
             if (p->hash == h && strcmp(p->primary, primary) == 0 &&
                 strcmp(p->fallback, fallback) == 0) {
-                if (succeeded)
-                    p->ok++;
-                else
-                    p->failed++;
+                p->ok += ok;
+                p->failed += failed;
                 return ALERT_OK;
             }
         }
@@ -255,7 +285,7 @@ int al_fallbacks_add(al_fallbacks *t, const char *primary, const char *fallback,
         return ALERT_ERR_NOMEM;
     memcpy(key, primary, pl + 1);
     memcpy(key + pl + 1, fallback, fl + 1);
-    t->pairs[t->n] = (pair){ key, key + pl + 1, h, succeeded ? 1 : 0, succeeded ? 0 : 1, 0, 0 };
+    t->pairs[t->n] = (pair){ key, key + pl + 1, h, ok, failed, 0, 0 };
     t->n++;
     if (2 * t->n > t->nslots) {
         if (index_rebuild(t, t->nslots ? t->nslots * 2 : 32) != ALERT_OK) {

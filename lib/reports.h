@@ -57,6 +57,15 @@ al_alert *al_fallbacks_report(al_fallbacks *t, int64_t at_ms, int *err);
 /* After the last report was delivered: subtracts the counts it reported (what
  * came in since stays for the next report) and forgets empty pairs. */
 void al_fallbacks_commit(al_fallbacks *t);
+/* Fleet mode (health.c): counts summed elsewhere, added in one call (as many adds);
+ * and every count not yet reported handed to cb, then forgotten (as a delivered
+ * report would). */
+int al_fallbacks_add_n(al_fallbacks *t, const char *primary, const char *fallback, uint64_t ok,
+                       uint64_t failed);
+void al_fallbacks_take(al_fallbacks *t,
+                       void (*cb)(void *ud, const char *primary, const char *fallback, uint64_t ok,
+                                  uint64_t failed),
+                       void *ud);
 size_t al_fallbacks_pairs(const al_fallbacks *t);
 uint64_t al_fallbacks_dropped(const al_fallbacks *t);
 

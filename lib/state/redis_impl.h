@@ -31,6 +31,7 @@ struct rop {
     char *tag;                  /* the done callback's: what the op answers */
     int64_t i64;                /* the done callback's */
     redisReply *reply;
+    void *ud;                   /* the done callback's (fleet health: its al_fleet_client) */
 };
 
 typedef struct rlist {
@@ -98,5 +99,8 @@ void al_redis_op_free(rop *o);
 
 /* redis_money.c: frees r->money (red_close calls it). */
 void al_redis_money_free(redis_state *r);
+/* redis_health.c's scripts by name ("outage_add", "outage_recover", "report_add",
+ * "report_claim", "report_settle"), for their unit tests; NULL when unknown. */
+const char *al_redis_health_lua(const char *name);
 
 #endif

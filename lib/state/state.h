@@ -179,5 +179,63 @@ int al_state_fleet_spend(al_state *s, const char *group, int64_t mine, int64_t t
                          int urgent);
 /* Once per worker pass: notices an epoch change. */
 void al_state_fleet_money_tick(al_state *s);
+/* ---- fleet health (redis_health.c): outage windows and report windows -------------
+ * Every request is an op for the coordinator; its answer comes back on a later pass
+ * through the client it was posted with (al_fleet_client: the caller's callback and
+ * its per-instance batch sequence). On a local backend these calls do nothing and
+ * answer ALERT_ERR_UNSUPPORTED: the caller's local logic decides. */
+typedef enum al_fleet_answer_kind {
+    AL_FA_OUTAGE,               /* a failure added to a window */
+    AL_FA_RECOVER,              /* a quiet window checked */
+    AL_FA_REPORT                /* a report window claimed */
+} al_fleet_answer_kind;
+
+typedef struct al_fleet_answer {
+    al_fleet_answer_kind kind;
+    int answered;               /* 0: Redis never answered (nothing was decided) */
+    const char *tag;            /* the caller's, as posted */
+    /* outage: level claimed by this failure (0 none, 1 Minor, 2 Major), and the level of
+     * an earlier episode this failure showed had ended (0: none or it never alerted);
+     * recover: ended = the level of the episode that ended now, claimed by this replica
+     * (0: none, or not over yet: then at_ms is the episode's last failure) */
+    int level, ended;
+    uint64_t timeouts, api;     /* the window's failures, when level > 0 */
+    /* report: won = 1 when this replica claimed window gen (or took it over from a
+     * replica that is gone); at_ms the next window's due time; anchor the fleet's */
+    int won;
+    int64_t gen, at_ms, anchor;
+    size_t n;                   /* the frozen window's counters (fields[i] = values[i]) */
+    const char *const *fields;
+    const int64_t *values;
+} al_fleet_answer;
+
+typedef struct al_fleet_client {
+    void (*cb)(void *ud, const al_fleet_answer *a);
+    void *ud;
+    uint64_t seq;               /* the last counter batch's sequence number */
+} al_fleet_client;
+
+/* 1 when in fleet mode and Redis answered the last round (the caller's local logic
+ * decides otherwise). */
+int al_state_fleet_up(al_state *s);
+/* A counted failure at at_ms into the window of key ("d|<deployment>" or
+ * "r|<provider>|<region>"); dep: the deployment, for a region (NULL for a deployment).
+ * Retried until Redis takes it (a member unique per failure: applied once). */
+int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key, const char *dep,
+                              int timeout, int64_t at_ms, int64_t ttl_ms, int minor, int major,
+                              const char *tag);
+/* Whether key's episode is over at now_ms (no failure for ttl_ms): the one replica
+ * whose check ends it gets its level. */
+int al_state_fleet_outage_recover(al_state *s, al_fleet_client *k, const char *key, int64_t now_ms,
+                                  int64_t ttl_ms, const char *tag);
+/* Adds counters to report's open window: one batch, retried, applied once. */
+int al_state_fleet_report_add(al_state *s, al_fleet_client *k, const char *report,
+                              const char *const *fields, const int64_t *values, size_t n);
+/* Claims report's window when due (windows of period_ms anchored at the fleet's first
+ * claim): answered with won, or the next due time. */
+int al_state_fleet_report_claim(al_state *s, al_fleet_client *k, const char *report,
+                                int64_t now_ms, int64_t period_ms);
+/* The won window's fate: ok drops it; else its counters merge into the open window. */
+int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, int ok);
 
 #endif

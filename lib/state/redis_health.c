@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* Fleet health (FLEET.md "What is shared"): deployment and region outage windows
+ * summed over the replicas, and the daily and fallback report windows, each decision
+ * one Lua script. The worker posts; the answers come back through the caller's
+ * al_fleet_client on a later pass (state.h).
+ *
+ * Keys (under the fleet's "{alerting:<name>}:" prefix), for an outage key K:
+ *   outage:K:win    sorted set: one member per failure ("<instance>|<seq>|<timeout>"),
+ *                   scored by its own time, trimmed to the window
+ *   outage:K:deps   sorted set: deployment -> its last failure (regions only)
+ *   outage:K:ep     hash: last (the episode's last failure), level (0, 1 Minor, 2 Major)
+ * and for a report R ("daily", "fallback"):
+ *   report:R:anchor the fleet's first claim time: windows are [anchor + g*period, +period)
+ *   report:R:cur    the open window's number g
+ *   report:R:w:<g>  hash: counters added to window g
+ *   report:R:f:<g>  hash: window g frozen by its claimant
+ *   report:R:frozen set of frozen windows; report:R:claim hash g -> claimant
+ *   report:R:seq    hash instance -> the last counter batch applied (batches apply once) */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerting.h"
+#include "alloc.h"
+#include "state/redis_impl.h"
+
+#define KEEP_MS "2592000000"        /* 30 days: how long an untouched report key lives */
+
+/* KEYS[1] outage:K; ARGV: at, ttl, minor, major, member, dep ("" for a deployment).
+ * A late failure counts as the latest (as the local windows do). A failure a window
+ * after the last one ends the episode first: its level comes back as "ended", for
+ * this replica to send "Service Recovered". A region counts only while at least two
+ * deployments failed within its window. Returns {ended, level, timeouts, api}. */
+static const char lua_outage_add[] =
+    "local at, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local ep, win, deps = KEYS[1] .. ':ep', KEYS[1] .. ':win', KEYS[1] .. ':deps'\n"
+    "local last = tonumber(redis.call('HGET', ep, 'last') or '-1')\n"
+    "local ended = 0\n"
+    "if last >= 0 and at < last then at = last end\n"
+    "if last >= 0 and at - last >= ttl then\n"
+    "  ended = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
+    "  redis.call('DEL', ep, win, deps)\n"
+    "end\n"
+    "redis.call('HSET', ep, 'last', at)\n"
+    "redis.call('PEXPIRE', ep, ttl + 86400000)\n"
+    "redis.call('ZADD', win, at, ARGV[5])\n"
+    "redis.call('ZREMRANGEBYSCORE', win, '-inf', at - ttl)\n"
+    "redis.call('PEXPIRE', win, ttl + 60000)\n"
+    "if ARGV[6] ~= '' then\n"
+    "  local old = tonumber(redis.call('ZSCORE', deps, ARGV[6]) or '-1')\n"
+    "  if at > old then redis.call('ZADD', deps, at, ARGV[6]) end\n"
+    "  redis.call('ZREMRANGEBYSCORE', deps, '-inf', at - ttl)\n"
+    "  redis.call('PEXPIRE', deps, ttl + 60000)\n"
+    "  if redis.call('ZCARD', deps) < 2 then return {ended, 0, 0, 0} end\n"
+    "end\n"
+    "local level = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
+    "local n = redis.call('ZCARD', win)\n"
+    "local new = 0\n"
+    "if level < 2 and n >= tonumber(ARGV[4]) then new = 2\n"
+    "elseif level < 1 and n >= tonumber(ARGV[3]) then new = 1 end\n"
+    "if new == 0 then return {ended, 0, 0, 0} end\n"
+    "redis.call('HSET', ep, 'level', new)\n"
+    "local t = 0\n"
+    "for _, m in ipairs(redis.call('ZRANGE', win, 0, -1)) do\n"
+    "  if string.sub(m, -2) == '|1' then t = t + 1 end\n"
+    "end\n"
+    "return {ended, new, t, n - t}\n";
+
+/* KEYS[1] outage:K; ARGV: now, ttl. The episode is over when its last failure is a
+ * window old: the one caller that sees it first deletes it and gets its level.
+ * Returns {level, 0} (over: level 0 when it never alerted), {-1, last} (not yet), or
+ * {0, 0} (no episode: someone else ended it). */
+static const char lua_outage_recover[] =
+    "local ep = KEYS[1] .. ':ep'\n"
+    "local last = redis.call('HGET', ep, 'last')\n"
+    "if not last then return {0, 0} end\n"
+    "last = tonumber(last)\n"
+    "if tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return {-1, last} end\n"
+    "local level = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
+    "redis.call('DEL', ep, KEYS[1] .. ':win', KEYS[1] .. ':deps')\n"
+    "return {level, 0}\n";
+
+/* KEYS[1] report:R; ARGV: instance, seq, then field, amount pairs. A batch whose seq
+ * this instance already had applied is ignored (a retried write). */
+static const char lua_report_add[] =
+    "local last = tonumber(redis.call('HGET', KEYS[1] .. ':seq', ARGV[1]) or '0')\n"
+    "if tonumber(ARGV[2]) <= last then return 0 end\n"
+    "redis.call('HSET', KEYS[1] .. ':seq', ARGV[1], ARGV[2])\n"
+    "redis.call('PEXPIRE', KEYS[1] .. ':seq', " KEEP_MS ")\n"
+    "local w = KEYS[1] .. ':w:' .. (redis.call('GET', KEYS[1] .. ':cur') or '0')\n"
+    "for i = 3, #ARGV, 2 do redis.call('HINCRBY', w, ARGV[i], ARGV[i + 1]) end\n"
+    "redis.call('PEXPIRE', w, " KEEP_MS ")\n"
+    "return 1\n";
+
+/* KEYS[1] report:R; ARGV: me, now, period, replica key prefix. First a frozen window
+ * whose claimant is gone (its heartbeat expired), or that is this replica's own (its
+ * first answer was lost): claimed again. Else the open window, once due: frozen
+ * (later additions go to the next one) and claimed. Returns
+ * {'won', gen, next due, anchor, {field, value, ...}} or {'early', gen, due, anchor}. */
+static const char lua_report_claim[] =
+    "local b, me, now, period = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "redis.call('SET', b .. ':anchor', now, 'NX')\n"
+    "local anchor = tonumber(redis.call('GET', b .. ':anchor'))\n"
+    "local cur = tonumber(redis.call('GET', b .. ':cur') or '0')\n"
+    "local due = anchor + (cur + 1) * period\n"
+    "for _, g in ipairs(redis.call('SMEMBERS', b .. ':frozen')) do\n"
+    "  local h = redis.call('HGET', b .. ':claim', g)\n"
+    "  if not h or h == me or redis.call('EXISTS', ARGV[4] .. h) == 0 then\n"
+    "    redis.call('HSET', b .. ':claim', g, me)\n"
+    "    return {'won', tonumber(g), due, anchor, redis.call('HGETALL', b .. ':f:' .. g)}\n"
+    "  end\n"
+    "end\n"
+    "if now < due then return {'early', cur, due, anchor} end\n"
+    "local nxt = math.floor((now - anchor) / period)\n"
+    "if nxt <= cur then nxt = cur + 1 end\n"
+    "redis.call('SET', b .. ':cur', nxt)\n"
+    "local w, f = b .. ':w:' .. cur, b .. ':f:' .. cur\n"
+    "if redis.call('EXISTS', w) == 1 then redis.call('RENAME', w, f) end\n"
+    "redis.call('SADD', b .. ':frozen', cur)\n"
+    "redis.call('HSET', b .. ':claim', cur, me)\n"
+    "for _, k in ipairs({':anchor', ':cur', ':frozen', ':claim'}) do\n"
+    "  redis.call('PEXPIRE', b .. k, " KEEP_MS ")\n"
+    "end\n"
+    "return {'won', cur, anchor + (nxt + 1) * period, anchor, redis.call('HGETALL', f)}\n";
+
+/* KEYS[1] report:R; ARGV: gen, ok. Delivered: the frozen window goes. Not: its
+ * counters merge into the open window first. Applied once (the frozen hash goes). */
+static const char lua_report_settle[] =
+    "local b, g = KEYS[1], ARGV[1]\n"
+    "local f = b .. ':f:' .. g\n"
+    "if ARGV[2] ~= '1' then\n"
+    "  local w = b .. ':w:' .. (redis.call('GET', b .. ':cur') or '0')\n"
+    "  local all = redis.call('HGETALL', f)\n"
+    "  for i = 1, #all, 2 do redis.call('HINCRBY', w, all[i], all[i + 1]) end\n"
+    "  if #all > 0 then redis.call('PEXPIRE', w, " KEEP_MS ") end\n"
+    "end\n"
+    "redis.call('DEL', f)\n"
+    "redis.call('SREM', b .. ':frozen', g)\n"
+    "redis.call('HDEL', b .. ':claim', g)\n"
+    "return 1\n";
+
+static redis_state *fleet_of(al_state *s)
+{
+    return al_state_fleet(s) ? (redis_state *)s : NULL;
+}
+
+int al_state_fleet_up(al_state *s)
+{
+    redis_state *r = fleet_of(s);
+    return r && atomic_load(&r->connected);
+}
+
+static int64_t reply_int(const redisReply *rep, size_t i)
+{
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || i >= rep->elements)
+        return 0;
+    const redisReply *e = rep->element[i];
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer;
+    if (e->type == REDIS_REPLY_STRING)
+        return strtoll(e->str, NULL, 10);
+    return 0;
+}
+
+static void answer(rop *o, al_fleet_answer *a)
+{
+    al_fleet_client *k = o->ud;
+    a->tag = o->tag;
+    if (k && k->cb)
+        k->cb(k->ud, a);
+}
+
+static void outage_done(redis_state *r, rop *o)
+{
+    (void)r;
+    const redisReply *rep = o->reply;
+    al_fleet_answer a = { .kind = (al_fleet_answer_kind)o->i64 };
+    a.answered = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2;
+    if (a.answered && a.kind == AL_FA_OUTAGE) {
+        a.ended = (int)reply_int(rep, 0);
+        a.level = (int)reply_int(rep, 1);
+        a.timeouts = (uint64_t)reply_int(rep, 2);
+        a.api = (uint64_t)reply_int(rep, 3);
+    } else if (a.answered) {
+        a.ended = (int)reply_int(rep, 0);
+        a.at_ms = reply_int(rep, 1);
+    }
+    answer(o, &a);
+}
+
+/* urgent: a claim (an outage level, a report window) goes in a round at once; counters
+ * and settles ride with the next round. */
+static int post(redis_state *r, al_fleet_client *k, const char *lua, const char *key, int nargs,
+                const char *const *args, rop_done done, int kind, const char *tag, int retry)
+{
+    rop *o = al_redis_script_op(r, lua, key, nargs, args);
+    if (!o || (tag && !(o->tag = al_strdup(tag)))) {
+        al_redis_op_free(o);
+        return ALERT_ERR_NOMEM;
+    }
+    o->ud = k;
+    o->done = done;
+    o->i64 = kind;
+    o->retry = retry;
+    al_redis_post(r, o, done != NULL);
+    return ALERT_OK;
+}
+
+int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key, const char *dep,
+                              int timeout, int64_t at_ms, int64_t ttl_ms, int minor, int major,
+                              const char *tag)
+{
+    redis_state *r = fleet_of(s);
+    if (!r)
+        return ALERT_ERR_UNSUPPORTED;
+    char at[24], ttl[24], mi[16], ma[16], member[256], rkey[1024];
+    snprintf(at, sizeof at, "%" PRId64, at_ms);
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    snprintf(mi, sizeof mi, "%d", minor);
+    snprintf(ma, sizeof ma, "%d", major);
+    snprintf(member, sizeof member, "%s|%" PRIu64 "|%d", r->conf.instance, ++k->seq, timeout ? 1 : 0);
+    snprintf(rkey, sizeof rkey, "outage:%s", key);
+    const char *args[6] = { at, ttl, mi, ma, member, dep ? dep : "" };
+    /* retried until taken: the member is this failure's own, so it counts once */
+    return post(r, k, lua_outage_add, rkey, 6, args, outage_done, AL_FA_OUTAGE, tag, 1);
+}
+
+int al_state_fleet_outage_recover(al_state *s, al_fleet_client *k, const char *key, int64_t now_ms,
+                                  int64_t ttl_ms, const char *tag)
+{
+    redis_state *r = fleet_of(s);
+    if (!r)
+        return ALERT_ERR_UNSUPPORTED;
+    char now[24], ttl[24], rkey[1024];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    snprintf(rkey, sizeof rkey, "outage:%s", key);
+    const char *args[2] = { now, ttl };
+    return post(r, k, lua_outage_recover, rkey, 2, args, outage_done, AL_FA_RECOVER, tag, 0);
+}
+
+int al_state_fleet_report_add(al_state *s, al_fleet_client *k, const char *report,
+                              const char *const *fields, const int64_t *values, size_t n)
+{
+    redis_state *r = fleet_of(s);
+    if (!r)
+        return ALERT_ERR_UNSUPPORTED;
+    if (n > 100000)
+        return ALERT_ERR_INVALID;
+    const char **args = al_calloc(2 + 2 * n, sizeof *args);
+    char (*num)[24] = al_calloc(n + 1, sizeof *num);
+    int rc = ALERT_ERR_NOMEM;
+    if (args && num) {
+        args[0] = r->conf.instance;
+        snprintf(num[n], sizeof num[n], "%" PRIu64, ++k->seq);
+        args[1] = num[n];
+        for (size_t i = 0; i < n; i++) {
+            snprintf(num[i], sizeof num[i], "%" PRId64, values[i]);
+            args[2 + 2 * i] = fields[i];
+            args[3 + 2 * i] = num[i];
+        }
+        char rkey[256];
+        snprintf(rkey, sizeof rkey, "report:%s", report);
+        /* no answer needed; kept until Redis takes it, applied once by its seq */
+        rc = post(r, NULL, lua_report_add, rkey, (int)(2 + 2 * n), args, NULL, AL_FA_REPORT, NULL, 1);
+    }
+    al_free(args);
+    al_free(num);
+    return rc;
+}
+
+static void report_done(redis_state *r, rop *o)
+{
+    (void)r;
+    const redisReply *rep = o->reply;
+    al_fleet_answer a = { .kind = AL_FA_REPORT };
+    a.answered = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 4 &&
+                 rep->element[0]->type == REDIS_REPLY_STRING;
+    const char **fields = NULL;
+    int64_t *values = NULL;
+    if (a.answered) {
+        a.won = strcmp(rep->element[0]->str, "won") == 0;
+        a.gen = reply_int(rep, 1);
+        a.at_ms = reply_int(rep, 2);
+        a.anchor = reply_int(rep, 3);
+        const redisReply *c = a.won && rep->elements >= 5 ? rep->element[4] : NULL;
+        size_t n = c && c->type == REDIS_REPLY_ARRAY ? c->elements / 2 : 0;
+        if (n) {
+            fields = al_calloc(n, sizeof *fields);
+            values = al_calloc(n, sizeof *values);
+            if (!fields || !values) {
+                /* no memory for the counters: not taken, so not sent; the claimant
+                 * comes back for its own frozen window on its next claim */
+                a.won = 0;
+                n = 0;
+            }
+            for (size_t i = 0; i < n; i++) {
+                fields[i] = c->element[2 * i]->type == REDIS_REPLY_STRING ? c->element[2 * i]->str : "";
+                values[i] = c->element[2 * i + 1]->type == REDIS_REPLY_STRING
+                                ? strtoll(c->element[2 * i + 1]->str, NULL, 10) : 0;
+            }
+        }
+        a.n = n;
+        a.fields = fields;
+        a.values = values;
+    }
+    answer(o, &a);
+    al_free(fields);
+    al_free(values);
+}
+
+int al_state_fleet_report_claim(al_state *s, al_fleet_client *k, const char *report,
+                                int64_t now_ms, int64_t period_ms)
+{
+    redis_state *r = fleet_of(s);
+    if (!r)
+        return ALERT_ERR_UNSUPPORTED;
+    char now[24], period[24], rkey[256];
+    snprintf(now, sizeof now, "%" PRId64, now_ms);
+    snprintf(period, sizeof period, "%" PRId64, period_ms > 0 ? period_ms : 1);
+    snprintf(rkey, sizeof rkey, "report:%s", report);
+    const char *args[4] = { r->conf.instance, now, period, r->replica_prefix };
+    return post(r, k, lua_report_claim, rkey, 4, args, report_done, AL_FA_REPORT, report, 0);
+}
+
+int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, int ok)
+{
+    redis_state *r = fleet_of(s);
+    if (!r)
+        return ALERT_ERR_UNSUPPORTED;
+    char g[24], rkey[256];
+    snprintf(g, sizeof g, "%" PRId64, gen);
+    snprintf(rkey, sizeof rkey, "report:%s", report);
+    const char *args[2] = { g, ok ? "1" : "0" };
+    return post(r, NULL, lua_report_settle, rkey, 2, args, NULL, AL_FA_REPORT, NULL, 1);
+}
+
+const char *al_redis_health_lua(const char *name)
+{
+    static const struct {
+        const char *name, *lua;
+    } scripts[] = {
+        { "outage_add", lua_outage_add },       { "outage_recover", lua_outage_recover },
+        { "report_add", lua_report_add },       { "report_claim", lua_report_claim },
+        { "report_settle", lua_report_settle },
+    };
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        if (strcmp(scripts[i].name, name) == 0)
+            return scripts[i].lua;
+    return NULL;
+}

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/* Fleet health against a real redis-server: outage windows summed over replicas (one
+ * Minor, one Major, one "Service Recovered" per episode, for deployments and regions),
+ * daily and fallback reports with fleet-wide counts sent once, a refused report's
+ * counts carried to the next window, and a report whose claimant died delivered by
+ * another replica. */
+
+#include <fcntl.h>
+
+#include "fleet.h"
+
+/* rounds on every pass: the tests step the injected clock, not real time */
+#define FAST "    fleet_sync_interval: 0.001\n"
+
+static void failed_call(alert_ctx *ctx, const char *deployment, const char *provider,
+                        const char *region, int status)
+{
+    alert_request r;
+    alert_request_init(&r, ALERT_REQUEST_VERSION);
+    r.model = "gemini-pro";
+    r.deployment = deployment;
+    r.provider = provider;
+    r.region = region;
+    r.api_base = "https://vertex.example";
+    alert_req_id id;
+    assert_int_equal(alert_on_request_start(ctx, &r, &id), ALERT_OK);
+    alert_failure f;
+    alert_failure_init(&f, ALERT_FAILURE_VERSION);
+    f.status_code = status;
+    f.message = "upstream error";
+    assert_int_equal(alert_on_request_failure(ctx, id, &f), ALERT_OK);
+}
+
+/* failures of deployment on replicas, spread as counts[i] on replica i */
+static void spread(fleet *f, const char *deployment, const char *region, const int *counts)
+{
+    for (int i = 0; i < f->n; i++)
+        for (int k = 0; k < counts[i]; k++)
+            failed_call(f->ctx[i], deployment, "vertex_ai", region, k % 2 ? 408 : 500);
+}
+
+/* 2/2/1 over 3 replicas: none reaches 5 alone, the fleet does: one Minor; more: one
+ * Major; a quiet window: one "Service Recovered". */
+static void deployment_outage_summed_over_replicas(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "outage_alerts", FAST "    send_resolved: true\n");
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 1, 1 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Service Outage"), 0);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 0, 1, 0 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    assert_int_equal(f_count(f, "Major Service Outage"), 0);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 2, 1 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    assert_int_equal(f_count(f, "Major Service Outage"), 1);
+    assert_int_equal(f_count(f, "Timeout Errors: 3"), 1);       /* the window's, fleet-wide */
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 3, 3, 3 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Service Outage"), 2);
+    assert_int_equal(f_count(f, "Service Recovered"), 0);
+    f_advance(f, 58000);
+    assert_int_equal(f_count(f, "Service Recovered"), 0);           /* 59 s after the last */
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Service Recovered"), 1);
+    f_advance(f, 120000);
+    assert_int_equal(f_count(f, "Service Recovered"), 1);
+    /* a new episode alerts again */
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 2, 1 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 2);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* A region: two deployments failing over three replicas. */
+static void region_outage_summed_over_replicas(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "region_outage_alerts", FAST "    send_resolved: true\n");
+    f_advance(f, 1000);
+    /* one deployment alone is not a region outage, whatever the count */
+    spread(f, "vertex/a", "europe-west1", (int[]){ 2, 2, 2 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Service Outage"), 0);
+    spread(f, "vertex/b", "europe-west1", (int[]){ 0, 0, 1 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    assert_int_equal(f_count(f, "europe-west1"), 1);
+    spread(f, "vertex/b", "europe-west1", (int[]){ 1, 1, 1 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Major Service Outage"), 1);
+    assert_int_equal(f_count(f, "Service Outage"), 2);
+    f_advance(f, 60000);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Service Recovered"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* Redis away: each replica's local windows decide, as without a fleet. */
+static void outage_without_redis_is_local(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "outage_alerts", FAST);
+    redis_stop(r);
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 2, 1 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Service Outage"), 0);      /* none reaches 5 alone */
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 3, 0, 0 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    f_free(f);
+}
+
+static void ended_call(alert_ctx *ctx, int64_t now, const char *deployment, int64_t ms)
+{
+    alert_request r;
+    alert_request_init(&r, ALERT_REQUEST_VERSION);
+    r.deployment = deployment;
+    r.api_base = "https://a.example";
+    r.start_ms = now;
+    alert_req_id id;
+    assert_int_equal(alert_on_request_start(ctx, &r, &id), ALERT_OK);
+    alert_response resp;
+    alert_response_init(&resp, ALERT_RESPONSE_VERSION);
+    resp.end_ms = now + ms;
+    resp.completion_tokens = 100;
+    assert_int_equal(alert_on_request_end(ctx, id, &resp), ALERT_OK);
+}
+
+#define DAILY "    daily_report_frequency: 3600\n"
+
+static int count_from(fleet *f, size_t from, const char *needle)
+{
+    int n = 0;
+    for (size_t i = from; i < rcv_count(f->rcv); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(f->rcv, i, &q), 0);
+        if (strstr(q.body, needle))
+            n++;
+        rcv_request_free(&q);
+    }
+    return n;
+}
+
+/* One daily report for the fleet, with the counts of every replica. */
+static void daily_report_summed_once(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "daily_reports", FAST DAILY);
+    f_advance(f, 1000);
+    spread(f, "d-fast", NULL, (int[]){ 2, 2, 1 });
+    for (int i = 0; i < 3; i++)
+        ended_call(f->ctx[i], f->now, "d-slow", 10000);
+    f_advance(f, 3590000);
+    assert_int_equal(f_count(f, "daily_reports"), 0);
+    f_advance(f, 11000);            /* past the window, by a sync interval */
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    assert_int_equal(f_count(f, "Deployment: `d-fast`, Failed Requests: `5`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `d-slow`, Latency per output token: `0.1s/token`"), 1);
+    /* the window is done: the next one starts empty */
+    f_advance(f, 3600000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    /* and counts what came since */
+    spread(f, "d-fast", NULL, (int[]){ 1, 0, 1 });
+    f_advance(f, 3598000);          /* the counters reach the fleet within a sync interval */
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    f_advance(f, 3000);
+    assert_int_equal(f_count(f, "daily_reports"), 2);
+    assert_int_equal(f_count(f, "Failed Requests: `2`"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* The report's delivery is refused: its counts go to the next window's report. */
+static void refused_report_counts_carry_over(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "daily_reports", FAST DAILY);
+    f_advance(f, 1000);
+    spread(f, "d-fast", NULL, (int[]){ 2, 2, 1 });
+    f_advance(f, 3590000);
+    rcv_push(f->rcv, 400, NULL, "invalid_payload");
+    f_advance(f, 11000);            /* past the window, by a sync interval */
+    assert_int_equal(f_count(f, "daily_reports"), 1);      /* refused */
+    spread(f, "d-fast", NULL, (int[]){ 0, 1, 0 });
+    f_advance(f, 3598000);
+    f_advance(f, 3000);
+    assert_int_equal(f_count(f, "daily_reports"), 2);
+    assert_int_equal(count_from(f, 1, "Failed Requests: `6`"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* Fallbacks counted on several replicas: one report with the sums. */
+static void fallback_report_summed_once(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "fallback_reports", FAST DAILY);
+    f_advance(f, 1000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(alert_on_fallback(f->ctx[i], "gpt-4", "gpt-3.5", 1), ALERT_OK);
+        assert_int_equal(alert_on_fallback(f->ctx[i], "gpt-4", "gpt-3.5", i == 0), ALERT_OK);
+    }
+    f_advance(f, 3590000);
+    f_advance(f, 11000);            /* past the window, by a sync interval */
+    assert_int_equal(f_count(f, "Fallback Statistics"), 1);
+    assert_int_equal(f_count(f, "`4 successful fallback requests`"), 1);
+    assert_int_equal(f_count(f, "`2 failed fallback requests`"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* The replica that claimed the report dies before delivering it (a separate process,
+ * killed): once its heartbeat is gone, another replica delivers it, once. */
+static void dead_claimant_report_taken_over(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    int64_t due = T0 + 1000 + 3600000;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* the claimant: its destination never answers; it dies once it has claimed */
+        fleet *c = calloc(1, sizeof *c);
+        c->now = T0;
+        snprintf(c->url, sizeof c->url, "http://127.0.0.1:%d/services/T/B/X", h_free_port());
+        c->ctx[0] = f_replica(c, r->port, "daily_reports", FAST DAILY);
+        c->n = 1;
+        c->now = T0 + 1000;
+        alert_poll(c->ctx[0], 0);
+        alert_poll(c->ctx[0], 0);
+        for (int i = 0; i < 3; i++)
+            failed_call(c->ctx[0], "d-x", "openai", NULL, 500);
+        c->now = due;
+        for (int i = 0; i < 200; i++) {
+            alert_poll(c->ctx[0], 0);
+            redisReply *rep = redis_do(r, "HLEN {alerting:default}:report:daily:claim");
+            int claimed = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+            freeReplyObject(rep);
+            if (claimed)
+                _exit(0);
+        }
+        _exit(1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fleet *f = f_new(2, r->port, "daily_reports", FAST DAILY);
+    f->now = due;
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "daily_reports"), 0);       /* its heartbeat still stands */
+    /* the heartbeat expires fleet_takeover_after after its last round: expired now */
+    redisReply *rep = redis_do(r, "HVALS {alerting:default}:report:daily:claim");
+    assert_true(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
+    redisReply *del = redis_do(r, "DEL {alerting:default}:replica:%s", rep->element[0]->str);
+    assert_int_equal(del->integer, 1);
+    freeReplyObject(del);
+    freeReplyObject(rep);
+    f_advance(f, 30000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    assert_int_equal(f_count(f, "Deployment: `d-x`, Failed Requests: `3`"), 1);
+    f_advance(f, 30000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    rep = redis_do(r, "SCARD {alerting:default}:report:daily:frozen");
+    assert_int_equal(rep->integer, 0);
+    freeReplyObject(rep);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* Redis away fleet_report_grace past the report's time: each replica sends its own
+ * partial report, marked so. */
+static void partial_reports_past_grace(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(2, r->port, "daily_reports", FAST DAILY "    fleet_report_grace: 600\n");
+    f_advance(f, 1000);
+    redis_stop(r);
+    spread(f, "d-fast", NULL, (int[]){ 2, 1 });
+    f_advance(f, 3600000);
+    assert_int_equal(f_count(f, "daily_reports"), 0);       /* within the grace */
+    f_advance(f, 600000);
+    assert_int_equal(f_count(f, "daily_reports"), 2);
+    assert_int_equal(f_count(f, "Partial report"), 2);
+    assert_int_equal(f_count(f, "Failed Requests: `2`"), 1);
+    assert_int_equal(f_count(f, "Failed Requests: `1`"), 1);
+    f_free(f);
+}
+
+int main(void)
+{
+    h_clear_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deployment_outage_summed_over_replicas),
+        cmocka_unit_test(region_outage_summed_over_replicas),
+        cmocka_unit_test(outage_without_redis_is_local),
+        cmocka_unit_test(daily_report_summed_once),
+        cmocka_unit_test(refused_report_counts_carry_over),
+        cmocka_unit_test(fallback_report_summed_once),
+        cmocka_unit_test(dead_claimant_report_taken_over),
+        cmocka_unit_test(partial_reports_past_grace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
