@@ -83,6 +83,9 @@ struct redis_state {
 
     _Atomic int connected;
     _Atomic uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
+
+    /* fleet deliveries: redis_outbox.c's worker-side state (freed by al_redis_outbox_free) */
+    struct redis_delivery *delivery;
 };
 
 /* EVALSHA of lua (a static string; each feature file keeps its own) with one key
@@ -92,5 +95,8 @@ rop *al_redis_script_op(redis_state *r, const char *lua, const char *key, int na
 /* To the coordinator; urgent: a round now rather than at the next sync interval. */
 void al_redis_post(redis_state *r, rop *o, int urgent);
 void al_redis_op_free(rop *o);
+
+/* Fleet deliveries (redis_outbox.c): frees r->delivery; red_close calls it. */
+void al_redis_outbox_free(redis_state *r);
 
 #endif
