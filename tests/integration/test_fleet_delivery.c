@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdatomic.h>
 
 #include "fleet.h"
 
@@ -105,12 +106,12 @@ static void retry_after_holds_every_replica(void **state)
 
 /* ---- a replica killed with 1 000 pending deliveries ----------------------------------- */
 
-static int64_t kill_clock_ms = T0;
+static _Atomic int64_t kill_clock_ms = T0;     /* read by the worker threads too */
 
 static int64_t kill_clock(void *ud)
 {
     (void)ud;
-    return kill_clock_ms;
+    return atomic_load(&kill_clock_ms);
 }
 
 static void kill_log(int level, const char *msg, void *ud)
@@ -321,5 +322,8 @@ int main(void)
         cmocka_unit_test(sigkilled_replica_adopted_threaded),
         cmocka_unit_test(destroyed_replica_hands_over),
     };
+#ifdef FLEET_TSAN_ONLY
+    cmocka_set_test_filter("*_threaded");   /* make tsan: the run with threads */
+#endif
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
