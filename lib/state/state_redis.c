@@ -172,8 +172,10 @@ static struct timeval tv_of(int64_t ms)
     return tv;
 }
 
-static void co_disconnect(redis_state *r, const char *why)
+static void co_disconnect(redis_state *r, const char *reason)
 {
+    char why[160];
+    snprintf(why, sizeof why, "%s", reason);    /* it may be r->c's own errstr */
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;
