@@ -178,8 +178,15 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS)
 fuzz: $(FUZZ_BINS)
 	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-tsan: $(B)/tsan/threads
-	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 sh scripts/run-tests.sh tsan $(B)/tsan/threads
+# fleet deliveries with worker and coordinator threads (adoption), under ThreadSanitizer
+$(B)/tsan/fleet_delivery: tests/integration/test_fleet_delivery.c $(LIB_SRCS) $(SUP_LIB_SRCS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=thread -DFLEET_TSAN_ONLY -Itests/support $< $(LIB_SRCS) \
+	    $(SUP_LIB_SRCS) -o $@ $(CMOCKA_LIBS) $(DEPS_LIBS)
+
+tsan: $(B)/tsan/threads $(B)/tsan/fleet_delivery
+	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 sh scripts/run-tests.sh tsan $(B)/tsan/threads \
+	    $(B)/tsan/fleet_delivery
 
 integration-san: $(INTEG_SAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -44,6 +44,12 @@ struct al_target {
     double rate_per_ms, burst, tokens;
     int64_t refill_ms;
     size_t pack_limit;      /* bytes of text one packed message may carry; 0: never packed */
+    /* fleet mode (docs-fleet-delivery.md): the target as the fleet names it (a hash, never
+     * the URL); fleet_rate: this pass's tokens are the fleet's grant, not the local refill;
+     * rate_div: Redis away, the local bucket runs at rate / live replicas */
+    char fleet_hash[65];
+    int fleet_rate, rate_div, want;
+    int64_t fleet_retry_at;
 };
 
 enum { REC_BATCHED, REC_READY, REC_INFLIGHT };
@@ -347,6 +353,20 @@ void al_outbox_free(al_outbox *o)
     if (!o)
         return;
     uint64_t lost = o->batched.n + o->ready.n + o->inflight.n;
+    al_fleet_stats fleet;
+    al_state_fleet_stats(o->ctx->state, &fleet);
+    if (fleet.on) {
+        /* leaving: the fleet adopts what is still mirrored at once (the state's last round
+         * sends the rows still to mirror first); a durable local copy stays too, and its
+         * replay at the next start is a duplicate with the same idempotency key */
+        al_state_fleet_leave(o->ctx->state);
+        if (lost && fleet.connected) {
+            al_ctx_log(o->ctx, ALERT_LOG_WARNING, "%llu deliveries still pending at shutdown are "
+                       "handed over to the fleet", (unsigned long long)lost);
+            if (!al_state_durable(o->ctx->state))
+                lost = 0;
+        }
+    }
     if (lost && al_state_durable(o->ctx->state)) {
         /* what has a row is kept; what has none gets one last put, and what still
          * has none is said to be dropped, and counted */
@@ -431,14 +451,37 @@ static void set_rate_limit(al_outbox *o, al_target *t)
     t->refill_ms = INT64_MIN;
 }
 
+/* Redis away: this replica's share of the fleet's bucket (rate_div 1: all of it). */
+static double local_burst(const al_target *t)
+{
+    double b = t->burst / t->rate_div;
+    return b < 1.0 ? 1.0 : b;
+}
+
+/* sha256("<kind>|<configured URL or transport name>"): equal on every replica of one
+ * config, and no way back to the URL (a secret) for whoever reads Redis. */
+static void fleet_name_target(al_target *t, const char *url)
+{
+    char buf[64];
+    const char *name = url ? url : t->custom ? t->custom->name : "";
+    size_t n = strlen(name) + 16;
+    char *k = n > sizeof buf ? al_malloc(n) : buf;
+    t->rate_div = 1;
+    if (!k || (snprintf(k, n, "%d|%s", (int)t->kind, name),
+               al_sha256_hex(k, strlen(k), t->fleet_hash) != 0))
+        t->fleet_hash[0] = '\0';          /* not shared: decided locally */
+    if (k != buf)
+        al_free(k);
+}
+
 static void refill(al_target *t, int64_t now)
 {
-    if (t->rate_per_ms <= 0)
-        return;
+    if (t->rate_per_ms <= 0 || t->fleet_rate)
+        return;             /* the fleet's grant is this pass's tokens */
     if (t->refill_ms != INT64_MIN && now > t->refill_ms) {
-        t->tokens += (double)(now - t->refill_ms) * t->rate_per_ms;
-        if (t->tokens > t->burst)
-            t->tokens = t->burst;
+        t->tokens += (double)(now - t->refill_ms) * (t->rate_per_ms / t->rate_div);
+        if (t->tokens > local_burst(t))
+            t->tokens = local_burst(t);
     }
     if (t->refill_ms == INT64_MIN || now > t->refill_ms)
         t->refill_ms = now;
@@ -455,7 +498,9 @@ static int64_t token_at(const al_target *t)
 {
     if (t->rate_per_ms <= 0 || t->tokens >= 1.0)
         return INT64_MIN;
-    return t->refill_ms + (int64_t)ceil((1.0 - t->tokens) / t->rate_per_ms);
+    if (t->fleet_rate)
+        return t->fleet_retry_at;   /* when the fleet's bucket has likely refilled */
+    return t->refill_ms + (int64_t)ceil((1.0 - t->tokens) / (t->rate_per_ms / t->rate_div));
 }
 
 al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
@@ -485,6 +530,7 @@ al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
         snprintf(t->display, sizeof t->display, "%s", custom ? custom->name : al_dest_name(kind));
     }
     set_rate_limit(o, t);
+    fleet_name_target(t, url);
     t->next = o->targets;
     o->targets = t;
     return t;
@@ -531,6 +577,50 @@ static void idempotency_key(al_outbox *o, char out[40])
 static al_state *store_of(const al_outbox *o)
 {
     return o->ctx->state;
+}
+
+/* ---- fleet mode: the outbox mirrored for the fleet (docs-fleet-delivery.md) ---- */
+
+/* Message times run on the worker's clock; the fleet's on the wall clock. */
+static int64_t wall_of(al_outbox *o, int64_t mono)
+{
+    return mono + (al_ctx_now(o->ctx) - al_ctx_mono(o->ctx));
+}
+
+/* m's row in this replica's mirror, with the attempt and retry time of the message it
+ * rides with, and count alerts coalesced into it. */
+static void mirror_put(al_outbox *o, const rec *m, const rec *carrier, int count)
+{
+    al_state *st = store_of(o);
+    if (!al_state_fleet(st) || !m->target->fleet_hash[0])
+        return;
+    char *extra = al_alert_to_json(m->alert, count);
+    if (!extra)
+        return;     /* out of memory: this one is not mirrored (a loss only if we die too) */
+    al_spool_row row;
+    memset(&row, 0, sizeof row);
+    row.target_kind = m->target->kind;
+    row.level = m->level;
+    row.attempt = carrier->attempt;
+    row.target = m->target->fleet_hash;
+    row.alert_type = al_types[m->type].name;
+    row.text = m->text;
+    row.extra = extra;
+    row.idem = m->idem;
+    row.created_ms = wall_of(o, m->created_ms);
+    row.next_at_ms = wall_of(o, carrier->next_at_ms);
+    row.deadline_ms = wall_of(o, m->deadline_ms);
+    al_state_mirror_put(st, &row);
+    al_free(extra);
+}
+
+static void mirror_forget(al_outbox *o, const rec *r)
+{
+    al_state *st = store_of(o);
+    if (!al_state_fleet(st))
+        return;
+    for (const rec *m = r; m; m = m->pack)
+        al_state_mirror_delete(st, m->idem);
 }
 
 /* A batch the store rolled back (a full disk at commit) took rows with it, and
@@ -586,6 +676,7 @@ static int spool_put(al_outbox *o, rec *r, int count)
 
 static void store_put(al_outbox *o, rec *r, int count)
 {
+    mirror_put(o, r, r, count);
     if (!al_state_durable(store_of(o)))
         return;                 /* no spool: the outbox is the only copy */
     store_check(o);
@@ -634,6 +725,8 @@ static void store_resave(al_outbox *o, int until_failure, uint64_t *kept, uint64
 
 static void store_retry(al_outbox *o, rec *r)
 {
+    for (rec *m = r; m; m = m->pack)
+        mirror_put(o, m, r, m->count);
     store_check(o);
     for (rec *m = r; m; m = m->pack)
         if (m->store_id)
@@ -644,6 +737,7 @@ static void store_retry(al_outbox *o, rec *r)
 static void store_forget(al_outbox *o, rec *r)
 {
     al_state *st = store_of(o);
+    mirror_forget(o, r);
     store_check(o);
     for (rec *m = r; m; m = m->pack) {
         if (m->store_id)
@@ -778,6 +872,8 @@ static void flush_batch(al_outbox *o, int64_t now)
                     }
                 }
                 atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
+                mirror_forget(o, r);            /* the twin's row counts it now */
+                mirror_put(o, twin, twin, twin->count);
                 rec_drop(o, r);
                 continue;
             }
@@ -932,6 +1028,9 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         int64_t delay = backoff_ms(o, r->attempt);
         if (out == AL_OUT_RATE_LIMITED && r->retry_after_s >= 0)
             delay = (int64_t)ceil(r->retry_after_s * 1000.0);
+        if (out == AL_OUT_RATE_LIMITED && t->rate_per_ms > 0 && t->fleet_hash[0] &&
+            ctx->cfg.fleet_rate_limits && al_state_fleet(store_of(o)))
+            al_state_rate_block(store_of(o), t->fleet_hash, al_ctx_now(ctx) + delay);
         if (now + delay > r->deadline_ms) {
             atomic_fetch_add(&ctx->n.deliveries_dropped, n);
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
@@ -1376,9 +1475,129 @@ static void collect(al_outbox *o, int64_t now)
     }
 }
 
+/* Fleet mode: every rate-limited target's tokens for this pass come from the fleet's
+ * bucket (asked for what waits, at most a burst; a grant not spent in the pass it
+ * arrives in lapses), and its Retry-After block holds this replica too. Redis away:
+ * the local bucket, at the rate divided by the live replicas. */
+static void fleet_rates(al_outbox *o, int64_t now)
+{
+    al_state *st = store_of(o);
+    if (!al_state_fleet(st) || !o->ctx->cfg.fleet_rate_limits)
+        return;
+    for (al_target *t = o->targets; t; t = t->next)
+        t->want = 0;
+    for (rec *r = o->ready.head; r; r = r->next)
+        if (r->next_at_ms <= now)
+            r->target->want++;
+    int64_t wall = al_ctx_now(o->ctx);
+    for (al_target *t = o->targets; t; t = t->next) {
+        if (t->rate_per_ms <= 0 || t->dead || !t->fleet_hash[0])
+            continue;
+        int cap = (int)ceil(t->burst);
+        al_rate_grant g;
+        if (al_state_rate_take(st, t->fleet_hash, t->rate_per_ms, t->burst,
+                               t->want < cap ? t->want : cap, wall, &g) != ALERT_OK)
+            continue;
+        if (g.local) {
+            if (t->fleet_rate) {            /* back to the local bucket, from empty */
+                t->fleet_rate = 0;
+                t->tokens = 0;
+                t->refill_ms = now;
+            }
+            t->rate_div = g.divisor > 0 ? g.divisor : 1;
+            if (t->tokens > local_burst(t))
+                t->tokens = local_burst(t);
+        } else {
+            t->fleet_rate = 1;
+            t->rate_div = 1;
+            t->tokens = g.granted;
+            t->refill_ms = now;
+            t->fleet_retry_at = now + (int64_t)ceil(1.0 / t->rate_per_ms);
+        }
+        if (g.blocked_until > wall && now + (g.blocked_until - wall) > t->blocked_until)
+            t->blocked_until = now + (g.blocked_until - wall);
+    }
+}
+
+static al_target *target_by_fleet_name(al_outbox *o, const char *hash)
+{
+    for (al_target *t = o->targets; t; t = t->next)
+        if (hash && t->fleet_hash[0] && strcmp(t->fleet_hash, hash) == 0)
+            return t;
+    return NULL;
+}
+
+/* A row adopted from a replica that died or left: this replica's own target of the same
+ * name carries it, with its original idempotency key, attempt count and deadline. */
+static int adopt_row(void *ud, const al_spool_row *row)
+{
+    al_outbox *o = ud;
+    al_target *t = target_by_fleet_name(o, row->target);
+    int count = 1;
+    al_alert *a = t && row->text && row->idem && row->extra ? al_alert_from_json(row->extra, &count)
+                                                            : NULL;
+    rec *r = a ? al_calloc(1, sizeof *r) : NULL;
+    if (!r || !(r->text = al_strdup(row->text))) {
+        al_ctx_log(o->ctx, ALERT_LOG_ERROR, "fleet: a pending delivery adopted from another "
+                   "replica has no target of the same configuration here and is dropped");
+        atomic_fetch_add(&o->ctx->n.deliveries_dropped, 1);
+        if (row->idem)
+            al_state_mirror_delete(store_of(o), row->idem);
+        al_alert_free(a);
+        al_free(r);
+        return 0;
+    }
+    al_settle_attach(o->ctx, a);
+    int64_t to_mono = al_ctx_mono(o->ctx) - al_ctx_now(o->ctx);
+    r->target = t;
+    r->alert = a;
+    r->type = a->type;
+    r->level = row->level;
+    r->count = count;
+    r->attempt = row->attempt;
+    r->retry_after_s = -1;
+    r->created_ms = row->created_ms + to_mono;
+    r->next_at_ms = row->next_at_ms + to_mono;
+    r->deadline_ms = row->deadline_ms + to_mono;
+    snprintf(r->idem, sizeof r->idem, "%s", row->idem);
+    r->state = REC_READY;
+    if (al_state_durable(store_of(o))) {    /* its mirror row is already this replica's */
+        store_check(o);
+        if (spool_put(o, r, count) != ALERT_OK)
+            o->unsaved = 1;
+    }
+    list_push(&o->ready, r);
+    level_link(o, r);
+    return 0;
+}
+
+/* Another replica adopted this row while this one was stalled: it sends it; this copy
+ * goes (one in flight finishes: a duplicate with the same idempotency key). */
+static void drop_adopted(void *ud, const char *idem)
+{
+    al_outbox *o = ud;
+    rec_list *lists[2] = { &o->batched, &o->ready };
+    for (int li = 0; li < 2; li++)
+        for (rec *r = lists[li]->head; r; r = r->next)
+            if (strcmp(r->idem, idem) == 0) {
+                list_remove(lists[li], r);
+                store_forget(o, r);
+                rec_drop(o, r);
+                return;
+            }
+}
+
 void al_outbox_run(al_outbox *o, int64_t now, int force_flush)
 {
     const alert_config *cfg = &o->ctx->cfg;
+    if (al_state_fleet(store_of(o))) {
+        size_t before = o->ready.n;
+        al_state_adopt_take(store_of(o), al_ctx_now(o->ctx), adopt_row, drop_adopted, o);
+        if (o->ready.n > before)
+            al_ctx_log(o->ctx, ALERT_LOG_WARNING, "fleet: %zu pending deliveries adopted from "
+                       "a replica that died or left", o->ready.n - before);
+        update_depth(o);
+    }
     if (o->next_flush_ms == INT64_MIN)
         o->next_flush_ms = now + (int64_t)(cfg->flush_interval * 1000.0);
     if (o->batched.n &&
@@ -1393,6 +1612,7 @@ void al_outbox_run(al_outbox *o, int64_t now, int force_flush)
         uint64_t kept, unsaved;
         store_resave(o, 1, &kept, &unsaved);
     }
+    fleet_rates(o, now);
     collect(o, now);
     /* a fast receiver answers within the pass: start the next ones at once instead of
      * waiting for a wake-up that no socket will give */

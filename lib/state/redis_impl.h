@@ -87,6 +87,8 @@ struct redis_state {
 
     /* fleet money (redis_money.c), worker-only; freed by al_redis_money_free */
     void *money;
+    /* fleet deliveries: redis_outbox.c's worker-side state (freed by al_redis_outbox_free) */
+    struct redis_delivery *delivery;
 };
 
 /* EVALSHA of lua (a static string; each feature file keeps its own) with one key
@@ -102,5 +104,7 @@ void al_redis_money_free(redis_state *r);
 /* redis_health.c's scripts by name ("outage_add", "outage_recover", "report_add",
  * "report_claim", "report_settle"), for their unit tests; NULL when unknown. */
 const char *al_redis_health_lua(const char *name);
+/* Fleet deliveries (redis_outbox.c): frees r->delivery; red_close calls it. */
+void al_redis_outbox_free(redis_state *r);
 
 #endif

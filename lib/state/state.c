@@ -428,3 +428,59 @@ size_t al_state_fleet_pending(al_state *s)
 {
     return s && s->ops->pending ? s->ops->pending(s) : 0;
 }
+
+/* ---- fleet mode: deliveries (the local backends: each replica alone, as before) ------ */
+
+int al_state_rate_take(al_state *s, const char *bucket, double per_ms, double burst, int want,
+                       int64_t now_wall, al_rate_grant *out)
+{
+    if (!out)
+        return ALERT_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    out->local = 1;
+    out->divisor = 1;
+    if (!s || !bucket)
+        return ALERT_ERR_INVALID;
+    return al_state_fleet(s) ? al_redis_rate_take(s, bucket, per_ms, burst, want, now_wall, out)
+                             : ALERT_OK;
+}
+
+int al_state_rate_block(al_state *s, const char *bucket, int64_t until_wall)
+{
+    if (!s || !bucket)
+        return ALERT_ERR_INVALID;
+    return al_state_fleet(s) ? al_redis_rate_block(s, bucket, until_wall) : ALERT_OK;
+}
+
+int al_state_mirror_put(al_state *s, const al_spool_row *row)
+{
+    if (!s || !row || !row->idem)
+        return ALERT_ERR_INVALID;
+    return al_state_fleet(s) ? al_redis_mirror_put(s, row) : ALERT_OK;
+}
+
+int al_state_mirror_delete(al_state *s, const char *idem)
+{
+    if (!s || !idem)
+        return ALERT_ERR_INVALID;
+    return al_state_fleet(s) ? al_redis_mirror_delete(s, idem) : ALERT_OK;
+}
+
+int al_state_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
+                        al_state_idem_cb drop, void *ud)
+{
+    if (!s || !adopt || !drop)
+        return ALERT_ERR_INVALID;
+    return al_state_fleet(s) ? al_redis_adopt_take(s, now_wall, adopt, drop, ud) : ALERT_OK;
+}
+
+void al_state_fleet_leave(al_state *s)
+{
+    if (al_state_fleet(s))
+        al_redis_fleet_leave(s);
+}
+
+uint64_t al_state_fleet_adopted(al_state *s)
+{
+    return al_state_fleet(s) ? al_redis_fleet_adopted(s) : 0;
+}

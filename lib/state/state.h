@@ -237,5 +237,35 @@ int al_state_fleet_report_claim(al_state *s, al_fleet_client *k, const char *rep
                                 int64_t now_ms, int64_t period_ms);
 /* The won window's fate: ok drops it; else its counters merge into the open window. */
 int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, int ok);
+/* ---- fleet mode: deliveries (redis_outbox.c; docs-fleet-delivery.md) ----------------
+ * Shared rate limits: bucket names a target by a hash (never its URL). Asks the fleet
+ * for up to want tokens of the bucket (per_ms, burst) on the next round; out->granted
+ * gives the tokens answered since the last call (spend them now or lose them), and
+ * out->blocked_until the fleet's Retry-After block (wall ms, 0: none). out->local = 1:
+ * the local bucket decides, at the rate divided by out->divisor (the live replicas when
+ * Redis last answered; 1 without a fleet). Times are wall-clock ms (shared). */
+typedef struct al_rate_grant {
+    int local, divisor, granted;
+    int64_t blocked_until;
+} al_rate_grant;
+int al_state_rate_take(al_state *s, const char *bucket, double per_ms, double burst, int want,
+                       int64_t now_wall, al_rate_grant *out);
+/* A 429 seen here: every replica holds the bucket until until_wall. */
+int al_state_rate_block(al_state *s, const char *bucket, int64_t until_wall);
+/* This replica's pending deliveries, mirrored to a hash of its own: row->target is the
+ * target's hash, row times are wall ms, row->id is ignored. put replaces the row of the
+ * same idem. No-ops without a fleet. */
+int al_state_mirror_put(al_state *s, const al_spool_row *row);
+int al_state_mirror_delete(al_state *s, const char *idem);
+/* Each pass: adopt gets the rows this replica adopted from one that died or left (its
+ * target is a hash; id 0), drop the idempotency keys of rows that another replica adopted
+ * from this one while it was stalled (it sends them: this copy goes). */
+typedef void (*al_state_idem_cb)(void *ud, const char *idem);
+int al_state_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
+                        al_state_idem_cb drop, void *ud);
+/* Leaving cleanly (alert_ctx_destroy): the fleet adopts what is still mirrored at once. */
+void al_state_fleet_leave(al_state *s);
+/* Deliveries adopted from other replicas, ever. */
+uint64_t al_state_fleet_adopted(al_state *s);
 
 #endif

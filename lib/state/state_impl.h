@@ -68,4 +68,15 @@ void al_state_init(al_state *s, const al_state_ops *ops);
 /* Frees what state.c keeps (windows); the backend frees the rest. */
 void al_state_fini(al_state *s);
 
+/* Fleet deliveries (redis_outbox.c): state.c calls these for a fleet backend only. */
+int al_redis_rate_take(al_state *s, const char *bucket, double per_ms, double burst, int want,
+                       int64_t now_wall, al_rate_grant *out);
+int al_redis_rate_block(al_state *s, const char *bucket, int64_t until_wall);
+int al_redis_mirror_put(al_state *s, const al_spool_row *row);
+int al_redis_mirror_delete(al_state *s, const char *idem);
+int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
+                        al_state_idem_cb drop, void *ud);
+void al_redis_fleet_leave(al_state *s);
+uint64_t al_redis_fleet_adopted(al_state *s);
+
 #endif

@@ -542,6 +542,7 @@ static void red_close(al_state *s)
         al_free(r->logs[i]);
     al_smap_free(&r->claims, al_free);
     al_redis_money_free(r);
+    al_redis_outbox_free(r);
     al_state_close(r->local);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
