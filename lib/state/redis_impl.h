@@ -83,6 +83,11 @@ struct redis_state {
 
     _Atomic int connected;
     _Atomic uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
+    /* ops: observability (alert_stats version 2) and the warnings of FLEET.md */
+    _Atomic uint64_t round_longest_us, deliveries_adopted;
+    int said_policy;            /* the maxmemory-policy warning, once per connection */
+    char fingerprint[17];       /* this replica's config hash (hex), published in its heartbeat */
+    char *fingerprint_differs;  /* the other replica's instance id last warned about (coordinator) */
 };
 
 /* EVALSHA of lua (a static string; each feature file keeps its own) with one key

@@ -303,7 +303,7 @@ static const char *script_sha(redis_state *r, const char *lua, int64_t deadline)
 
 /* Sends the posted operations and a heartbeat as one pipeline; answers go to doneq,
  * unanswered settles to retry. Bounded by fleet_timeout of real time. */
-static void co_round(redis_state *r)
+static void co_round_once(redis_state *r)
 {
     int64_t deadline = real_ms() + r->conf.timeout_ms;
     pthread_mutex_lock(&r->lock);
@@ -396,6 +396,25 @@ static void co_round(redis_state *r)
         co_disconnect(r, "scripts flushed");    /* reconnecting loads them again */
         r->reconnect_at_ms = 0;
     }
+}
+
+static int64_t real_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A round, timed: its longest duration is what a frozen Redis can cost a worker pass in
+ * poll mode (FLEET.md: never more than fleet_timeout). */
+static void co_round(redis_state *r)
+{
+    int64_t start = real_us();
+    co_round_once(r);
+    uint64_t took = (uint64_t)(real_us() - start);
+    uint64_t longest = atomic_load(&r->round_longest_us);
+    while (took > longest && !atomic_compare_exchange_weak(&r->round_longest_us, &longest, took))
+        ;
 }
 
 static void *co_main(void *arg)
@@ -827,6 +846,8 @@ static void red_stats(al_state *s, al_fleet_stats *out)
     out->claims_won = atomic_load(&r->claims_won);
     out->claims_lost = atomic_load(&r->claims_lost);
     out->claims_unanswered = atomic_load(&r->claims_unanswered);
+    out->round_longest_us = atomic_load(&r->round_longest_us);
+    out->deliveries_adopted = atomic_load(&r->deliveries_adopted);
 }
 
 static size_t red_pending(al_state *s)
