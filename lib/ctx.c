@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fingerprint.h"
 #include "gate.h"
 #include "health.h"
 #include "latency.h"
@@ -331,6 +332,7 @@ static int open_state(alert_ctx *ctx, alert_error *err)
     f.threaded = c->worker_threads > 0;
     f.log = fleet_log;
     f.log_ud = ctx;
+    al_config_fingerprint(c, f.fingerprint);
     if (f.sync_ms < 1)
         f.sync_ms = 1;
     if (f.timeout_ms < 1)

@@ -31,6 +31,9 @@ struct rop {
     char *tag;                  /* the done callback's: what the op answers */
     int64_t i64;                /* the done callback's */
     redisReply *reply;
+    int wait_reconnect;         /* no connection: kept until the coordinator has really tried
+                                   to reconnect, rather than answered at once (a claim asked
+                                   again after a lost reply) */
 };
 
 typedef struct rlist {
@@ -44,6 +47,7 @@ typedef struct pending {
     int64_t posted_ms;
     int answered;
     int answer;
+    int asked_again;            /* the claim was posted again after a failed round */
 } pending;
 
 struct redis_state {
@@ -86,8 +90,7 @@ struct redis_state {
     /* ops: observability (alert_stats version 2) and the warnings of FLEET.md */
     _Atomic uint64_t round_longest_us, deliveries_adopted;
     int said_policy;            /* the maxmemory-policy warning, once per connection */
-    char fingerprint[17];       /* this replica's config hash (hex), published in its heartbeat */
-    char *fingerprint_differs;  /* the other replica's instance id last warned about (coordinator) */
+    char fingerprint_differs[128];  /* the replica last warned about for another config */
 };
 
 /* EVALSHA of lua (a static string; each feature file keeps its own) with one key

@@ -132,6 +132,9 @@ typedef struct al_fleet_conf {
     int threaded;               /* a coordinator thread; 0: rounds run in al_state_round */
     void (*log)(void *ud, int level, const char *msg);     /* called on the worker */
     void *log_ud;
+    /* ops: a hash of the effective config (16 hex, "" for none), published so that
+     * replicas of different configurations are warned about */
+    char fingerprint[17];
 } al_fleet_conf;
 
 /* Parses "redis://[user:password@]host[:port][/db]" into c's host, port, username,
