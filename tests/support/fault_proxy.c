@@ -137,6 +137,7 @@ static void *proxy_main(void *arg)
         int stopping = p->stopping;
         fproxy_mode mode = p->mode;
         int delay = p->delay_ms;
+        int upstream_port = p->upstream_port;
         pthread_mutex_unlock(&p->lock);
         if (stopping)
             break;
@@ -160,7 +161,7 @@ static void *proxy_main(void *arg)
                 continue;
             }
             if (q->upstream < 0 && mode != FP_BLACKHOLE) {
-                q->upstream = connect_upstream(p->upstream_port);
+                q->upstream = connect_upstream(upstream_port);
                 if (q->upstream < 0) {
                     pair_close(q);      /* upstream down: refused, as Redis itself would be */
                     continue;
@@ -301,6 +302,14 @@ void fproxy_set(fproxy *p, fproxy_mode mode, int delay_ms)
     pthread_mutex_lock(&p->lock);
     p->mode = mode;
     p->delay_ms = delay_ms;
+    pthread_mutex_unlock(&p->lock);
+    wake(p);
+}
+
+void fproxy_set_upstream(fproxy *p, int upstream_port)
+{
+    pthread_mutex_lock(&p->lock);
+    p->upstream_port = upstream_port;
     pthread_mutex_unlock(&p->lock);
     wake(p);
 }

@@ -25,6 +25,8 @@ int fproxy_port(const fproxy *p);
  * discarded cannot carry a protocol any more: it is closed when the mode goes back to
  * FP_PASS or FP_DELAY (as a healed network resets a half-dead connection). */
 void fproxy_set(fproxy *p, fproxy_mode mode, int delay_ms);
+/* Where new upstream connections go (a Redis restarted on another port). */
+void fproxy_set_upstream(fproxy *p, int upstream_port);
 /* Replies discarded in FP_DROP_REPLIES (chunks read from upstream and dropped). */
 uint64_t fproxy_replies_dropped(fproxy *p);
 /* Requests forwarded upstream (chunks), in any mode. */
