@@ -192,13 +192,15 @@ static struct timeval tv_of(int64_t ms)
 
 static void co_disconnect(redis_state *r, const char *why)
 {
+    char reason[160];               /* why may be the context's errstr: copied before the free */
+    snprintf(reason, sizeof reason, "%s", why && *why ? why : "connection closed");
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;
     }
     if (atomic_exchange(&r->connected, 0)) {
         co_log(r, ALERT_LOG_WARNING, "fleet: lost Redis at %s:%d (%s); this replica decides alone "
-               "until it is back", r->conf.host, r->conf.port, why);
+               "until it is back", r->conf.host, r->conf.port, reason);
         r->said_down = 1;
     }
 }
