@@ -194,8 +194,8 @@ int main(int argc, char **argv)
         alert_stats st = ALERT_STATS_INIT;
         alert_flush(replica[i], 5000);
         alert_stats_get(replica[i], &st);
-        printf("  %s: deliveries %llu (Slack and console), claims won %llu, lost %llu (held back: another replica "
-               "sent it), unanswered %llu (sent alone)\n", names[i],
+        printf("  %s: deliveries %llu (Slack and console), claims won %llu, lost %llu (held "
+               "back: another replica sent it), unanswered %llu (sent alone)\n", names[i],
                (unsigned long long)st.deliveries_ok, (unsigned long long)st.fleet_claims_won,
                (unsigned long long)st.fleet_claims_lost,
                (unsigned long long)st.fleet_claims_unanswered);

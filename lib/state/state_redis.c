@@ -758,7 +758,8 @@ static int red_claim(al_state *s, const char *claim, int64_t now_ms, rop *(*make
         return ALERT_OK;
     }
     pending *p = e->value;
-    if (p->answered && p->answer < 0 && !p->asked_again && now_ms - p->posted_ms < r->conf.claim_ms) {
+    if (p->answered && p->answer < 0 && !p->asked_again &&
+        now_ms - p->posted_ms < r->conf.claim_ms) {
         /* The round failed: Redis slow, gone, or its reply lost after the script ran.
          * Ask once more, on the next connection (the coordinator's first reconnect
          * attempt): a claim this replica already holds is answered "won" by the script,

@@ -167,7 +167,8 @@ static void *proxy_main(void *arg)
                     continue;
                 }
             }
-            if (dir_flush(&q->up, q->upstream, now) < 0 || dir_flush(&q->down, q->client, now) < 0) {
+            if (dir_flush(&q->up, q->upstream, now) < 0 ||
+                dir_flush(&q->down, q->client, now) < 0) {
                 pair_close(q);
                 continue;
             }
@@ -215,7 +216,7 @@ static void *proxy_main(void *arg)
                 }
                 atomic_fetch_add(&p->accepted, 1);
                 p->pairs[slot].client = fd;
-                p->pairs[slot].upstream = -1;       /* connected on the next turn, unless black-holed */
+                p->pairs[slot].upstream = -1;   /* connected next turn, unless black-holed */
                 continue;
             }
             pair *q = &p->pairs[who[k] / 2];
@@ -265,7 +266,8 @@ fproxy *fproxy_start(int upstream_port)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
     if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(p->listen_fd, 16) != 0 || getsockname(p->listen_fd, (struct sockaddr *)&a, &len) != 0 ||
+        listen(p->listen_fd, 16) != 0 ||
+        getsockname(p->listen_fd, (struct sockaddr *)&a, &len) != 0 ||
         pipe(p->wake) != 0) {
         if (p->listen_fd >= 0)
             close(p->listen_fd);
