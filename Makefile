@@ -57,6 +57,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
 MAN3 := $(sort $(wildcard man/man3/*.3))
 MAN5 := $(sort $(wildcard man/man5/*.5))
+MAN7 := $(sort $(wildcard man/man7/*.7))
 
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
@@ -216,7 +217,7 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
-	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
+	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 include/alerting.h $(DESTDIR)$(INCDIR)/alerting.h
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION)
 	ln -sf libalerting.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -225,13 +226,15 @@ install: all
 	install -m 644 $(PCFILE) $(DESTDIR)$(PCDIR)/libalerting.pc
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/alerting.h $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libalerting.so \
 	    $(DESTDIR)$(LIBDIR)/libalerting.a $(DESTDIR)$(PCDIR)/libalerting.pc
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
 clean:
 	rm -rf $(B)

@@ -249,7 +249,7 @@ ALERT_API int alert_config_add_transport(alert_config *cfg, const char *name,
                                          const alert_transport *t, void *userdata);
 
 /* ---- observability ------------------------------------------------------- */
-#define ALERT_STATS_VERSION 1
+#define ALERT_STATS_VERSION 2
 typedef struct alert_stats {
     uint32_t version;
     uint64_t requests_started, requests_inflight;
@@ -259,8 +259,15 @@ typedef struct alert_stats {
     uint64_t requests_rejected;
     uint64_t events_dropped;
     uint64_t destinations_dead;
+    /* version 2: fleet mode (all 0 without Redis) */
+    uint64_t fleet_connected;
+    uint64_t fleet_rounds, fleet_round_errors;
+    uint64_t fleet_claims_won, fleet_claims_lost, fleet_claims_unanswered;
+    uint64_t fleet_deliveries_adopted;
+    uint64_t fleet_round_longest_us;
 } alert_stats;
-#define ALERT_STATS_INIT { ALERT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define ALERT_STATS_INIT { ALERT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+                           0, 0, 0, 0, 0, 0, 0, 0 }
 ALERT_API int alert_stats_init(alert_stats *s, unsigned version);
 ALERT_API int alert_stats_get(alert_ctx *ctx, alert_stats *out);
 

@@ -2,6 +2,7 @@
 #include "ctx.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fingerprint.h"
 #include "gate.h"
 #include "health.h"
 #include "latency.h"
@@ -330,6 +332,7 @@ static int open_state(alert_ctx *ctx, alert_error *err)
     f.threaded = c->worker_threads > 0;
     f.log = fleet_log;
     f.log_ud = ctx;
+    al_config_fingerprint(c, f.fingerprint);
     if (f.sync_ms < 1)
         f.sync_ms = 1;
     if (f.timeout_ms < 1)
@@ -622,9 +625,21 @@ int alert_stats_get(alert_ctx *ctx, alert_stats *out)
     s.requests_rejected = atomic_load(&ctx->n.requests_rejected);
     s.events_dropped = al_inflight_dropped_events(ctx->inflight) + al_evqueue_dropped(&ctx->events);
     s.destinations_dead = atomic_load(&ctx->n.destinations_dead);
+    al_fleet_stats fs;
+    al_state_fleet_stats(ctx->state, &fs);
+    s.fleet_connected = (uint64_t)fs.connected;
+    s.fleet_rounds = fs.rounds;
+    s.fleet_round_errors = fs.round_errors;
+    s.fleet_claims_won = fs.claims_won;
+    s.fleet_claims_lost = fs.claims_lost;
+    s.fleet_claims_unanswered = fs.claims_unanswered;
+    s.fleet_deliveries_adopted = fs.deliveries_adopted;
+    s.fleet_round_longest_us = fs.round_longest_us;
     /* a caller built against an older, shorter struct gets only what it knows: the size
      * of each version, as versions are added */
-    static const size_t size_of_version[ALERT_STATS_VERSION + 1] = { 0, sizeof(alert_stats) };
+    static const size_t size_of_version[ALERT_STATS_VERSION + 1] = {
+        0, offsetof(alert_stats, fleet_connected), sizeof(alert_stats)
+    };
     memcpy(out, &s, size_of_version[out->version]);
     return ALERT_OK;
 }

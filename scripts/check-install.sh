@@ -115,7 +115,7 @@ check "pkgconfig/libalerting.pc: version $V, prefix $PREFIX" pc_ok
 
 man_ok() {
     n=0
-    for page in "$ROOT"/man/man3/*.3 "$ROOT"/man/man5/*.5; do
+    for page in "$ROOT"/man/man3/*.3 "$ROOT"/man/man5/*.5 "$ROOT"/man/man7/*.7; do
         [ -f "$page" ] || continue
         section=${page##*.}
         [ -f "$MAN/man$section/$(basename "$page")" ] || {

@@ -108,6 +108,7 @@ awk '
 
 MAN3=$(ls man/man3/*.3 2>/dev/null)
 MAN5=$(ls man/man5/*.5 2>/dev/null)
+MAN7=$(ls man/man7/*.7 2>/dev/null)
 
 # ---------------------------------------------------------------------------
 # (a) exports of the shared library
@@ -314,7 +315,7 @@ check_lint() {
     fi
     bad=0
     n=0
-    for p in $MAN3 $MAN5; do
+    for p in $MAN3 $MAN5 $MAN7; do
         n=$((n + 1))
         out=$(mandoc -Tlint -W warning "$p" 2>&1)
         rc=$?

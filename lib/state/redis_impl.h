@@ -32,6 +32,9 @@ struct rop {
     int64_t i64;                /* the done callback's */
     redisReply *reply;
     void *ud;                   /* the done callback's (fleet health: its al_fleet_client) */
+    int wait_reconnect;         /* no connection: kept until the coordinator has really tried
+                                   to reconnect, rather than answered at once (a claim asked
+                                   again after a lost reply) */
 };
 
 typedef struct rlist {
@@ -45,6 +48,7 @@ typedef struct pending {
     int64_t posted_ms;
     int answered;
     int answer;
+    int asked_again;            /* the claim was posted again after a failed round */
 } pending;
 
 struct redis_state {
@@ -89,6 +93,10 @@ struct redis_state {
     void *money;
     /* fleet deliveries: redis_outbox.c's worker-side state (freed by al_redis_outbox_free) */
     struct redis_delivery *delivery;
+    /* ops: observability (alert_stats version 2) and the warnings of FLEET.md */
+    _Atomic uint64_t round_longest_us, deliveries_adopted;
+    int said_policy;            /* the maxmemory-policy warning, once per connection */
+    char fingerprint_differs[128];  /* the replica last warned about for another config */
 };
 
 /* EVALSHA of lua (a static string; each feature file keeps its own) with one key

@@ -132,6 +132,9 @@ typedef struct al_fleet_conf {
     int threaded;               /* a coordinator thread; 0: rounds run in al_state_round */
     void (*log)(void *ud, int level, const char *msg);     /* called on the worker */
     void *log_ud;
+    /* ops: a hash of the effective config (16 hex, "" for none), published so that
+     * replicas of different configurations are warned about */
+    char fingerprint[17];
 } al_fleet_conf;
 
 /* Parses "redis://[user:password@]host[:port][/db]" into c's host, port, username,
@@ -154,6 +157,9 @@ void al_state_round(al_state *s, int64_t now_ms);
 typedef struct al_fleet_stats {
     int on, connected;
     uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
+    /* ops (alert_stats version 2): the longest round in real time (in poll mode, what
+     * Redis cost a worker pass); deliveries adopted (set by the adoption code) */
+    uint64_t round_longest_us, deliveries_adopted;
 } al_fleet_stats;
 void al_state_fleet_stats(al_state *s, al_fleet_stats *out);
 /* Claims asked and not yet answered. */

@@ -33,6 +33,7 @@
 #define SETTLE_QUEUE_MAX 100000     /* settles kept for a Redis that is away; older ones go */
 #define RECONNECT_MIN_MS 250
 #define RECONNECT_MAX_MS 5000
+#define FINGERPRINT_EVERY 64        /* rounds between two checks of the others' configs */
 
 /* ---- the scripts ----------------------------------------------------------------- */
 
@@ -99,6 +100,23 @@ static const char lua_step_settle[] =
     "return 0\n";
 
 
+
+/* Config fingerprints of the live replicas. KEYS[1] the hash (instance -> fingerprint);
+ * ARGV: me, my fingerprint, replica key prefix. Records mine, forgets replicas whose
+ * heartbeat is gone, and returns "<instance>|<fingerprint>" of a live replica whose
+ * fingerprint differs, or "". */
+static const char lua_fingerprints[] =
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "local other = ''\n"
+    "for i = 1, #all, 2 do\n"
+    "  local who, fp = all[i], all[i + 1]\n"
+    "  if who ~= ARGV[1] then\n"
+    "    if redis.call('EXISTS', ARGV[3] .. who) == 0 then redis.call('HDEL', KEYS[1], who)\n"
+    "    elseif fp ~= ARGV[2] and other == '' then other = who .. '|' .. fp end\n"
+    "  end\n"
+    "end\n"
+    "return other\n";
 
 /* ---- operations between the worker and the coordinator ---------------------------- */
 
@@ -174,8 +192,8 @@ static struct timeval tv_of(int64_t ms)
 
 static void co_disconnect(redis_state *r, const char *reason)
 {
-    char why[160];
-    snprintf(why, sizeof why, "%s", reason);    /* it may be r->c's own errstr */
+    char why[160];                  /* reason may be r->c's own errstr: copied before the free */
+    snprintf(why, sizeof why, "%s", reason && *reason ? reason : "connection closed");
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;
@@ -194,11 +212,62 @@ static redisReply *co_command(redis_state *r, int64_t deadline, int argc, const 
     return redisCommandArgv(r->c, argc, argv, NULL);
 }
 
+static const char *script_sha(redis_state *r, const char *lua, int64_t deadline);
+
+/* FLEET.md's warnings on what this Redis is and who shares it, checked at connect and
+ * now and then; each said once per change, never per round. A Redis that refuses CONFIG
+ * (managed services rename it) is taken as it is. */
+static void co_check_policy(redis_state *r, int64_t deadline)
+{
+    const char *argv[3] = { "CONFIG", "GET", "maxmemory-policy" };
+    redisReply *rep = co_command(r, deadline, 3, argv);
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING) {
+        int evicts = strncmp(rep->element[1]->str, "allkeys-", 8) == 0;
+        if (evicts && !r->said_policy)
+            co_log(r, ALERT_LOG_WARNING, "fleet: Redis at %s:%d has maxmemory-policy %s: it may "
+                   "evict the fleet's keys (marks, claims, mirrored deliveries); use noeviction "
+                   "or a volatile-* policy", r->conf.host, r->conf.port, rep->element[1]->str);
+        r->said_policy = evicts;
+    }
+    freeReplyObject(rep);
+}
+
+static void co_check_fingerprints(redis_state *r, int64_t deadline)
+{
+    if (!r->conf.fingerprint[0])
+        return;
+    const char *sha = script_sha(r, lua_fingerprints, deadline);
+    if (!sha)
+        return;
+    char key[256];
+    snprintf(key, sizeof key, "%sfingerprints", r->prefix);
+    const char *argv[7] = { "EVALSHA", sha, "1", key, r->conf.instance, r->conf.fingerprint,
+                            r->replica_prefix };
+    redisReply *rep = co_command(r, deadline, 7, argv);
+    if (rep && rep->type == REDIS_REPLY_STRING) {
+        if (!rep->str[0]) {
+            r->fingerprint_differs[0] = '\0';
+        } else if (strcmp(rep->str, r->fingerprint_differs) != 0) {
+            snprintf(r->fingerprint_differs, sizeof r->fingerprint_differs, "%s", rep->str);
+            char *bar = strrchr(rep->str, '|');
+            if (bar)
+                *bar = '\0';
+            co_log(r, ALERT_LOG_WARNING, "fleet: replica %s runs another configuration than "
+                   "this one (config fingerprint %s, here %s): the fleet may decide differently "
+                   "depending on which replica sees an event", rep->str, bar ? bar + 1 : "?",
+                   r->conf.fingerprint);
+        }
+    }
+    freeReplyObject(rep);
+}
+
+/* 0 connected, -1 failed, -2 not tried (waiting between attempts) */
 static int co_connect(redis_state *r, int64_t deadline)
 {
     int64_t now = real_ms();
     if (now < r->reconnect_at_ms)
-        return -1;
+        return -2;
     r->c = redisConnectWithTimeout(r->conf.host, r->conf.port, tv_of(deadline - now));
     const char *why = NULL;
     if (!r->c || r->c->err) {
@@ -262,6 +331,15 @@ static int co_connect(redis_state *r, int64_t deadline)
     }
     r->reconnect_wait_ms = 0;
     r->n_loaded = 0;                    /* scripts are loaded again on first use */
+    co_check_policy(r, deadline);
+    if (!r->c->err) {
+        /* the heartbeat first, so that the others see this replica as live */
+        char hb[24];
+        snprintf(hb, sizeof hb, "%lld", (long long)r->conf.takeover_ms);
+        const char *beat[5] = { "SET", r->heartbeat_key, "1", "PX", hb };
+        freeReplyObject(co_command(r, deadline, 5, beat));
+        co_check_fingerprints(r, deadline);
+    }
     atomic_store(&r->connected, 1);
     co_log(r, r->said_down ? ALERT_LOG_WARNING : ALERT_LOG_INFO, "fleet: %s Redis at %s:%d as %s",
            r->said_down ? "back on" : "connected to", r->conf.host, r->conf.port, r->conf.instance);
@@ -305,7 +383,7 @@ static const char *script_sha(redis_state *r, const char *lua, int64_t deadline)
 
 /* Sends the posted operations and a heartbeat as one pipeline; answers go to doneq,
  * unanswered settles to retry. Bounded by fleet_timeout of real time. */
-static void co_round(redis_state *r)
+static void co_round_once(redis_state *r)
 {
     int64_t deadline = real_ms() + r->conf.timeout_ms;
     pthread_mutex_lock(&r->lock);
@@ -318,12 +396,17 @@ static void co_round(redis_state *r)
         ops = rlist_take(&r->retry);
     }
     atomic_fetch_add(&r->rounds, 1);
-    if (!r->c && co_connect(r, deadline) != 0) {
+    int connect_rc = r->c ? 0 : co_connect(r, deadline);
+    if (connect_rc != 0) {
         /* no Redis: claims are answered "won" by the worker at once; settles wait */
         for (rop *o = ops, *next; o; o = next) {
             next = o->next;
             if (o->retry && r->retry.n < SETTLE_QUEUE_MAX) {
                 rlist_push(&r->retry, o);
+            } else if (o->wait_reconnect && connect_rc == -2) {
+                pthread_mutex_lock(&r->lock);
+                rlist_push(&r->outq, o);        /* for the next attempt */
+                pthread_mutex_unlock(&r->lock);
             } else {
                 pthread_mutex_lock(&r->lock);
                 rlist_push(&r->doneq, o);
@@ -331,6 +414,10 @@ static void co_round(redis_state *r)
             }
         }
         return;
+    }
+    if (atomic_load(&r->rounds) % FINGERPRINT_EVERY == 0) {
+        co_check_policy(r, deadline);
+        co_check_fingerprints(r, deadline);
     }
     char hb[24];
     snprintf(hb, sizeof hb, "%lld", (long long)r->conf.takeover_ms);
@@ -398,6 +485,25 @@ static void co_round(redis_state *r)
         co_disconnect(r, "scripts flushed");    /* reconnecting loads them again */
         r->reconnect_at_ms = 0;
     }
+}
+
+static int64_t real_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A round, timed: its longest duration is what a frozen Redis can cost a worker pass in
+ * poll mode (FLEET.md: never more than fleet_timeout). */
+static void co_round(redis_state *r)
+{
+    int64_t start = real_us();
+    co_round_once(r);
+    uint64_t took = (uint64_t)(real_us() - start);
+    uint64_t longest = atomic_load(&r->round_longest_us);
+    while (took > longest && !atomic_compare_exchange_weak(&r->round_longest_us, &longest, took))
+        ;
 }
 
 static void *co_main(void *arg)
@@ -654,6 +760,24 @@ static int red_claim(al_state *s, const char *claim, int64_t now_ms, rop *(*make
         return ALERT_OK;
     }
     pending *p = e->value;
+    if (p->answered && p->answer < 0 && !p->asked_again &&
+        now_ms - p->posted_ms < r->conf.claim_ms) {
+        /* The round failed: Redis slow, gone, or its reply lost after the script ran.
+         * Ask once more, on the next connection (the coordinator's first reconnect
+         * attempt): a claim this replica already holds is answered "won" by the script,
+         * so a lost reply is neither a loss nor a duplicate. Failing again, it is won. */
+        rop *o = make(r, ud);
+        if (o && (o->tag = al_strdup(claim))) {
+            p->answered = 0;
+            p->asked_again = 1;
+            o->done = claim_done;
+            o->wait_reconnect = 1;
+            al_redis_post(r, o, atomic_load(&r->connected));
+            *out = AL_CLAIM_PENDING;
+            return ALERT_OK;
+        }
+        rop_free(o);                    /* no memory to ask again: won, below */
+    }
     if (p->answered && p->answer >= 0) {
         *out = p->answer;
         atomic_fetch_add(*out == AL_CLAIM_WON ? &r->claims_won : &r->claims_lost, 1);
@@ -831,6 +955,8 @@ static void red_stats(al_state *s, al_fleet_stats *out)
     out->claims_won = atomic_load(&r->claims_won);
     out->claims_lost = atomic_load(&r->claims_lost);
     out->claims_unanswered = atomic_load(&r->claims_unanswered);
+    out->round_longest_us = atomic_load(&r->round_longest_us);
+    out->deliveries_adopted = atomic_load(&r->deliveries_adopted);
 }
 
 static size_t red_pending(al_state *s)

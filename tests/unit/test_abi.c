@@ -43,7 +43,9 @@ AT(alert_delivery, attempt, 80);
 AT(alert_transport, send, 8);
 AT(alert_stats, requests_started, 8);
 AT(alert_stats, destinations_dead, 112);
-_Static_assert(sizeof(alert_stats) == 120, "alert_stats");
+AT(alert_stats, fleet_connected, 120);
+AT(alert_stats, fleet_round_longest_us, 176);
+_Static_assert(sizeof(alert_stats) == 184, "alert_stats");
 
 static void codes_are_fixed(void **state)
 {

@@ -213,6 +213,14 @@ class Stats:
     requests_rejected: int = 0
     events_dropped: int = 0
     destinations_dead: int = 0
+    fleet_connected: int = 0
+    fleet_rounds: int = 0
+    fleet_round_errors: int = 0
+    fleet_claims_won: int = 0
+    fleet_claims_lost: int = 0
+    fleet_claims_unanswered: int = 0
+    fleet_deliveries_adopted: int = 0
+    fleet_round_longest_us: int = 0
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -36,7 +36,7 @@ ALERT_SPEND_VERSION = 1
 ALERT_BUDGET_VERSION = 1
 ALERT_DELIVERY_VERSION = 1
 ALERT_TRANSPORT_VERSION = 1
-ALERT_STATS_VERSION = 1
+ALERT_STATS_VERSION = 2
 
 # ---- callbacks -----------------------------------------------------------------------
 alert_clock_fn = CFUNCTYPE(c_int64, c_void_p)
@@ -193,6 +193,10 @@ STATS_FIELDS = (
     "requests_rejected",
     "events_dropped",
     "destinations_dead",
+    # version 2: fleet mode
+    "fleet_connected", "fleet_rounds", "fleet_round_errors",
+    "fleet_claims_won", "fleet_claims_lost", "fleet_claims_unanswered",
+    "fleet_deliveries_adopted", "fleet_round_longest_us",
 )
 
 
