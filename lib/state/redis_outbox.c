@@ -121,7 +121,7 @@ typedef struct redis_delivery {
     int64_t next_member_ms; /* real ms */
     strv rows;              /* adopted rows (JSON), for the worker */
     strv drops;             /* idempotency keys adopted from this replica */
-    uint64_t adopted;
+    _Atomic uint64_t adopted;   /* read by alert_stats_get on any thread */
     int left;
 } redis_delivery;
 
@@ -410,7 +410,7 @@ int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
     strv_free(&d->drops);
     int rc = ALERT_OK;
     for (size_t i = 0; i < d->rows.n; i++) {
-        d->adopted++;
+        atomic_fetch_add(&d->adopted, 1);
         int c = row_of(d->rows.v[i], adopt, ud);
         if (c && rc == ALERT_OK)
             rc = c;
@@ -439,5 +439,5 @@ void al_redis_fleet_leave(al_state *s)
 uint64_t al_redis_fleet_adopted(al_state *s)
 {
     redis_state *r = (redis_state *)s;
-    return r->delivery ? r->delivery->adopted : 0;
+    return r->delivery ? atomic_load(&r->delivery->adopted) : 0;
 }

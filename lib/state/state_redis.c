@@ -956,7 +956,7 @@ static void red_stats(al_state *s, al_fleet_stats *out)
     out->claims_lost = atomic_load(&r->claims_lost);
     out->claims_unanswered = atomic_load(&r->claims_unanswered);
     out->round_longest_us = atomic_load(&r->round_longest_us);
-    out->deliveries_adopted = atomic_load(&r->deliveries_adopted);
+    out->deliveries_adopted = atomic_load(&r->deliveries_adopted) + al_redis_fleet_adopted(s);
 }
 
 static size_t red_pending(al_state *s)

@@ -306,6 +306,7 @@ static void destroyed_replica_hands_over(void **state)
         alert_stats_get(ctx, &s);
     }
     assert_int_equal(s.deliveries_ok, 10);
+    assert_int_equal(s.fleet_deliveries_adopted, 10);   /* alert_stats says who sent them */
     alert_ctx_destroy(ctx);
     assert_int_equal(mirrored(r), 0);
     rcv_stop(rv);
