@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Fleet mode, the money part, against a real redis-server: tracked budgets judged on
- * the fleet's spend, once-only marks claimed for the fleet, (Redis down and epoch re-seed:
- * see docs-fleet-money.md, not yet covered here). Replicas of one config in this process, one injected clock,
- * alert_poll. */
+ * the fleet's spend, once-only marks claimed for the fleet, spend caught up after Redis
+ * comes back and re-seeded after it restarts empty. Replicas of one config in this
+ * process, one injected clock, alert_poll. */
 
 #include <fcntl.h>
+#include <time.h>
 
 #include "fleet.h"
 
@@ -107,6 +108,150 @@ static void crossing_made_of_two_replicas(void **state)
     redis_stop(r);
 }
 
+/* Stops r's redis-server. keep: SHUTDOWN SAVE writes its data to r->dir, where the
+ * restart finds it (Redis down, then back); else it comes back empty (a new epoch). */
+static void redis_down(redis_proc *r, int keep)
+{
+    freeReplyObject(redis_do(r, keep ? "SHUTDOWN SAVE" : "SHUTDOWN NOSAVE"));
+    assert_int_equal(waitpid(r->pid, NULL, 0), r->pid);
+    r->pid = 0;
+}
+
+/* Starts redis-server again on r's port and directory; waits until it answers PING. */
+static void redis_up(redis_proc *r)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    r->pid = fork();
+    assert_true(r->pid >= 0);
+    if (r->pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--dir", r->dir, "--daemonize", "no",
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 1000; i++) {
+        struct timeval tv = { 0, 200000 };
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+        int ok = 0;
+        if (c && !c->err) {
+            redisReply *rep = redisCommand(c, "PING");
+            ok = rep && rep->type == REDIS_REPLY_STATUS;
+            freeReplyObject(rep);
+        }
+        redisFree(c);
+        if (ok)
+            return;
+        assert_int_equal(waitpid(r->pid, NULL, WNOHANG), 0);
+        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a process to start */
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("redis-server did not start again");
+}
+
+/* Polls every replica until each has logged that it is back on Redis (the coordinator
+ * reconnects on its real-time back-off, not on the injected clock), bounded by about
+ * 10 s of real time, like h_spawn waits for a process to start. back_before: the
+ * count of "back on Redis" lines before this outage. */
+static void wait_back(fleet *f, int back_before)
+{
+    for (int i = 0; i < 1000; i++) {
+        for (int k = 0; k < f->n; k++)
+            assert_int_equal(alert_poll(f->ctx[k], 0), ALERT_OK);
+        if (f_logged(f, "back on Redis") >= back_before + f->n)
+            return;
+        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a reconnect */
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the replicas did not reconnect to Redis");
+}
+
+/* How many replicas' cumulative spend the fleet total holds. */
+static long long fleet_fields(const redis_proc *r)
+{
+    redisReply *keys = redis_do(r, "KEYS *fspend:*");
+    assert_non_null(keys);
+    assert_int_equal(keys->elements, 1);
+    redisReply *n = redis_do(r, "HLEN %s", keys->element[0]->str);
+    assert_non_null(n);
+    long long v = n->integer;
+    freeReplyObject(n);
+    freeReplyObject(keys);
+    return v;
+}
+
+/* Redis down while both replicas spend ($60 and $30 more, none over $100 alone), then
+ * back with its data: each replica's spend is counted exactly once (the retried posts
+ * change nothing twice), no new epoch, and the next $15 crosses $100 for the fleet once. */
+static void spend_caught_up_once_after_redis_returns(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = tracked(2, r->port, "    budget_alert_thresholds: [100]\n");
+    spend(f->ctx[0], 30);
+    f_advance(f, 1000);
+    assert_int_equal(fleet_total(r), 30LL * 1000000000LL);
+    redis_down(r, 1);
+    spend(f->ctx[0], 30);
+    spend(f->ctx[1], 30);
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Budget Crossed"), 0);
+    int back = f_logged(f, "back on Redis");
+    redis_up(r);
+    wait_back(f, back);
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    assert_int_equal(fleet_total(r), 90LL * 1000000000LL);
+    assert_int_equal(fleet_fields(r), 3);      /* "t" and one cumulative per replica */
+    assert_int_equal(f_logged(f, "a new epoch"), 0);
+    assert_int_equal(f_count(f, "Budget Crossed"), 0);
+    spend(f->ctx[1], 15);                       /* $45 here, $60 there: $105 for the fleet */
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    assert_int_equal(fleet_total(r), 105LL * 1000000000LL);
+    assert_int_equal(f_count(f, "Budget Crossed"), 1);
+    assert_int_equal(rcv_count(f->rcv), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* Redis restarted empty (a new epoch): each replica posts its own period spend again,
+ * with no new spend to carry it, so the fleet total is re-seeded exactly; then a
+ * crossing made of both replicas' spend fires once. */
+static void totals_reseeded_after_redis_restarts_empty(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = tracked(2, r->port, "    budget_alert_thresholds: [100]\n");
+    spend(f->ctx[0], 30);
+    spend(f->ctx[1], 20);
+    for (int k = 0; k < 2; k++)
+        f_advance(f, 1000);
+    assert_int_equal(fleet_total(r), 50LL * 1000000000LL);
+    int back = f_logged(f, "back on Redis");
+    redis_down(r, 0);
+    redis_up(r);
+    wait_back(f, back);
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    assert_int_equal(f_logged(f, "a new epoch"), 2);
+    assert_int_equal(fleet_total(r), 50LL * 1000000000LL);
+    spend(f->ctx[1], 55);                       /* $75 here, $30 there: $105 */
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    assert_int_equal(fleet_total(r), 105LL * 1000000000LL);
+    assert_int_equal(f_count(f, "Budget Crossed"), 1);
+    assert_int_equal(rcv_count(f->rcv), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
 /* Failed tracking of one model seen by every replica: one alert for the fleet. */
 static void tracking_failure_once_per_fleet(void **state)
 {
@@ -134,6 +279,8 @@ int main(void)
         cmocka_unit_test(tracked_budget_on_fleet_spend),
         cmocka_unit_test(crossing_made_of_two_replicas),
         cmocka_unit_test(tracking_failure_once_per_fleet),
+        cmocka_unit_test(spend_caught_up_once_after_redis_returns),
+        cmocka_unit_test(totals_reseeded_after_redis_restarts_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
