@@ -174,6 +174,9 @@ static struct timeval tv_of(int64_t ms)
 
 static void co_disconnect(redis_state *r, const char *why)
 {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s", why);       /* why may be r->c's errstr, freed below */
+    why = msg;
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;
