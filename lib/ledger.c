@@ -791,7 +791,7 @@ static int cmp_user(const void *pa, const void *pb)
 /* Today's, this month's and the baseline's spend of one user or of every user with
  * spend this month, sorted by user. */
 static int user_rows(const al_ledger *l, const char *user_id, int32_t today, int baseline_days,
-                     user_row **out, size_t *n_out)
+                     const al_ledger *others, user_row **out, size_t *n_out)
 {
     *out = NULL;
     *n_out = 0;
@@ -806,6 +806,10 @@ static int user_rows(const al_ledger *l, const char *user_id, int32_t today, int
         user_row r = { name_str(l, (uint32_t)id), 0, 0, 0 };
         r.today = al_ledger_get(l, AL_LDIM_USER, user_id, today, today);
         r.month = al_ledger_get(l, AL_LDIM_USER, user_id, month_start, today);
+        if (others) {
+            r.today += al_ledger_get(others, AL_LDIM_USER, user_id, today, today);
+            r.month += al_ledger_get(others, AL_LDIM_TAG, user_id, month_start, month_start);
+        }
         if (baseline_days > 0)
             r.baseline = al_ledger_get(l, AL_LDIM_USER, user_id, base_from, today - 1);
         if (!(r.month > 0))
@@ -835,6 +839,11 @@ static int user_rows(const al_ledger *l, const char *user_id, int32_t today, int
             if (!(m_acc[id] > 0) || !id)
                 continue;
             rows[n++] = (user_row){ name_str(l, id), t_acc[id], m_acc[id], b_acc ? b_acc[id] : 0 };
+            if (others) {
+                user_row *r = &rows[n - 1];
+                r->today += al_ledger_get(others, AL_LDIM_USER, r->user, today, today);
+                r->month += al_ledger_get(others, AL_LDIM_TAG, r->user, month_start, month_start);
+            }
         }
         qsort(rows, n, sizeof *rows, cmp_user);
     } else {
@@ -952,6 +961,13 @@ static int join_end(joined *j, al_marks *m, int rc, al_type type, int64_t now_ms
 int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spend_args *a,
                                    const char *user_id, int64_t now_ms, al_alert **out)
 {
+    return al_user_spend_thresholds_fleet(l, NULL, m, a, user_id, now_ms, out);
+}
+
+int al_user_spend_thresholds_fleet(al_ledger *l, const al_ledger *others, al_marks *m,
+                                   const al_user_spend_args *a, const char *user_id,
+                                   int64_t now_ms, al_alert **out)
+{
     if (!l || !m || !a || !out)
         return ALERT_ERR_INVALID;
     *out = NULL;
@@ -980,7 +996,7 @@ int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spen
 
     user_row *rows;
     size_t n;
-    int rc = user_rows(l, user_id, today, 0, &rows, &n);
+    int rc = user_rows(l, user_id, today, 0, others, &rows, &n);
     if (rc != ALERT_OK)
         return rc;
     joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0, 0 };
@@ -1030,7 +1046,7 @@ int al_user_spend_anomalies_check(al_ledger *l, al_marks *m, const al_user_spend
     snprintf(day_sfx, sizeof day_sfx, "_%04d-%02d-%02d", y % 10000, mo % 100, d % 100);
     user_row *rows;
     size_t n;
-    int rc = user_rows(l, NULL, today, a->baseline_days, &rows, &n);
+    int rc = user_rows(l, NULL, today, a->baseline_days, NULL, &rows, &n);
     if (rc != ALERT_OK)
         return rc;
     joined j = { { AL_BUF_INIT, AL_BUF_INIT }, AL_BUF_INIT, 0, NULL, 0, 0 };

@@ -134,6 +134,12 @@ typedef struct al_user_spend_args {
  * all). */
 int al_user_spend_thresholds_check(al_ledger *l, al_marks *m, const al_user_spend_args *a,
                                    const char *user_id, int64_t now_ms, al_alert **out);
+/* The same on this ledger's spend plus the other replicas' (fleet mode; others NULL:
+ * none): a user's day d in others' dim AL_LDIM_USER, its month in dim AL_LDIM_TAG on
+ * the month's first day. (Anomalies use this ledger alone.) */
+int al_user_spend_thresholds_fleet(al_ledger *l, const al_ledger *others, al_marks *m,
+                                   const al_user_spend_args *a, const char *user_id,
+                                   int64_t now_ms, al_alert **out);
 /* user_spend_anomalies for every user, every user_spend_check_interval: today >= the
  * minimum and (no spend in the baseline days before today, or today > multiplier x
  * (baseline sum / baseline_days)). Once per user per day (key

@@ -1,9 +1,11 @@
 #include "money.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "budget.h"
+#include "calendar.h"
 #include "ctx.h"
 #include "ledger.h"
 #include "dest.h"
@@ -39,7 +41,21 @@ struct al_money {
     int64_t window_ms;          /* the ledger's window */
     uint64_t clamped;           /* event times clamped (logged on the first and every 1000th) */
     uint64_t batch;             /* the last counter batch sent to the state */
+    /* fleet mode: the fleet ledger (FLEET.md "spend ledger") */
+    al_state_cell *fcells;      /* cells of mine not yet posted (names al_malloc'ed) */
+    size_t n_fcells, cap_fcells;
+    uint64_t fseq;              /* the last batch posted */
+    al_ledger *others;          /* the other replicas' spend per user (ledger.h) */
+    struct {                    /* a report waiting for the fleet's window */
+        al_alert *a;
+        int32_t from, to;
+        int n_days;
+        al_ledger *view;
+    } parked[2];                /* 0: N-day, 1: monthly */
 };
+
+#define FLEET_CELLS_MAX 100000  /* cells of mine kept for Redis; more are not posted */
+#define FLEET_MONTH_TTL_MS (62 * DAY_MS)
 
 /* ---- shared state: marks, the ledger, report schedules ------------------------ */
 
@@ -55,11 +71,167 @@ static int mark_get(void *ud, const char *key, char **value_out)
     return al_state_mark_get(ctx->state, key, value_out, al_ctx_now(ctx));
 }
 
+/* ---- fleet mode: the fleet ledger ------------------------------------------------- */
+
+/* A cell of mine for the next batch (coalesced with the last one when the same). */
+static int fleet_cell(al_money *m, int32_t day, int32_t dim, const char *name, double amount)
+{
+    name = name ? name : "";
+    if (m->n_fcells) {
+        al_state_cell *last = &m->fcells[m->n_fcells - 1];
+        if (last->day == day && last->dim == dim && strcmp(last->name, name) == 0) {
+            last->amount += amount;
+            return 0;
+        }
+    }
+    if (m->n_fcells == FLEET_CELLS_MAX)
+        return ALERT_ERR_NOMEM;
+    if (m->n_fcells == m->cap_fcells) {
+        size_t cap = m->cap_fcells ? m->cap_fcells * 2 : 64;
+        al_state_cell *v = al_realloc(m->fcells, cap * sizeof *v);
+        if (!v)
+            return ALERT_ERR_NOMEM;
+        m->fcells = v;
+        m->cap_fcells = cap;
+    }
+    char *copy = al_strdup(name);
+    if (!copy)
+        return ALERT_ERR_NOMEM;
+    m->fcells[m->n_fcells++] = (al_state_cell){ day, dim, copy, amount };
+    return 0;
+}
+
+static void fleet_cells_clear(al_money *m)
+{
+    for (size_t i = 0; i < m->n_fcells; i++)
+        al_free((char *)m->fcells[i].name);
+    m->n_fcells = 0;
+}
+
+static int32_t month_of_day(int32_t day)
+{
+    int y, mo, d;
+    al_civil_from_day(day, &y, &mo, &d);
+    return y * 12 + mo - 1;
+}
+
+/* One batch per day of the cells gathered since the last pass. */
+static void fleet_ledger_post(alert_ctx *ctx)
+{
+    al_money *m = ctx->money;
+    int user_checks = al_type_on(ctx, AL_T_USER_SPEND_THRESHOLDS) &&
+                      (ctx->cfg.daily_spend_per_user_threshold >= 0 ||
+                       ctx->cfg.monthly_spend_per_user_threshold >= 0);
+    size_t done = 0;
+    while (done < m->n_fcells) {
+        int32_t day = m->fcells[done].day;
+        size_t end = done;
+        /* the cells of one day are contiguous enough: a pass rarely spans midnight */
+        while (end < m->n_fcells && m->fcells[end].day == day)
+            end++;
+        /* user thresholds are checked as spend is aggregated: a user's cells go at once */
+        int urgent = 0;
+        for (size_t i = done; i < end && !urgent; i++)
+            urgent = m->fcells[i].dim == AL_LDIM_USER && user_checks;
+        if (al_state_fleet_ledger_add(ctx->state, ++m->fseq, day, month_of_day(day),
+                                      m->fcells + done, end - done, m->window_ms + 7 * DAY_MS,
+                                      FLEET_MONTH_TTL_MS, urgent) != ALERT_OK)
+            al_ctx_error(ctx, "out of memory: spend not posted to the fleet ledger");
+        done = end;
+    }
+    fleet_cells_clear(m);
+}
+
+/* The others' part (fleet minus mine) of a user's day and month, then the thresholds
+ * on the sum: a threshold reached only by several replicas' spend is raised here (and
+ * claimed once for the fleet). */
+static void fleet_user_others(void *ud, const char *user, int32_t day, int32_t month,
+                              int64_t day_others, int64_t month_others)
+{
+    alert_ctx *ctx = ud;
+    al_money *m = ctx->money;
+    int32_t first = al_day_from_civil(month / 12, month % 12 + 1, 1);
+    double d = (double)(day_others > 0 ? day_others : 0) / 1e9;
+    double mo = (double)(month_others > 0 ? month_others : 0) / 1e9;
+    /* the ledger adds: set by adding the difference */
+    al_ledger_add_cell(m->others, day, AL_LDIM_USER, user,
+                       d - al_ledger_get(m->others, AL_LDIM_USER, user, day, day));
+    al_ledger_add_cell(m->others, first, AL_LDIM_TAG, user,
+                       mo - al_ledger_get(m->others, AL_LDIM_TAG, user, first, first));
+    if (!al_type_on(ctx, AL_T_USER_SPEND_THRESHOLDS) || day != al_day_from_ms(m->calendar_ms))
+        return;
+    al_user_spend_args args = { ctx->cfg.daily_spend_per_user_threshold,
+                                ctx->cfg.monthly_spend_per_user_threshold,
+                                ctx->cfg.spend_anomaly_multiplier,
+                                (int)ctx->cfg.spend_anomaly_baseline_days,
+                                ctx->cfg.spend_anomaly_min_spend };
+    al_alert *a = NULL;
+    if (al_user_spend_thresholds_fleet(m->ledger, m->others, m->marks, &args, user, m->calendar_ms,
+                                       &a) == ALERT_OK && a)
+        al_route_alert(ctx, a);
+}
+
+/* A due report goes out built from the fleet's ledger: parked until the window is
+ * read (own ledger's report when Redis does not answer). */
+static void fleet_report_park(alert_ctx *ctx, int which, al_alert *a, int32_t from, int32_t to,
+                              int n_days)
+{
+    al_money *m = ctx->money;
+    if (m->parked[which].a || !(m->parked[which].view = al_ledger_new(to - from + 2))) {
+        al_route_alert(ctx, a);
+        return;
+    }
+    m->parked[which].a = a;
+    m->parked[which].from = from;
+    m->parked[which].to = to;
+    m->parked[which].n_days = n_days;
+    fleet_ledger_post(ctx);             /* my last cells first, in the same round */
+    if (al_state_fleet_ledger_window(ctx->state, which, from, to) != ALERT_OK) {
+        al_ledger_free(m->parked[which].view);
+        m->parked[which].view = NULL;
+        m->parked[which].a = NULL;
+        al_route_alert(ctx, a);
+    }
+}
+
+static void fleet_ledger_cell(void *ud, int64_t tag, int32_t day, int32_t dim, const char *name,
+                              int64_t nano, int ok)
+{
+    alert_ctx *ctx = ud;
+    al_money *m = ctx->money;
+    if (tag < 0 || tag > 1 || !m->parked[tag].a)
+        return;
+    if (name) {
+        al_ledger_load_row(m->parked[tag].view, day, dim, name, (double)nano / 1e9);
+        return;
+    }
+    al_alert *a = m->parked[tag].a, *fleet = NULL;
+    m->parked[tag].a = NULL;
+    if (ok && al_spend_report_build(m->parked[tag].view, m->parked[tag].from, m->parked[tag].to,
+                                    m->parked[tag].n_days, a->at_ms, &fleet) == ALERT_OK &&
+        fleet) {
+        /* the fleet's figures, with the claim and settle of the report that was due */
+        fleet->settle = a->settle;
+        fleet->settle_ud = a->settle_ud;
+        fleet->settle_key = a->settle_key;
+        fleet->fleet_key = a->fleet_key;
+        a->settle_key = NULL;
+        a->fleet_key = NULL;
+        al_alert_free(a);
+        a = fleet;
+    }
+    al_ledger_free(m->parked[tag].view);
+    m->parked[tag].view = NULL;
+    al_route_alert(ctx, a);
+}
+
 static void ledger_sink(void *ud, int32_t day, int32_t dim, const char *name, double amount)
 {
     alert_ctx *ctx = ud;
     al_state_cell c = { day, dim, name, amount };
     al_state_counters_add(ctx->state, ++ctx->money->batch, &c, 1);
+    if (al_state_fleet(ctx->state))
+        fleet_cell(ctx->money, day, dim, name, amount);
 }
 
 /* ---- fleet mode: tracked budgets on the fleet's spend (budget.h) ------------------ */
@@ -80,10 +252,19 @@ static void fleet_total(void *ud, const char *group, int64_t mine, int64_t total
     al_route_alerts(ctx, v, n);
 }
 
+static int reseed_row(void *ud, int32_t day, int32_t dim, const char *name, double amount)
+{
+    return fleet_cell(ud, day, dim, name, amount);
+}
+
 static void fleet_reseed(void *ud)
 {
     alert_ctx *ctx = ud;
     al_budgets_fleet_reseed(ctx->money->budgets);
+    /* the whole own ledger again (what waited is in it: not twice) */
+    fleet_cells_clear(ctx->money);
+    if (al_ledger_export(ctx->money->ledger, reseed_row, ctx->money) != ALERT_OK)
+        al_ctx_error(ctx, "out of memory: the fleet ledger was not re-seeded whole");
 }
 
 static int32_t saved_day(alert_ctx *ctx, const char *name)
@@ -146,11 +327,13 @@ int al_money_new(alert_ctx *ctx, al_money **out)
     m->budgets = al_budgets_new(c->budget_alert_thresholds, texts, c->n_budget_alert_thresholds);
     m->ledger = al_ledger_new(al_ledger_days_for(c->spend_report_days, (int)c->spend_anomaly_baseline_days));
     m->marks = al_marks_new();
-    if (!m->budgets || !m->ledger || !m->marks)
+    m->others = al_ledger_new(33);      /* today's and this month's, per user */
+    if (!m->budgets || !m->ledger || !m->marks || !m->others)
         return ALERT_ERR_NOMEM;
     al_budgets_set_persist(m->budgets, mark_put, mark_get, ctx);
     if (al_state_fleet(ctx->state)) {
-        al_fleet_money_sink sink = { fleet_total, fleet_reseed, ctx };
+        al_fleet_money_sink sink = { fleet_total, fleet_reseed, ctx, fleet_user_others,
+                                     fleet_ledger_cell };
         al_state_fleet_money_sink(ctx->state, &sink);
     }
     al_marks_set_persist(m->marks, mark_put, mark_get, ctx);
@@ -193,6 +376,16 @@ void al_money_free(al_money *m)
     al_budgets_free(m->budgets);
     al_ledger_free(m->ledger);
     al_marks_free(m->marks);
+    al_ledger_free(m->others);
+    fleet_cells_clear(m);
+    al_free(m->fcells);
+    for (int i = 0; i < 2; i++) {
+        /* a report still waiting for the fleet's window: released, raised again */
+        if (m->parked[i].a && m->parked[i].a->settle)
+            m->parked[i].a->settle(m->parked[i].a->settle_ud, m->parked[i].a->settle_key, 0);
+        al_alert_free(m->parked[i].a);
+        al_ledger_free(m->parked[i].view);
+    }
     al_free(m);
 }
 
@@ -308,11 +501,24 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
         al_state_mark_purge(ctx->state, now);
     }
     if (al_type_on(ctx, AL_T_SPEND_REPORTS)) {
-        if (al_spend_report_due(m->ledger, &m->spend_report, ctx->cfg.spend_report_days, now, &a) == ALERT_OK && a)
-            al_route_alert(ctx, a);
+        int fleet = al_state_fleet(ctx->state);
+        if (al_spend_report_due(m->ledger, &m->spend_report, ctx->cfg.spend_report_days, now, &a) == ALERT_OK && a) {
+            if (fleet)
+                fleet_report_park(ctx, 0, a, today - ctx->cfg.spend_report_days, today - 1,
+                                  ctx->cfg.spend_report_days);
+            else
+                al_route_alert(ctx, a);
+        }
         a = NULL;
-        if (al_monthly_report_due(m->ledger, &m->monthly_report, now, &a) == ALERT_OK && a)
-            al_route_alert(ctx, a);
+        if (al_monthly_report_due(m->ledger, &m->monthly_report, now, &a) == ALERT_OK && a) {
+            int32_t prev = month_of_day(today) - 1;
+            int32_t from = al_day_from_civil(prev / 12, prev % 12 + 1, 1);
+            if (fleet)
+                fleet_report_park(ctx, 1, a, from,
+                                  from + al_days_in_month(prev / 12, prev % 12 + 1) - 1, 0);
+            else
+                al_route_alert(ctx, a);
+        }
         if (m->spend_report.last != m->spend_saved) {
             al_state_schedule_put(ctx->state, "spend_report_day", m->spend_report.last);
             m->spend_saved = m->spend_report.last;
@@ -336,6 +542,7 @@ void al_money_tick(alert_ctx *ctx, int64_t now)
     if (al_state_fleet(ctx->state)) {
         al_state_fleet_money_tick(ctx->state);
         al_budgets_fleet_post(m->budgets, fleet_post, ctx);
+        fleet_ledger_post(ctx);
     }
     al_budgets_flush(m->budgets);
 }

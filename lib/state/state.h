@@ -176,6 +176,14 @@ typedef struct al_fleet_money_sink {
     /* Redis lost its data (a new epoch): re-seed what the fleet summed */
     void (*reseed)(void *ud);
     void *ud;
+    /* the fleet ledger (below): the others' spend (the fleet's minus mine) of user on
+     * day and in month (y * 12 + m - 1), in nano-dollars, after a batch of mine */
+    void (*user_others)(void *ud, const char *user, int32_t day, int32_t month,
+                        int64_t day_others, int64_t month_others);
+    /* one cell of the window asked with tag; then once with name NULL: ok 1 the window
+     * is complete, ok 0 no answer (Redis away) */
+    void (*ledger_cell)(void *ud, int64_t tag, int32_t day, int32_t dim, const char *name,
+                        int64_t nano, int ok);
 } al_fleet_money_sink;
 void al_state_fleet_money_sink(al_state *s, const al_fleet_money_sink *sink);
 /* This replica's cumulative spend in group (a tracked budget's period): applied once
@@ -273,5 +281,20 @@ int al_state_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
 void al_state_fleet_leave(al_state *s);
 /* Deliveries adopted from other replicas, ever. */
 uint64_t al_state_fleet_adopted(al_state *s);
+
+/* The fleet ledger: a hash per UTC day ("fledger:d:<day>", fields "<dim>:<name>") and,
+ * for users, per month ("fledger:m:<month>", fields "u:<user>"), summed over the
+ * replicas in nano-dollars. One batch: this replica's cells of day (names as the ledger
+ * gives them, "" for the None team), applied once per seq (increasing per replica) and
+ * refused when Redis is in another epoch than this replica last saw (the re-seed posts
+ * the whole own ledger then, so nothing counts twice). Answers: sink->user_others for
+ * each user of the batch. Kept day_ttl_ms / month_ttl_ms after the last batch.
+ * urgent: in a round now, else at the next fleet_sync_interval. */
+int al_state_fleet_ledger_add(al_state *s, uint64_t seq, int32_t day, int32_t month,
+                              const al_state_cell *v, size_t n, int64_t day_ttl_ms,
+                              int64_t month_ttl_ms, int urgent);
+/* The fleet's cells of the days [from_day, to_day] (at most 62), through
+ * sink->ledger_cell with tag, in an urgent round. */
+int al_state_fleet_ledger_window(al_state *s, int64_t tag, int32_t from_day, int32_t to_day);
 
 #endif
