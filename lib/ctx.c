@@ -535,8 +535,14 @@ int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
 {
     if (!ctx)
         return ALERT_ERR_INVALID;
-    if (ctx->threaded || atomic_load(&ctx->worker_busy) || atomic_load(&ctx->destroying))
-        return ALERT_ERR_STATE;
+    if (ctx->threaded)
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: this context has a worker thread "
+                           "(worker_threads > 0); alert_poll is for worker_threads: 0");
+    if (atomic_load(&ctx->worker_busy))
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: called from inside a worker pass "
+                           "(a transport or log callback)");
+    if (atomic_load(&ctx->destroying))
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: alert_ctx_destroy is running");
     worker_pass(ctx, 0);
     if (timeout_ms > 0 && al_outbox_inflight(ctx->outbox)) {
         al_outbox_wait(ctx->outbox, timeout_ms);
@@ -545,21 +551,33 @@ int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
     return ALERT_OK;
 }
 
+static void flush_timed_out(alert_ctx *ctx, int32_t timeout_ms)
+{
+    al_ctx_fail(ctx, ALERT_ERR_TIMEOUT, "alert_flush: %llu deliveries still queued after %d ms",
+                (unsigned long long)atomic_load(&ctx->n.queue_depth), (int)timeout_ms);
+}
+
 int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
 {
+    int rc;
     if (!ctx)
         return ALERT_ERR_INVALID;
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (atomic_load(&ctx->destroying))
-        return ALERT_ERR_STATE;
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_flush: alert_ctx_destroy is running");
     if (!ctx->threaded) {
         if (atomic_load(&ctx->worker_busy))
-            return ALERT_ERR_STATE;
-        return drive_until_idle(ctx, timeout_ms);
+            return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_flush: called from inside a worker pass "
+                               "(a transport or log callback)");
+        rc = drive_until_idle(ctx, timeout_ms);
+        if (rc == ALERT_ERR_TIMEOUT)
+            flush_timed_out(ctx, timeout_ms);
+        return rc;
     }
-    if (pthread_equal(pthread_self(), ctx->thread))
-        return ALERT_ERR_STATE;     /* from a transport: the worker cannot wait on itself */
+    if (pthread_equal(pthread_self(), ctx->thread))     /* the worker cannot wait on itself */
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_flush: called from the worker thread "
+                           "(a transport or log callback)");
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -573,7 +591,7 @@ int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
     pthread_mutex_unlock(&ctx->lock);
     al_outbox_wakeup(ctx->outbox);
     pthread_mutex_lock(&ctx->lock);
-    int rc = ALERT_OK;
+    rc = ALERT_OK;
     while (ctx->flush_done < ticket && !ctx->stopping) {
         if (pthread_cond_timedwait(&ctx->cond, &ctx->lock, &until) == ETIMEDOUT) {
             rc = ctx->flush_done >= ticket ? ALERT_OK : ALERT_ERR_TIMEOUT;
@@ -581,6 +599,8 @@ int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
         }
     }
     pthread_mutex_unlock(&ctx->lock);
+    if (rc == ALERT_ERR_TIMEOUT)
+        flush_timed_out(ctx, timeout_ms);
     return rc;
 }
 
@@ -601,8 +621,8 @@ const char *alert_ctx_last_error(const alert_ctx *ctx)
 int alert_stats_get(alert_ctx *ctx, alert_stats *out)
 {
     if (!ctx || !out)
-        return ALERT_ERR_INVALID;
-    int rc = al_check_version(out, ALERT_STATS_VERSION);
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_stats_get: out is NULL");
+    int rc = al_ctx_check_version(ctx, "alert_stats_get", "alert_stats", out, ALERT_STATS_VERSION);
     if (rc != ALERT_OK)
         return rc;
     alert_stats s;

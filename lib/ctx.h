@@ -100,5 +100,10 @@ static inline int al_type_on(const alert_ctx *ctx, int t)
 void al_ctx_wake(alert_ctx *ctx);
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
 int al_check_version(const void *p, uint32_t max_version);
+/* Records why a call on ctx failed (alert_ctx_last_error) and returns code; ctx may be NULL. */
+int al_ctx_fail(alert_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* al_check_version, recording the reason: "fn: type version N is not supported". */
+int al_ctx_check_version(alert_ctx *ctx, const char *fn, const char *type, const void *p,
+                         uint32_t max_version);
 
 #endif

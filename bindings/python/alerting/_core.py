@@ -497,7 +497,7 @@ class Alerting:
     def poll(self, timeout_ms: int = 0) -> None:
         """With worker_threads: 0, runs due timers, detectors and deliveries once.
         Raises StateError when the ctx has its own worker thread."""
-        check(self._lib.alert_poll(self._ctx(), int(timeout_ms)), "alert_poll")
+        self._check(self._lib.alert_poll(self._ctx(), int(timeout_ms)), "alert_poll")
 
     def flush(self, timeout_ms: int = 10000) -> None:
         """Sends every delivery that is due now and waits up to timeout_ms (real time) for
@@ -506,6 +506,12 @@ class Alerting:
         rc = self._lib.alert_flush(ctx, int(timeout_ms))
         if rc != n.ALERT_OK:
             raise from_code(rc, self.last_error, "alert_flush")
+
+    def _check(self, rc: int, function: str) -> None:
+        """Raises the exception for a failed call on this ctx, with the library's reason
+        (alert_ctx_last_error) as its detail."""
+        if rc != n.ALERT_OK:
+            raise from_code(rc, self.last_error, function)
 
     @property
     def last_error(self) -> Optional[str]:
@@ -516,7 +522,7 @@ class Alerting:
     def stats(self) -> Stats:
         s = n.alert_stats()
         check(self._lib.alert_stats_init(byref(s), n.ALERT_STATS_VERSION), "alert_stats_init")
-        check(self._lib.alert_stats_get(self._ctx(), byref(s)), "alert_stats_get")
+        self._check(self._lib.alert_stats_get(self._ctx(), byref(s)), "alert_stats_get")
         return Stats(**{name: getattr(s, name) for name in n.STATS_FIELDS})
 
     # -- requests --
@@ -548,7 +554,7 @@ class Alerting:
         req.stream = 1 if stream else 0
         req.start_ms = int(start_ms)
         out = c_uint64()
-        check(lib.alert_on_request_start(self._ctx(), byref(req), byref(out)),
+        self._check(lib.alert_on_request_start(self._ctx(), byref(req), byref(out)),
               "alert_on_request_start")
         return Request(self, out.value)
 
@@ -567,7 +573,7 @@ class Alerting:
         if cost is not None:
             resp.cost = float(cost)
         resp.end_ms = int(end_ms)
-        check(lib.alert_on_request_end(self._ctx(), req_id, byref(resp)), "alert_on_request_end")
+        self._check(lib.alert_on_request_end(self._ctx(), req_id, byref(resp)), "alert_on_request_end")
 
     def failure(self, exc: Optional[BaseException] = None, *, status_code: Optional[int] = None,
                 error_class: Optional[str] = None, message: Optional[str] = None,
@@ -616,7 +622,7 @@ class Alerting:
         f.key_alias = n.text(key_alias)
         f.team_alias = n.text(team_alias)
         f.alerting_metadata_json = _json_text(metadata)
-        check(lib.alert_on_request_failure(self._ctx(), req_id, byref(f)),
+        self._check(lib.alert_on_request_failure(self._ctx(), req_id, byref(f)),
               "alert_on_request_failure")
 
     # -- spend and budgets --
@@ -637,7 +643,7 @@ class Alerting:
             s.tags = arr
             s.tag_count = count
         s.at_ms = int(at_ms)
-        check(lib.alert_on_spend(self._ctx(), byref(s)), "alert_on_spend")
+        self._check(lib.alert_on_spend(self._ctx(), byref(s)), "alert_on_spend")
 
     @staticmethod
     def _set_ids(struct, ids: Mapping[str, Any], fn: str) -> None:
@@ -672,7 +678,7 @@ class Alerting:
         """alert_on_budget: an entity's spend against its budgets (None: no such budget)."""
         b = self._budget("on_budget", entity, entity_id, spend, max_budget, soft_budget,
                          budget_reset_at_ms, alert_emails, ids)
-        check(self._lib.alert_on_budget(self._ctx(), byref(b)), "alert_on_budget")
+        self._check(self._lib.alert_on_budget(self._ctx(), byref(b)), "alert_on_budget")
 
     def set_budget(self, entity: "Entity | int | str", entity_id: Optional[str] = None, *,
                    budget_duration: Optional[str] = None, spend: float = 0.0,
@@ -682,47 +688,47 @@ class Alerting:
         """alert_set_budget: registers a budget for the library to track ("30d", …)."""
         b = self._budget("set_budget", entity, entity_id, spend, max_budget, soft_budget,
                          budget_reset_at_ms, alert_emails, ids)
-        check(self._lib.alert_set_budget(self._ctx(), byref(b), n.text(budget_duration)),
+        self._check(self._lib.alert_set_budget(self._ctx(), byref(b), n.text(budget_duration)),
               "alert_set_budget")
 
     # -- other events --
     def on_db_error(self, error_text: str) -> None:
-        check(self._lib.alert_on_db_error(self._ctx(), n.text(error_text)), "alert_on_db_error")
+        self._check(self._lib.alert_on_db_error(self._ctx(), n.text(error_text)), "alert_on_db_error")
 
     def on_spend_tracking_failure(self, model: Optional[str], error_text: str) -> None:
-        check(self._lib.alert_on_spend_tracking_failure(self._ctx(), n.text(model),
+        self._check(self._lib.alert_on_spend_tracking_failure(self._ctx(), n.text(model),
                                                         n.text(error_text)),
               "alert_on_spend_tracking_failure")
 
     def on_deployment_cooldown(self, deployment: str, reason: Optional[str] = None,
                                cooldown_seconds: int = 0) -> None:
-        check(self._lib.alert_on_deployment_cooldown(self._ctx(), n.text(deployment),
+        self._check(self._lib.alert_on_deployment_cooldown(self._ctx(), n.text(deployment),
                                                      n.text(reason), int(cooldown_seconds)),
               "alert_on_deployment_cooldown")
 
     def on_fallback(self, primary_model: str, fallback_model: str,
                     succeeded: bool = True) -> None:
-        check(self._lib.alert_on_fallback(self._ctx(), n.text(primary_model),
+        self._check(self._lib.alert_on_fallback(self._ctx(), n.text(primary_model),
                                           n.text(fallback_model), 1 if succeeded else 0),
               "alert_on_fallback")
 
     def on_management_event(self, alert_type: str, actor: Any = None,
                             details: Any = None) -> None:
         """new_model_added, new_virtual_key_created, …; actor and details: dicts or JSON."""
-        check(self._lib.alert_on_management_event(self._ctx(), n.text(alert_type),
+        self._check(self._lib.alert_on_management_event(self._ctx(), n.text(alert_type),
                                                   _json_text(actor), _json_text(details)),
               "alert_on_management_event")
 
     def emit(self, alert_type: str, level: "Level | int | str", message: str,
              metadata: Any = None) -> None:
         """alert_emit: an alert of any enabled type with the host's own text."""
-        check(self._lib.alert_emit(self._ctx(), n.text(alert_type), _enum(Level, level, "level"),
+        self._check(self._lib.alert_emit(self._ctx(), n.text(alert_type), _enum(Level, level, "level"),
                                    n.text(message), _json_text(metadata)), "alert_emit")
 
     def send_test(self, destination: str = "slack") -> None:
         """alert_send_test: a test alert to one destination, like LiteLLM's
         /health/services?service=slack."""
-        check(self._lib.alert_send_test(self._ctx(), n.text(destination)), "alert_send_test")
+        self._check(self._lib.alert_send_test(self._ctx(), n.text(destination)), "alert_send_test")
 
 
 class Request:
@@ -748,7 +754,7 @@ class Request:
     def first_token(self, at_ms: int = 0) -> None:
         """alert_on_first_token: a streaming call's first token (0 = now)."""
         a = self._alerting
-        check(a._lib.alert_on_first_token(a._ctx(), self.id, int(at_ms)), "alert_on_first_token")
+        a._check(a._lib.alert_on_first_token(a._ctx(), self.id, int(at_ms)), "alert_on_first_token")
 
     def end(self, prompt_tokens: Optional[int] = None, completion_tokens: Optional[int] = None,
             cost: Optional[float] = None, *, deployment: Optional[str] = None,
@@ -792,7 +798,7 @@ class Request:
             return
         self._done = True
         a = self._alerting
-        check(a._lib.alert_on_request_cancel(a._ctx(), self.id), "alert_on_request_cancel")
+        a._check(a._lib.alert_on_request_cancel(a._ctx(), self.id), "alert_on_request_cancel")
 
     def __enter__(self) -> "Request":
         return self
