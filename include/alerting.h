@@ -98,6 +98,16 @@ ALERT_API int alert_config_load_string(alert_config *cfg, const char *yaml, size
 ALERT_API int alert_config_set(alert_config *cfg, const char *key, const char *value,
                                alert_error *err);
 
+/* value stored as it is, never parsed as YAML ("edge #3", "!prod", "p@ss: word") */
+ALERT_API int alert_config_set_string(alert_config *cfg, const char *key, const char *value,
+                                      alert_error *err);
+/* a key's effective value as YAML flow text, secrets masked; ALERT_ERR_FULL when len is
+ * short (*needed: the size with the NUL) */
+ALERT_API int alert_config_get(const alert_config *cfg, const char *key, char *buf, size_t len,
+                               size_t *needed);
+/* Every check alert_ctx_create makes, with no side effect (no file, thread, network). */
+ALERT_API int alert_config_check(const alert_config *cfg, alert_error *err);
+
 typedef int64_t (*alert_clock_fn)(void *userdata);   /* ms since the Unix epoch */
 ALERT_API int alert_config_set_clock(alert_config *cfg, alert_clock_fn fn, void *userdata);
 typedef void (*alert_log_fn)(int level, const char *message, void *userdata);

@@ -344,6 +344,46 @@ static int open_state(alert_ctx *ctx, alert_error *err)
     return ALERT_OK;
 }
 
+/* alert_config_check: what open_state would refuse, without opening anything. The
+ * state_path is only looked at (access(2)); the fleet's Redis address is parsed, not
+ * dialled; the modules that load from the state get an empty memory store. */
+static int check_state(alert_ctx *ctx, alert_error *err)
+{
+    const alert_config *c = &ctx->cfg;
+    if (c->state_path) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", c->state_path);
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+        int bad = access(c->state_path, F_OK) == 0 ? access(c->state_path, R_OK | W_OK)
+                                                   : access(dir, W_OK | X_OK);
+        if (bad != 0)
+            return al_error_set(err, ALERT_ERR_IO, "state_path", 0, 0, "cannot open %s: %s",
+                                c->state_path, strerror(errno));
+    }
+    if (c->fleet != AL_FLEET_OFF) {
+        al_fleet_conf f;
+        memset(&f, 0, sizeof f);
+        const char *key = NULL, *why = NULL;
+        int found = fleet_address(c, &f, &key, &why);
+        fleet_conf_free(&f);
+        if (found < 0)
+            return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s %s", key, why);
+        if (!found && c->fleet == AL_FLEET_ON)
+            return al_error_set(err, ALERT_ERR_CONFIG, "fleet", 0, 0, "fleet: true needs a Redis: "
+                                "redis_url, litellm_settings.cache_params, REDIS_URL or REDIS_HOST");
+    }
+    int rc = al_state_open_mem(&ctx->state);
+    if (rc != ALERT_OK)
+        return al_error_set(err, rc, "alert_config_check", 0, 0, "out of memory");
+    return ALERT_OK;
+}
+
 static int64_t wheel_tick_ms(int64_t threshold_ms)
 {
     /* tick <= 1 s and <= threshold / 100: a hanging alert is at most one tick late */
@@ -380,7 +420,9 @@ static void ctx_free(alert_ctx *ctx)
     alert_global_cleanup();
 }
 
-int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
+/* alert_ctx_create, or with check_only its checks alone (alert_config_check): no
+ * state file, no spool replay, no worker thread; the ctx is freed before returning. */
+static int ctx_build(alert_ctx **out, const alert_config *cfg, alert_error *err, int check_only)
 {
     if (!out || !cfg)
         return al_error_set(err, ALERT_ERR_INVALID, "alert_ctx_create", 0, 0,
@@ -466,7 +508,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         ctx_free(ctx);
         return rc;
     }
-    rc = open_state(ctx, err);
+    rc = check_only ? check_state(ctx, err) : open_state(ctx, err);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return rc;
@@ -485,7 +527,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
                             rc == ALERT_ERR_NOMEM ? "out of memory" : "outage thresholds out of range");
     }
     /* last: replayed deliveries may settle marks of the budgets loaded above */
-    if ((rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
+    if (!check_only && (rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
         al_error_set(err, rc, "state_path", 0, 0, "%s", al_state_last_error(ctx->state));
         ctx_free(ctx);
         return rc;
@@ -493,6 +535,10 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     if (c->insecure_skip_verify)
         al_ctx_log(ctx, ALERT_LOG_WARNING,
                    "insecure_skip_verify is on: TLS certificates of alert targets are NOT verified");
+    if (check_only) {
+        ctx_free(ctx);
+        return ALERT_OK;
+    }
     ctx->threaded = c->worker_threads > 0;
     if (ctx->threaded && pthread_create(&ctx->thread, NULL, worker_main, ctx) != 0) {
         ctx->threaded = 0;
@@ -502,6 +548,19 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     }
     *out = ctx;
     return ALERT_OK;
+}
+
+int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
+{
+    return ctx_build(out, cfg, err, 0);
+}
+
+int alert_config_check(const alert_config *cfg, alert_error *err)
+{
+    if (!cfg)
+        return al_error_set(err, ALERT_ERR_INVALID, "alert_config_check", 0, 0, "cfg must not be NULL");
+    alert_ctx *scratch = NULL;
+    return ctx_build(&scratch, cfg, err, 1);
 }
 
 void alert_ctx_destroy(alert_ctx *ctx)

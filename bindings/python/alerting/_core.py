@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import weakref
-from ctypes import byref, c_char_p, c_uint64, c_void_p, string_at
+from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from . import _native as n
@@ -143,6 +143,18 @@ def to_yaml(value: Any) -> str:
     except ValueError:
         raise ValueError(f"cannot express {value!r} in the configuration "
                          "(infinities and NaN are not allowed)") from None
+
+
+def _flow_value(text: str) -> Any:
+    """alert_config_get's YAML flow text as a Python value: it is JSON but for the keys
+    of a mapping (bare words), ".inf" and "auto", which are only outside the strings."""
+    import re
+    parts = re.split(r'("(?:[^"\\]|\\.)*")', text)
+    for i in range(0, len(parts), 2):       # the even parts are outside strings
+        p = re.sub(r'([{,]\s*)([A-Za-z_][A-Za-z0-9_]*):', r'\1"\2":', parts[i])
+        p = re.sub(r'(-?)\.inf\b', r'\1Infinity', p)
+        parts[i] = re.sub(r'\bauto\b', '"auto"', p)
+    return json.loads("".join(parts))
 
 
 def _json_text(value: Any) -> Optional[bytes]:
@@ -317,12 +329,46 @@ class Config:
         """Sets one key, by its name or dotted path ("alerting_threshold",
         "alerting_args.flush_interval", "alert_to_webhook_url.llm_exceptions").
 
-        A str value is YAML text, as in C ("[slack]", "300"); a list, dict, bool, number or
-        None is converted to YAML (["slack"], 300, True)."""
+        A str is stored as it is (alert_config_set_string): "edge #3", "!prod" or a
+        password "p@ss: word" are kept whole; a number, duration or boolean key reads its
+        text ("300", "true"). A list, dict, bool, number or None is converted to YAML
+        (["slack"], 300, True). To pass YAML text, use set_yaml()."""
+        if isinstance(value, str):
+            err = _new_error()
+            rc = self._lib.alert_config_set_string(self._handle(), n.text(key), n.utf8(value),
+                                                   byref(err))
+            check(rc, "alert_config_set_string", err=err)
+            return self
+        return self.set_yaml(key, to_yaml(value))
+
+    def set_yaml(self, key: str, yaml: str) -> "Config":
+        """Sets one key from YAML text, as alert_config_set does in C ("[slack, webhook]")."""
         err = _new_error()
-        rc = self._lib.alert_config_set(self._handle(), n.text(key),
-                                        n.utf8(to_yaml(value)), byref(err))
+        rc = self._lib.alert_config_set(self._handle(), n.text(key), n.utf8(yaml), byref(err))
         check(rc, "alert_config_set", err=err)
+        return self
+
+    def get(self, key: str) -> Any:
+        """The effective value of a key (alert_config_get), decoded from its YAML flow text:
+        str, int, float, bool, None or a list; "general_settings" or "alerting_args" give
+        a dict. Secrets are masked ("***", a webhook URL down to its host). Raises
+        NotFoundError for an unknown key."""
+        lib, h, k = self._lib, self._handle(), n.text(key)
+        need = c_size_t(0)
+        rc = lib.alert_config_get(h, k, None, 0, byref(need))
+        if rc not in (n.ALERT_OK, n.ALERT_ERR_FULL):
+            check(rc, "alert_config_get", detail=f"key {key!r}")
+        buf = create_string_buffer(need.value)
+        check(lib.alert_config_get(h, k, buf, need.value, None), "alert_config_get")
+        return _flow_value(buf.value.decode("utf-8", "replace"))
+
+    def check(self) -> "Config":
+        """Makes every check Alerting(config) would make, with no side effect
+        (alert_config_check): no file, thread or network. Raises ConfigError (or IoError
+        for state_path) as Alerting(config) would; warnings go to the log callback."""
+        err = _new_error()
+        check(self._lib.alert_config_check(self._handle(), byref(err)), "alert_config_check",
+              err=err)
         return self
 
     def set_clock(self, fn: Optional[Callable[[], int]]) -> "Config":
