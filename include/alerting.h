@@ -274,6 +274,12 @@ typedef struct alert_stats {
 ALERT_API int alert_stats_init(alert_stats *s, unsigned version);
 ALERT_API int alert_stats_get(alert_ctx *ctx, alert_stats *out);
 
+#define ALERT_METRICS_PROMETHEUS 1  /* text exposition format 0.0.4 */
+/* every counter, per destination target and per alert type; ALERT_ERR_FULL when len is
+ * short (*needed: the size with the NUL) */
+ALERT_API int alert_metrics_format(alert_ctx *ctx, int format, char *buf, size_t len,
+                                   size_t *needed);
+
 #ifdef __cplusplus
 }
 #endif

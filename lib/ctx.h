@@ -34,6 +34,7 @@ typedef struct al_counters {
     _Atomic uint64_t requests_rejected;
     _Atomic uint64_t destinations_dead;
     _Atomic uint64_t metadata_dropped;
+    _Atomic uint64_t raised_by_type[AL_T__COUNT];  /* alerts_raised by type (metrics) */
 } al_counters;
 
 struct alert_ctx {

@@ -44,6 +44,9 @@ struct al_target {
     double rate_per_ms, burst, tokens;
     int64_t refill_ms;
     size_t pack_limit;      /* bytes of text one packed message may carry; 0: never packed */
+    /* what alert_metrics_format shows of it: written by the worker, read from any thread */
+    _Atomic uint64_t n_ok, n_failed, n_retried, n_dropped, n_queued;
+    _Atomic int64_t last_ok_ms;
 };
 
 enum { REC_BATCHED, REC_READY, REC_INFLIGHT };
@@ -120,6 +123,7 @@ static void list_push(rec_list *l, rec *r)
         l->head = r;
     l->tail = r;
     l->n++;
+    atomic_fetch_add_explicit(&r->target->n_queued, 1, memory_order_relaxed);
 }
 
 static void list_remove(rec_list *l, rec *r)
@@ -134,6 +138,7 @@ static void list_remove(rec_list *l, rec *r)
         l->tail = r->prev;
     r->prev = r->next = NULL;
     l->n--;
+    atomic_fetch_sub_explicit(&r->target->n_queued, 1, memory_order_relaxed);
 }
 
 static void rec_free(rec *r)
@@ -689,6 +694,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     alert_ctx *ctx = o->ctx;
     if (t->dead) {
         atomic_fetch_add(&ctx->n.deliveries_failed, 1);
+        atomic_fetch_add_explicit(&t->n_failed, 1, memory_order_relaxed);
         return ALERT_ERR_TRANSPORT;
     }
     /* max_queue bounds everything queued, notices included; notices alone may go beyond
@@ -912,6 +918,8 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
     switch (out) {
     case AL_OUT_OK:
         atomic_fetch_add(&ctx->n.deliveries_ok, n);
+        atomic_fetch_add_explicit(&t->n_ok, n, memory_order_relaxed);
+        atomic_store_explicit(&t->last_ok_ms, al_ctx_now(ctx), memory_order_relaxed);
         for (rec *m = r; m; m = m->pack)
             m->alert->delivered_ok = 1;
         store_forget(o, r);
@@ -931,6 +939,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             delay = (int64_t)ceil(r->retry_after_s * 1000.0);
         if (now + delay > r->deadline_ms) {
             atomic_fetch_add(&ctx->n.deliveries_dropped, n);
+            atomic_fetch_add_explicit(&t->n_dropped, n, memory_order_relaxed);
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
                          al_dest_name(t->kind), t->display, r->attempt, why);
             store_forget(o, r);
@@ -938,6 +947,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             break;
         }
         atomic_fetch_add(&ctx->n.deliveries_retried, n);
+        atomic_fetch_add_explicit(&t->n_retried, n, memory_order_relaxed);
         al_ctx_note(ctx, "%s delivery to %s failed (%s); retrying", al_dest_name(t->kind), t->display, why);
         al_ctx_log(ctx, ALERT_LOG_WARNING, "%s delivery to %s failed (%s); retry %d in %.1fs",
                    al_dest_name(t->kind), t->display, why, r->attempt + 1, (double)delay / 1000.0);
@@ -959,6 +969,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
                          al_dest_name(t->kind), t->display, status);
         }
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
+        atomic_fetch_add_explicit(&t->n_failed, n, memory_order_relaxed);
         store_forget(o, r);
         rec_drop(o, r);
         /* whatever else waits for it will not get through either */
@@ -967,6 +978,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             if (q->target == t) {
                 list_remove(&o->ready, q);
                 atomic_fetch_add(&ctx->n.deliveries_failed, 1 + (uint64_t)q->pack_n);
+                atomic_fetch_add_explicit(&t->n_failed, 1 + (uint64_t)q->pack_n, memory_order_relaxed);
                 store_forget(o, q);
                 rec_drop(o, q);
             }
@@ -974,6 +986,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         break;
     case AL_OUT_GIVE_UP:
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
+        atomic_fetch_add_explicit(&t->n_failed, n, memory_order_relaxed);
         al_ctx_error(ctx, "%s delivery to %s failed: %s (not retried)", al_dest_name(t->kind),
                      t->display, why);
         store_forget(o, r);
@@ -1547,4 +1560,25 @@ uint64_t al_outbox_evict_steps(const al_outbox *o)
 size_t al_outbox_inflight(al_outbox *o)
 {
     return o->inflight.n;
+}
+
+/* alert_metrics_format: the targets are made at alert_ctx_create (routes, replay) and
+ * live as long as the outbox, so any thread may walk them. */
+int al_outbox_target_stats(const al_outbox *o, size_t i, al_target_stats *out)
+{
+    const al_target *t = o->targets;
+    while (t && i--)
+        t = t->next;
+    if (!t)
+        return 0;
+    out->destination = t->custom ? t->custom->name : al_dest_name(t->kind);
+    out->display = t->display;
+    out->ok = atomic_load_explicit(&t->n_ok, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&t->n_failed, memory_order_relaxed);
+    out->retried = atomic_load_explicit(&t->n_retried, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&t->n_dropped, memory_order_relaxed);
+    out->queued = atomic_load_explicit(&t->n_queued, memory_order_relaxed);
+    out->last_ok_ms = atomic_load_explicit(&t->last_ok_ms, memory_order_relaxed);
+    out->dead = __atomic_load_n(&t->dead, __ATOMIC_RELAXED);
+    return 1;
 }

@@ -278,6 +278,57 @@ static void alerting_check_program(void **state)
     h_free(h);
 }
 
+/* Item 5: Prometheus text of every counter, per target in display form, accepted by
+ * promtool. */
+static void metrics_in_prometheus_text(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    assert_int_equal(alert_emit(h->ctx, "llm_too_slow", ALERT_LEVEL_MEDIUM, "slow", NULL), ALERT_OK);
+    h_advance(h, 1000);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    size_t need = 0;
+    assert_int_equal(alert_metrics_format(h->ctx, ALERT_METRICS_PROMETHEUS, NULL, 0, &need), ALERT_ERR_FULL);
+    char *text = malloc(need);
+    assert_non_null(text);
+    assert_int_equal(alert_metrics_format(h->ctx, ALERT_METRICS_PROMETHEUS, text, need, NULL), ALERT_OK);
+    assert_int_equal(strlen(text) + 1, need);
+    char want[256];
+    snprintf(want, sizeof want, "alerting_target_deliveries_total{destination=\"slack\","
+             "target=\"http://127.0.0.1:%d\",outcome=\"ok\"} 1\n", rcv_port(h->rcv));
+    if (!strstr(text, want))
+        fail_msg("no %s in:\n%s", want, text);
+    assert_non_null(strstr(text, "alerting_alerts_total{type=\"llm_too_slow\"} 1\n"));
+    assert_non_null(strstr(text, "alerting_deliveries_ok_total 1\n"));
+    assert_non_null(strstr(text, "alerting_target_dead{destination=\"slack\""));
+    assert_null(strstr(text, "SECRETPATH"));
+    snprintf(want, sizeof want, "alerting_target_last_success_timestamp_seconds{destination=\"slack\","
+             "target=\"http://127.0.0.1:%d\"} %lld.%03d\n", rcv_port(h->rcv),
+             (long long)(h->now / 1000), (int)(h->now % 1000));
+    assert_non_null(strstr(text, want));
+    /* promtool (Debian's prometheus) accepts it */
+    char path[] = "/tmp/alerting-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, need - 1), (ssize_t)need - 1);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+    int st = system(cmd);
+    unlink(path);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* a short buffer: cut, NUL-terminated, and the size needed */
+    char small[16];
+    assert_int_equal(alert_metrics_format(h->ctx, ALERT_METRICS_PROMETHEUS, small, sizeof small, &need),
+                     ALERT_ERR_FULL);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_int_equal(alert_metrics_format(h->ctx, 2, text, need, NULL), ALERT_ERR_UNSUPPORTED);
+    assert_says(h, "format 2");
+    free(text);
+    h_free(h);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -286,6 +337,7 @@ int main(void)
         cmocka_unit_test(config_check_has_no_side_effects),
         cmocka_unit_test(set_string_and_get),
         cmocka_unit_test(alerting_check_program),
+        cmocka_unit_test(metrics_in_prometheus_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -565,6 +565,39 @@ class Alerting:
         text = n.string(self._lib.alert_ctx_last_error(self._ctx()))
         return text or None
 
+    def metrics(self) -> str:
+        """Every counter as Prometheus text (alert_metrics_format): the totals, alerts by
+        type, and per destination target (its URL's scheme and host only) deliveries by
+        outcome, retries, last success time, queue depth and whether it is dead."""
+        lib, ctx = self._lib, self._ctx()
+        need = c_size_t(0)
+        rc = lib.alert_metrics_format(ctx, n.ALERT_METRICS_PROMETHEUS, None, 0, byref(need))
+        while True:
+            if rc not in (n.ALERT_OK, n.ALERT_ERR_FULL):
+                self._check(rc, "alert_metrics_format")
+            buf = create_string_buffer(need.value + 256)   # room for counters that move
+            rc = lib.alert_metrics_format(ctx, n.ALERT_METRICS_PROMETHEUS, buf, len(buf),
+                                          byref(need))
+            if rc == n.ALERT_OK:
+                return buf.value.decode("utf-8", "replace")
+
+    def prometheus_collector(self) -> Any:
+        """A prometheus_client collector of metrics(), for
+        ``prometheus_client.REGISTRY.register(alerts.prometheus_collector())``. Needs the
+        prometheus_client package (Debian: python3-prometheus-client); ImportError
+        otherwise. A closed Alerting collects nothing."""
+        from prometheus_client.parser import text_string_to_metric_families
+        ref = weakref.ref(self)
+
+        class AlertingCollector:
+            def collect(self):
+                alerts = ref()
+                if alerts is None or alerts.closed:
+                    return
+                yield from text_string_to_metric_families(alerts.metrics())
+
+        return AlertingCollector()
+
     def stats(self) -> Stats:
         s = n.alert_stats()
         check(self._lib.alert_stats_init(byref(s), n.ALERT_STATS_VERSION), "alert_stats_init")

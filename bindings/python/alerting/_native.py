@@ -37,6 +37,7 @@ ALERT_BUDGET_VERSION = 1
 ALERT_DELIVERY_VERSION = 1
 ALERT_TRANSPORT_VERSION = 1
 ALERT_STATS_VERSION = 1
+ALERT_METRICS_PROMETHEUS = 1
 
 # ---- callbacks -----------------------------------------------------------------------
 alert_clock_fn = CFUNCTYPE(c_int64, c_void_p)
@@ -223,6 +224,7 @@ PROTOTYPES = {
     "alert_config_set_string": (c_int, [_vp, _cp, _cp, POINTER(alert_error)]),
     "alert_config_get": (c_int, [_vp, _cp, _cp, c_size_t, POINTER(c_size_t)]),
     "alert_config_check": (c_int, [_vp, POINTER(alert_error)]),
+    "alert_metrics_format": (c_int, [_vp, c_int, _cp, c_size_t, POINTER(c_size_t)]),
     "alert_config_set_clock": (c_int, [_vp, alert_clock_fn, _vp]),
     "alert_config_set_log": (c_int, [_vp, alert_log_fn, _vp]),
     "alert_ctx_create": (c_int, [_pvp, _vp, POINTER(alert_error)]),
