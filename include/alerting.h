@@ -112,6 +112,9 @@ typedef int64_t (*alert_clock_fn)(void *userdata);   /* ms since the Unix epoch 
 ALERT_API int alert_config_set_clock(alert_config *cfg, alert_clock_fn fn, void *userdata);
 typedef void (*alert_log_fn)(int level, const char *message, void *userdata);
 ALERT_API int alert_config_set_log(alert_config *cfg, alert_log_fn fn, void *userdata);
+/* worker_threads: 0: fn runs from a hook, once per wake, when there is work for alert_poll */
+ALERT_API int alert_config_set_wakeup(alert_config *cfg, void (*fn)(void *userdata),
+                                      void *userdata);
 
 /* ---- the engine ---------------------------------------------------------- */
 typedef struct alert_ctx alert_ctx;
@@ -119,6 +122,8 @@ typedef struct alert_ctx alert_ctx;
 ALERT_API int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err);
 ALERT_API void alert_ctx_destroy(alert_ctx *ctx);
 ALERT_API int alert_poll(alert_ctx *ctx, int32_t timeout_ms);
+/* worker_threads: 0: how long the host may wait before the next alert_poll (0: now) */
+ALERT_API int alert_poll_timeout(alert_ctx *ctx, int32_t *timeout_ms);
 ALERT_API int alert_flush(alert_ctx *ctx, int32_t timeout_ms);
 ALERT_API const char *alert_ctx_last_error(const alert_ctx *ctx);
 

@@ -2166,3 +2166,12 @@ int alert_config_get(const alert_config *cfg, const char *key, char *buf, size_t
     buf[o.pos] = '\0';
     return ALERT_OK;
 }
+
+int alert_config_set_wakeup(alert_config *cfg, void (*fn)(void *userdata), void *userdata)
+{
+    if (!cfg)
+        return ALERT_ERR_INVALID;
+    cfg->wakeup_fn = fn;
+    cfg->wakeup_ud = fn ? userdata : NULL;
+    return ALERT_OK;
+}

@@ -602,11 +602,48 @@ int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
                            "(a transport or log callback)");
     if (atomic_load(&ctx->destroying))
         return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: alert_ctx_destroy is running");
+    atomic_store_explicit(&ctx->wake_pending, 0, memory_order_release);  /* before the pass takes the work */
     worker_pass(ctx, 0);
     if (timeout_ms > 0 && al_outbox_inflight(ctx->outbox)) {
         al_outbox_wait(ctx->outbox, timeout_ms);
         worker_pass(ctx, 0);
     }
+    return ALERT_OK;
+}
+
+/* alert_poll_timeout: the wait before work comes due. Reports, windows and schedules
+ * are looked at once a second at least; transfers in flight every POLL_INFLIGHT_MS. */
+#define POLL_MAX_WAIT_MS 1000
+#define POLL_INFLIGHT_MS 10
+
+int alert_poll_timeout(alert_ctx *ctx, int32_t *timeout_ms)
+{
+    if (!ctx || !timeout_ms)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_poll_timeout: timeout_ms is NULL");
+    if (ctx->threaded)
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll_timeout: this context has a worker "
+                           "thread (worker_threads > 0)");
+    pthread_mutex_lock(&ctx->events.lock);
+    size_t queued = ctx->events.len;
+    pthread_mutex_unlock(&ctx->events.lock);
+    int64_t wait = POLL_MAX_WAIT_MS;
+    if (queued || al_gate_count(ctx->gate))
+        wait = 0;
+    if (al_inflight_active(ctx->inflight) || al_wheel_count(ctx->wheel)) {
+        if (al_wheel_tick(ctx->wheel) < wait)
+            wait = al_wheel_tick(ctx->wheel);
+        if (ctx->wheel_pd && al_wheel_tick(ctx->wheel_pd) < wait)
+            wait = al_wheel_tick(ctx->wheel_pd);
+    }
+    if (al_outbox_inflight(ctx->outbox) && wait > POLL_INFLIGHT_MS)
+        wait = POLL_INFLIGHT_MS;
+    int64_t due = al_outbox_next_due(ctx->outbox);
+    if (due != INT64_MAX) {
+        int64_t d = due - al_ctx_mono(ctx);
+        if (d < wait)
+            wait = d < 0 ? 0 : d;
+    }
+    *timeout_ms = (int32_t)wait;
     return ALERT_OK;
 }
 

@@ -80,6 +80,7 @@ struct alert_ctx {
     uint64_t flush_requested, flush_done;
     _Atomic int worker_busy;        /* re-entrancy guard for alert_poll */
     _Atomic int destroying;         /* alert_ctx_destroy runs: poll and flush refuse */
+    _Atomic int wake_pending;       /* the wakeup callback ran since the last alert_poll */
 
     /* the worker's step-proof clock (al_ctx_mono) */
     int64_t mono_base;              /* system clock: wall minus monotonic at create */
@@ -99,6 +100,14 @@ static inline int al_type_on(const alert_ctx *ctx, int t)
 
 /* Wakes the worker (from any thread). */
 void al_ctx_wake(alert_ctx *ctx);
+/* A hook queued work: without a worker thread, the host's wakeup callback runs, at most
+ * once until the next alert_poll (one atomic exchange otherwise). */
+static inline void al_ctx_notify(alert_ctx *ctx)
+{
+    if (ctx->cfg.wakeup_fn && !ctx->threaded &&
+        !atomic_exchange_explicit(&ctx->wake_pending, 1, memory_order_acq_rel))
+        ctx->cfg.wakeup_fn(ctx->cfg.wakeup_ud);
+}
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
 int al_check_version(const void *p, uint32_t max_version);
 /* Records why a call on ctx failed (alert_ctx_last_error) and returns code; ctx may be NULL. */

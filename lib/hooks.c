@@ -281,7 +281,8 @@ static void push_event(alert_ctx *ctx, al_event *e)
         al_ctx_error(ctx, "out of memory: an alert event was lost");
         return;
     }
-    al_evqueue_push(&ctx->events, e);
+    if (al_evqueue_push(&ctx->events, e) == 0)
+        al_ctx_notify(ctx);
 }
 
 /* The deployment a finished request counts for in the daily report: the one chosen
@@ -480,8 +481,10 @@ int alert_on_request_cancel(alert_ctx *ctx, alert_req_id id)
 /* Queues an event for the worker; a full queue (event_queue_size) is said. */
 static int push_checked(alert_ctx *ctx, const char *fn, al_event *e)
 {
-    if (al_evqueue_push(&ctx->events, e) == 0)
+    if (al_evqueue_push(&ctx->events, e) == 0) {
+        al_ctx_notify(ctx);
         return ALERT_OK;
+    }
     return al_ctx_fail(ctx, ALERT_ERR_FULL, "%s: the event queue is full (event_queue_size %zu)",
                        fn, ctx->events.max);
 }

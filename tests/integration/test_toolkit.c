@@ -329,6 +329,66 @@ static void metrics_in_prometheus_text(void **state)
     h_free(h);
 }
 
+static void count_wake(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+/* Item 7: without a worker thread the host learns when to poll next and is woken when a
+ * hook queues work; a loop driven by alert_poll_timeout alone delivers a hanging alert. */
+static void poll_timeout_and_wakeup(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    int wakes = 0;
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_set(h->cfg, "alerting_threshold", "10", &err), ALERT_OK);
+    assert_int_equal(alert_config_set_wakeup(h->cfg, count_wake, &wakes), ALERT_OK);
+    h_start(h);
+    int32_t t = -1;
+    assert_int_equal(alert_poll_timeout(h->ctx, &t), ALERT_OK);
+    assert_int_equal(t, 1000);                      /* idle: once a second */
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "one", NULL), ALERT_OK);
+    assert_int_equal(wakes, 1);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "two", NULL), ALERT_OK);
+    assert_int_equal(wakes, 1);                     /* once per wake */
+    assert_int_equal(alert_poll_timeout(h->ctx, &t), ALERT_OK);
+    assert_int_equal(t, 0);                         /* work waits */
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
+    size_t before = rcv_count(h->rcv);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "three", NULL), ALERT_OK);
+    assert_int_equal(wakes, 2);                     /* a new wake after the poll */
+    assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
+
+    /* a request in flight: the wait is at most the wheel's tick (threshold / 100) */
+    alert_req_id id = h_req(h, "gpt-4o", "call-1", 0);
+    assert_int_equal(alert_poll_timeout(h->ctx, &t), ALERT_OK);
+    assert_true(t >= 0 && t <= 100);
+    /* the loop of examples/poll_loop.c, on the injected clock: wait what it says, poll */
+    before = rcv_count(h->rcv);
+    int64_t start = h->now;
+    for (int i = 0; i < 2000 && rcv_count(h->rcv) == before; i++) {
+        assert_int_equal(alert_poll_timeout(h->ctx, &t), ALERT_OK);
+        assert_true(t >= 0 && t <= 1000);
+        h->now += t;
+        assert_int_equal(alert_poll(h->ctx, t > 0 ? t : 1), ALERT_OK);
+    }
+    assert_true(rcv_count(h->rcv) > before);
+    assert_true(h_find(h, "llm_requests_hanging") >= 0 || h_find(h, "hanging") >= 0);
+    assert_true(h->now - start >= 10000);           /* not before the threshold */
+    assert_true(h->now - start <= 10000 + 5000 + 1000 + 100);   /* threshold + flush_interval */
+    alert_on_request_cancel(h->ctx, id);
+    assert_int_equal(alert_poll_timeout(h->ctx, NULL), ALERT_ERR_INVALID);
+    h_free(h);
+
+    h = h_new("    worker_threads: 1\n");
+    h_start(h);
+    assert_int_equal(alert_poll_timeout(h->ctx, &t), ALERT_ERR_STATE);
+    assert_says(h, "worker thread");
+    h_free(h);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -338,6 +398,7 @@ int main(void)
         cmocka_unit_test(set_string_and_get),
         cmocka_unit_test(alerting_check_program),
         cmocka_unit_test(metrics_in_prometheus_text),
+        cmocka_unit_test(poll_timeout_and_wakeup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

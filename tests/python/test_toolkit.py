@@ -40,5 +40,25 @@ class Metrics(unittest.TestCase):
         self.assertNotIn("SECRETPATH", out)
 
 
+class PollLoop(unittest.TestCase):
+    def test_poll_timeout_and_wakeup(self):
+        wakes = []
+        h = support.Harness()
+        try:
+            h.alerts.close()
+            h.config.set_wakeup(lambda: wakes.append(1))
+            h.alerts = alerting.Alerting(h.config)
+            self.assertEqual(h.alerts.poll_timeout(), 1000)
+            h.alerts.emit("llm_exceptions", "high", "one")
+            h.alerts.emit("llm_exceptions", "high", "two")
+            self.assertEqual(len(wakes), 1)
+            self.assertEqual(h.alerts.poll_timeout(), 0)
+            h.alerts.poll(0)
+            h.alerts.emit("llm_exceptions", "high", "three")
+            self.assertEqual(len(wakes), 2)
+        finally:
+            h.close()
+
+
 if __name__ == "__main__":
     unittest.main()

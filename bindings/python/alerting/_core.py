@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import weakref
-from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
+from ctypes import byref, c_char_p, c_int32, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from . import _native as n
@@ -388,6 +388,24 @@ class Config:
         self._keep.append(cb)
         return self
 
+    def set_wakeup(self, fn: Optional[Callable[[], Any]]) -> "Config":
+        """With worker_threads: 0, fn() is called when a hook queues work for poll(), once
+        until the next poll(), on the thread of the hook: make it wake your loop and
+        return (``lambda: loop.call_soon_threadsafe(event.set)``). None removes it."""
+        if fn is None:
+            cb = n.alert_wakeup_fn()
+        else:
+            def wakeup(_userdata, fn=fn):
+                try:
+                    fn()
+                except BaseException as exc:   # noqa: BLE001 - nothing may unwind into C
+                    _unraisable(exc, "Exception in the libalerting wakeup callback", fn)
+            cb = n.alert_wakeup_fn(wakeup)
+        check(self._lib.alert_config_set_wakeup(self._handle(), cb, None),
+              "alert_config_set_wakeup")
+        self._keep.append(cb)
+        return self
+
     def add_transport(self, name: str, send: Callable[[Delivery], Any]) -> "Config":
         """Registers a custom destination: list its name in `alerting` and send(delivery)
         is called for every alert routed to it.
@@ -544,6 +562,13 @@ class Alerting:
         """With worker_threads: 0, runs due timers, detectors and deliveries once.
         Raises StateError when the ctx has its own worker thread."""
         self._check(self._lib.alert_poll(self._ctx(), int(timeout_ms)), "alert_poll")
+
+    def poll_timeout(self) -> int:
+        """With worker_threads: 0: how many ms the loop may wait before the next poll()
+        (alert_poll_timeout); 0 when work is waiting."""
+        t = c_int32(0)
+        self._check(self._lib.alert_poll_timeout(self._ctx(), byref(t)), "alert_poll_timeout")
+        return t.value
 
     def flush(self, timeout_ms: int = 10000) -> None:
         """Sends every delivery that is due now and waits up to timeout_ms (real time) for
