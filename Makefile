@@ -226,6 +226,13 @@ install: all
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	@sh scripts/man-links.sh $(MAN3) | while read name page; do \
+	    echo ".so man3/$$page" > $(DESTDIR)$(MANDIR)/man3/$$name.3 || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q '$(LIBDIR)/$(SONAME)$$'; then \
+	    echo "libalerting: the dynamic loader does not know $(LIBDIR)/$(SONAME) yet:"; \
+	    echo "libalerting:   run 'ldconfig' as root (if $(LIBDIR) is not in /etc/ld.so.conf.d,"; \
+	    echo "libalerting:   add it there first), or set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/alerting.h $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION) \
@@ -234,6 +241,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(addsuffix .3,$(shell sh scripts/man-links.sh $(MAN3) | cut -d' ' -f1))) \
 	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 clean:
