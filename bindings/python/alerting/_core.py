@@ -5,6 +5,7 @@ import atexit
 import dataclasses
 import enum
 import json
+import logging
 import os
 import sys
 import threading
@@ -227,6 +228,7 @@ class Stats:
     destinations_dead: int = 0
 
     def as_dict(self) -> dict:
+        """The counters as a dict, field name to value."""
         return dataclasses.asdict(self)
 
 
@@ -256,7 +258,25 @@ def _log_callback(fn: Callable[[int, str], Any]):
     return n.alert_log_fn(log)
 
 
-def _send_callback(fn: Callable[[Delivery], Any]):
+logger = logging.getLogger("alerting")
+"""The library's diagnostics, unless Config.set_log() sends them elsewhere, and the
+tracebacks of exceptions raised inside custom transports."""
+
+_LOG_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
+
+
+def _to_logging(level, message, _userdata):
+    with _callback_scope:
+        try:
+            logger.log(_LOG_LEVELS.get(level, logging.WARNING), "%s", n.string(message) or "")
+        except BaseException:   # noqa: BLE001 - never unwind into C
+            pass
+
+
+_DEFAULT_LOG = n.alert_log_fn(_to_logging)     # lives as long as the module
+
+
+def _send_callback(name: str, fn: Callable[[Delivery], Any]):
     def send(delivery, _userdata):
         with _callback_scope:
             try:
@@ -264,6 +284,12 @@ def _send_callback(fn: Callable[[Delivery], Any]):
             except GiveUp:
                 return n.ALERT_ERR_CALLBACK
             except BaseException:   # noqa: BLE001 - "retry later"; never unwind into C
+                # a failed attempt (retried), and its traceback where the host looks
+                try:
+                    logger.error("transport %r raised; the delivery will be retried", name,
+                                 exc_info=True)
+                except BaseException:   # noqa: BLE001
+                    pass
                 return n.ALERT_ERR_TRANSPORT
             return n.ALERT_OK
     return n.alert_send_fn(send)
@@ -286,6 +312,8 @@ class Config:
         # ctypes callback objects: they must outlive every C pointer to them, so the
         # Config and every Alerting made from it hold them.
         self._keep: list = []
+        # the library's warnings (unknown keys while loading, …) go to logging by default
+        self._lib.alert_config_set_log(self._ptr, _DEFAULT_LOG, None)
 
     @classmethod
     def from_file(cls, path: "str | os.PathLike[str]") -> "Config":
@@ -313,12 +341,14 @@ class Config:
         return p
 
     def load_file(self, path: "str | os.PathLike[str]") -> "Config":
+        """alert_config_load_file: merges a YAML file into this Config."""
         err = _new_error()
         rc = self._lib.alert_config_load_file(self._handle(), os.fsencode(path), byref(err))
         check(rc, "alert_config_load_file", err=err)
         return self
 
     def load_string(self, yaml: "str | bytes") -> "Config":
+        """alert_config_load_string: merges YAML text into this Config."""
         data = n.text(yaml) or b""
         err = _new_error()
         rc = self._lib.alert_config_load_string(self._handle(), data, len(data), byref(err))
@@ -382,8 +412,9 @@ class Config:
 
     def set_log(self, fn: Optional[Callable[[LogLevel, str], Any]]) -> "Config":
         """Receives the library's diagnostics: fn(level, message). It runs on the calling
-        thread while loading and creating, on the library's worker thread afterwards."""
-        cb = _log_callback(fn) if fn is not None else n.alert_log_fn()
+        thread while loading and creating, on the library's worker thread afterwards.
+        By default (and after set_log(None)) they go to the logging logger "alerting"."""
+        cb = _log_callback(fn) if fn is not None else _DEFAULT_LOG
         check(self._lib.alert_config_set_log(self._handle(), cb, None), "alert_config_set_log")
         self._keep.append(cb)
         return self
@@ -417,7 +448,7 @@ class Config:
         It may call the Alerting's hooks and emit(), but must not close the Alerting."""
         if not callable(send):
             raise TypeError("send must be callable")
-        cb = _send_callback(send)
+        cb = _send_callback(name, send)
         t = n.alert_transport()
         check(self._lib.alert_transport_init(byref(t), n.ALERT_TRANSPORT_VERSION),
               "alert_transport_init")
@@ -450,9 +481,6 @@ class Config:
 
 
 # ---- the engine ---------------------------------------------------------------------------
-_REQUEST_LABELS = frozenset((
-    "deployment_id", "provider", "api_base", "region", "key_hash", "key_alias", "user_id",
-    "team_id", "team_alias", "customer_id", "messages"))
 _WHERE = ("deployment", "deployment_id", "provider", "api_base", "region")
 _IDS = ("key_hash", "key_alias", "user_id", "user_email", "team_id", "team_alias",
         "customer_id", "organization_id")
@@ -519,6 +547,7 @@ class Alerting:
 
     @property
     def closed(self) -> bool:
+        """True once close() ran."""
         return not self._ptr
 
     def close(self) -> None:
@@ -532,6 +561,24 @@ class Alerting:
         _live.discard(self)
         self._lib.alert_ctx_destroy(p)
         self._keep = []
+
+    async def aflush(self, timeout_ms: int = 10000) -> None:
+        """flush() for asyncio: runs in a worker thread of the loop's default executor, so
+        the event loop never blocks on it."""
+        import asyncio
+        await asyncio.get_running_loop().run_in_executor(None, self.flush, timeout_ms)
+
+    async def aclose(self) -> None:
+        """close() for asyncio (it waits up to shutdown_timeout for deliveries): in the
+        loop's default executor, never blocking the event loop."""
+        import asyncio
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    async def __aenter__(self) -> "Alerting":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
 
     def __enter__(self) -> "Alerting":
         return self
@@ -624,6 +671,7 @@ class Alerting:
         return AlertingCollector()
 
     def stats(self) -> Stats:
+        """A snapshot of the counters (alert_stats_get)."""
         s = n.alert_stats()
         check(self._lib.alert_stats_init(byref(s), n.ALERT_STATS_VERSION), "alert_stats_init")
         self._check(self._lib.alert_stats_get(self._ctx(), byref(s)), "alert_stats_get")
@@ -632,13 +680,21 @@ class Alerting:
     # -- requests --
     def request(self, model: Optional[str] = None, deployment: Optional[str] = None,
                 call_id: Optional[str] = None, *, stream: bool = False, start_ms: int = 0,
-                metadata: Any = None, **labels: Optional[str]) -> "Request":
+                metadata: Any = None, deployment_id: Optional[str] = None,
+                provider: Optional[str] = None, api_base: Optional[str] = None,
+                region: Optional[str] = None, key_hash: Optional[str] = None,
+                key_alias: Optional[str] = None, user_id: Optional[str] = None,
+                team_id: Optional[str] = None, team_alias: Optional[str] = None,
+                customer_id: Optional[str] = None,
+                messages: Optional[str] = None) -> "Request":
         """Starts watching a call (alert_on_request_start) and returns its Request.
 
-        labels: deployment_id, provider, api_base, region, key_hash (a raw "sk-…" key is
+        The labels are keyword parameters (a misspelt one is a TypeError, and mypy sees
+        it): deployment_id, provider, api_base, region, key_hash (a raw "sk-…" key is
         hashed by the library), key_alias, user_id, team_id, team_alias, customer_id,
         messages (the prompt; the library keeps 100 characters). metadata: a dict (or JSON
-        text) shown as alerting_metadata. start_ms: 0 = now, from the ctx clock.
+        text) shown as alerting_metadata. start_ms: 0 = now, from the ctx clock. The
+        model, deployment, key, user, team and customer are kept for end(cost=…).
 
             with alerts.request(model="gpt-4o", deployment="azure/gpt-4o") as r:
                 ...                 # end() on success, failure(exc) on an exception
@@ -649,10 +705,13 @@ class Alerting:
         req.model = n.text(model)
         req.deployment = n.text(deployment)
         req.call_id = n.text(call_id)
+        labels = {"deployment_id": deployment_id, "provider": provider, "api_base": api_base,
+                  "region": region, "key_hash": key_hash, "key_alias": key_alias,
+                  "user_id": user_id, "team_id": team_id, "team_alias": team_alias,
+                  "customer_id": customer_id, "messages": messages}
         for key, value in labels.items():
-            if key not in _REQUEST_LABELS:
-                raise TypeError(f"request() got an unexpected keyword argument {key!r}")
-            setattr(req, key, n.text(value))
+            if value is not None:
+                setattr(req, key, n.text(value))
         if metadata is not None:
             req.alerting_metadata_json = _json_text(metadata)
         req.stream = 1 if stream else 0
@@ -660,7 +719,12 @@ class Alerting:
         out = c_uint64()
         self._check(lib.alert_on_request_start(self._ctx(), byref(req), byref(out)),
               "alert_on_request_start")
-        return Request(self, out.value)
+        spend = {"model": model, "deployment": deployment, "key_alias": key_alias,
+                 "user_id": user_id, "team_id": team_id, "team_alias": team_alias,
+                 "customer_id": customer_id}
+        if key_hash is not None and not key_hash.startswith("sk-"):
+            spend["key_hash"] = key_hash        # a raw key is never passed on
+        return Request(self, out.value, {k: v for k, v in spend.items() if v is not None})
 
     def _end(self, req_id: int, prompt_tokens, completion_tokens, cost, end_ms, where) -> None:
         lib = self._lib
@@ -797,21 +861,25 @@ class Alerting:
 
     # -- other events --
     def on_db_error(self, error_text: str) -> None:
+        """alert_on_db_error: the proxy's database failed (db_exceptions)."""
         self._check(self._lib.alert_on_db_error(self._ctx(), n.text(error_text)), "alert_on_db_error")
 
     def on_spend_tracking_failure(self, model: Optional[str], error_text: str) -> None:
+        """alert_on_spend_tracking_failure: a call's spend could not be recorded."""
         self._check(self._lib.alert_on_spend_tracking_failure(self._ctx(), n.text(model),
                                                         n.text(error_text)),
               "alert_on_spend_tracking_failure")
 
     def on_deployment_cooldown(self, deployment: str, reason: Optional[str] = None,
                                cooldown_seconds: int = 0) -> None:
+        """alert_on_deployment_cooldown: the router put a deployment in cooldown."""
         self._check(self._lib.alert_on_deployment_cooldown(self._ctx(), n.text(deployment),
                                                      n.text(reason), int(cooldown_seconds)),
               "alert_on_deployment_cooldown")
 
     def on_fallback(self, primary_model: str, fallback_model: str,
                     succeeded: bool = True) -> None:
+        """alert_on_fallback: a call fell back from one model to another."""
         self._check(self._lib.alert_on_fallback(self._ctx(), n.text(primary_model),
                                           n.text(fallback_model), 1 if succeeded else 0),
               "alert_on_fallback")
@@ -844,15 +912,18 @@ class Request:
     Whatever is called first of end(), failure() and cancel() wins; the rest are no-ops.
     """
 
-    __slots__ = ("_alerting", "id", "_done")
+    __slots__ = ("_alerting", "id", "_done", "_spend")
 
-    def __init__(self, alerting: Alerting, req_id: int) -> None:
+    def __init__(self, alerting: Alerting, req_id: int,
+                 spend: Optional[Mapping[str, str]] = None) -> None:
         self._alerting = alerting
         self.id = req_id
         self._done = False
+        self._spend = dict(spend or {})
 
     @property
     def done(self) -> bool:
+        """True once end(), failure() or cancel() ran."""
         return self._done
 
     def first_token(self, at_ms: int = 0) -> None:
@@ -866,10 +937,18 @@ class Request:
             api_base: Optional[str] = None, region: Optional[str] = None,
             end_ms: int = 0) -> None:
         """alert_on_request_end: the call succeeded (the deployment etc. may be known only
-        now). A no-op once the request is done."""
+        now). A no-op once the request is done.
+
+        cost (USD) feeds spend tracking: it is recorded with Alerting.on_spend() under the
+        request's model, deployment, key, user, team and customer, as LiteLLM records a
+        call's response_cost (spend reports, per-user thresholds, anomalies)."""
         if self._done:
             return
         self._done = True
+        if cost is not None:
+            cost = float(cost)
+            if not (cost >= 0 and cost != float("inf")):
+                raise ValueError(f"cost must be a finite amount >= 0, not {cost!r}")
         try:
             self._alerting._end(self.id, prompt_tokens, completion_tokens, cost, end_ms,
                                 {"deployment": deployment, "deployment_id": deployment_id,
@@ -881,6 +960,11 @@ class Request:
             # that it is never reported hanging; then the caller learns of the mistake
             self._alerting._end(self.id, None, None, None, 0, {})
             raise
+        if cost:
+            spend = dict(self._spend)
+            if deployment is not None:
+                spend["deployment"] = deployment
+            self._alerting.on_spend(cost, at_ms=end_ms, **spend)
 
     def failure(self, exc: Optional[BaseException] = None, **fields: Any) -> None:
         """alert_on_request_failure; fields as for Alerting.failure(). A no-op once done."""
