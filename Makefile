@@ -2,6 +2,7 @@
 # `make install PREFIX=/usr/local DESTDIR=...`, `make uninstall`.
 
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
@@ -58,6 +59,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 MAN3 := $(sort $(wildcard man/man3/*.3))
 MAN5 := $(sort $(wildcard man/man5/*.5))
 MAN7 := $(sort $(wildcard man/man7/*.7))
+MAN1 := $(sort $(wildcard man/man1/*.1))
+TOOLS := $(B)/alerting-check
 
 # keep the objects of the sanitizer build between runs
 .SECONDARY:
@@ -65,7 +68,7 @@ MAN7 := $(sort $(wildcard man/man7/*.7))
 .PHONY: all deps check unit unit-san integration integration-san tsan fuzz examples meta python install-check demo bench install \
         uninstall clean FORCE
 
-all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS)
+all: $(SHLIB) $(B)/libalerting.so $(STLIB) $(PCFILE) $(B)/alert-receiver $(EX_BINS) $(TOOLS)
 
 deps:
 	@sh scripts/deps.sh
@@ -102,6 +105,10 @@ $(PCFILE): pkgconfig/libalerting.pc.in include/alerting.h $(B)/prefix.stamp
 	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
 	    -e 's|@INCDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCDIR))|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# the tools link the static library: an installed program needs no library path
+$(B)/alerting-check: tools/alerting-check.c $(STLIB) include/alerting.h
+	$(CC) $(BASE_CFLAGS) $(OPT) $< $(STLIB) -o $@ $(DEPS_LIBS) $(LDFLAGS)
 
 # --- test support ---------------------------------------------------------------
 $(B)/support/%.o: tests/support/%.c $(wildcard tests/support/*.h)
@@ -157,7 +164,7 @@ unit-san: $(SAN_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh scripts/run-tests.sh unit-san $(SAN_BINS)
 
-integration: $(INTEG_BINS) $(B)/alert-receiver
+integration: $(INTEG_BINS) $(B)/alert-receiver $(TOOLS)
 	@sh scripts/run-tests.sh integration $(INTEG_BINS)
 
 # every hook from two threads against the worker thread, under ThreadSanitizer
@@ -189,7 +196,7 @@ tsan: $(B)/tsan/threads $(B)/tsan/fleet_delivery
 	@TSAN_OPTIONS=halt_on_error=1:exitcode=66 sh scripts/run-tests.sh tsan $(B)/tsan/threads \
 	    $(B)/tsan/fleet_delivery
 
-integration-san: $(INTEG_SAN_BINS)
+integration-san: $(INTEG_SAN_BINS) $(TOOLS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    sh scripts/run-tests.sh integration-san $(INTEG_SAN_BINS)
 
@@ -216,8 +223,10 @@ bench: deps
 	@sh bench/instructions.sh $(B)/bench/bench_hooks
 
 install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
-	    $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 	install -m 644 include/alerting.h $(DESTDIR)$(INCDIR)/alerting.h
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION)
 	ln -sf libalerting.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -227,6 +236,14 @@ install: all
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	@sh scripts/man-links.sh $(MAN3) | while read name page; do \
+	    echo ".so man3/$$page" > $(DESTDIR)$(MANDIR)/man3/$$name.3 || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q '$(LIBDIR)/$(SONAME)$$'; then \
+	    echo "libalerting: the dynamic loader does not know $(LIBDIR)/$(SONAME) yet:"; \
+	    echo "libalerting:   run 'ldconfig' as root (if $(LIBDIR) is not in /etc/ld.so.conf.d,"; \
+	    echo "libalerting:   add it there first), or set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/alerting.h $(DESTDIR)$(LIBDIR)/libalerting.so.$(VERSION) \
@@ -234,7 +251,10 @@ uninstall:
 	    $(DESTDIR)$(LIBDIR)/libalerting.a $(DESTDIR)$(PCDIR)/libalerting.pc
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
-	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	    $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(addsuffix .3,$(shell sh scripts/man-links.sh $(MAN3) | cut -d' ' -f1))) \
+	    $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(TOOLS)))
 
 clean:
 	rm -rf $(B)

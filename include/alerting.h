@@ -98,10 +98,23 @@ ALERT_API int alert_config_load_string(alert_config *cfg, const char *yaml, size
 ALERT_API int alert_config_set(alert_config *cfg, const char *key, const char *value,
                                alert_error *err);
 
+/* value stored as it is, never parsed as YAML ("edge #3", "!prod", "p@ss: word") */
+ALERT_API int alert_config_set_string(alert_config *cfg, const char *key, const char *value,
+                                      alert_error *err);
+/* a key's effective value as YAML flow text, secrets masked; ALERT_ERR_FULL when len is
+ * short (*needed: the size with the NUL) */
+ALERT_API int alert_config_get(const alert_config *cfg, const char *key, char *buf, size_t len,
+                               size_t *needed);
+/* Every check alert_ctx_create makes, with no side effect (no file, thread, network). */
+ALERT_API int alert_config_check(const alert_config *cfg, alert_error *err);
+
 typedef int64_t (*alert_clock_fn)(void *userdata);   /* ms since the Unix epoch */
 ALERT_API int alert_config_set_clock(alert_config *cfg, alert_clock_fn fn, void *userdata);
 typedef void (*alert_log_fn)(int level, const char *message, void *userdata);
 ALERT_API int alert_config_set_log(alert_config *cfg, alert_log_fn fn, void *userdata);
+/* worker_threads: 0: fn runs from a hook, once per wake, when there is work for alert_poll */
+ALERT_API int alert_config_set_wakeup(alert_config *cfg, void (*fn)(void *userdata),
+                                      void *userdata);
 
 /* ---- the engine ---------------------------------------------------------- */
 typedef struct alert_ctx alert_ctx;
@@ -109,6 +122,8 @@ typedef struct alert_ctx alert_ctx;
 ALERT_API int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err);
 ALERT_API void alert_ctx_destroy(alert_ctx *ctx);
 ALERT_API int alert_poll(alert_ctx *ctx, int32_t timeout_ms);
+/* worker_threads: 0: how long the host may wait before the next alert_poll (0: now) */
+ALERT_API int alert_poll_timeout(alert_ctx *ctx, int32_t *timeout_ms);
 ALERT_API int alert_flush(alert_ctx *ctx, int32_t timeout_ms);
 ALERT_API const char *alert_ctx_last_error(const alert_ctx *ctx);
 
@@ -270,6 +285,12 @@ typedef struct alert_stats {
                            0, 0, 0, 0, 0, 0, 0, 0 }
 ALERT_API int alert_stats_init(alert_stats *s, unsigned version);
 ALERT_API int alert_stats_get(alert_ctx *ctx, alert_stats *out);
+
+#define ALERT_METRICS_PROMETHEUS 1  /* text exposition format 0.0.4 */
+/* every counter, per destination target and per alert type; ALERT_ERR_FULL when len is
+ * short (*needed: the size with the NUL) */
+ALERT_API int alert_metrics_format(alert_ctx *ctx, int format, char *buf, size_t len,
+                                   size_t *needed);
 
 #ifdef __cplusplus
 }

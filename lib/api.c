@@ -1,6 +1,8 @@
 /* Version, status codes, global init and the struct initialisers. */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alerting.h"
@@ -83,6 +85,36 @@ int al_check_version(const void *p, uint32_t max_version)
     memcpy(&v, p, sizeof v);
     if (v == 0 || v > max_version)
         return ALERT_ERR_VERSION;
+    return ALERT_OK;
+}
+
+/* A failed call on a context says why (alert_ctx_last_error): which argument, which
+ * limit, which id. Only failure paths come here; the hooks' steady state never does. */
+int al_ctx_fail(alert_ctx *ctx, int code, const char *fmt, ...)
+{
+    if (!ctx)
+        return code;
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    al_ctx_note(ctx, "%s", why);
+    return code;
+}
+
+int al_ctx_check_version(alert_ctx *ctx, const char *fn, const char *type, const void *p,
+                         uint32_t max_version)
+{
+    int rc = al_check_version(p, max_version);
+    if (rc == ALERT_ERR_INVALID)
+        return al_ctx_fail(ctx, rc, "%s: the %s is NULL", fn, type);
+    if (rc != ALERT_OK) {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+        return al_ctx_fail(ctx, rc, "%s: %s version %u is not supported (this library knows 1..%u; "
+                           "use the %s_init function)", fn, type, (unsigned)v, (unsigned)max_version, type);
+    }
     return ALERT_OK;
 }
 

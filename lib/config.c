@@ -1862,3 +1862,316 @@ int alert_transport_init(alert_transport *t, unsigned version)
     t->version = version;
     return ALERT_OK;
 }
+
+/* ---- alert_config_set_string, alert_config_get, the masked view --------------------- */
+
+int alert_config_set_string(alert_config *cfg, const char *key, const char *value, alert_error *err)
+{
+    if (!cfg || !key || !value)
+        return al_error_set(err, ALERT_ERR_INVALID, key, 0, 0,
+                            "alert_config_set_string: NULL argument");
+    if (!key_path_valid(key))
+        return al_error_set(err, ALERT_ERR_INVALID, key, 0, 0,
+                            "alert_config_set_string: expected key names separated by dots");
+    if (strlen(value) > 65536)
+        return al_error_set(err, ALERT_ERR_INVALID, key, 0, 0,
+                            "alert_config_set_string: the value is longer than 65536 bytes");
+    /* a quoted scalar: no YAML word, comment, flow or tag applies to it */
+    al_ytree tree = AL_YTREE_INIT;
+    al_ynode *root = al_ytree_new_scalar(&tree, value, 1);
+    int rc = root ? wrap_in_key(&tree, key, &root) : ALERT_ERR_NOMEM;
+    if (rc == ALERT_OK)
+        rc = apply_document(cfg, root, key, err);
+    else
+        al_error_set(err, rc, key, 0, 0, "out of memory");
+    al_ytree_free(&tree);
+    return rc;
+}
+
+typedef struct out_text {
+    char *buf;
+    size_t len, pos;        /* pos counts what the full text needs, past len too */
+} out_text;
+
+static void out_put(out_text *o, const char *s, size_t n)
+{
+    if (o->pos < o->len) {
+        size_t room = o->len - o->pos;
+        memcpy(o->buf + o->pos, s, n < room ? n : room);
+    }
+    o->pos += n;
+}
+
+static void out_fmt(out_text *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_fmt(out_text *o, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        out_put(o, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A double-quoted YAML (and JSON) string. */
+static void out_quoted(out_text *o, const char *s)
+{
+    out_put(o, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char e[2] = { '\\', (char)*p };
+            out_put(o, e, 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            out_fmt(o, "\\u%04x", *p);     /* valid in YAML and in JSON */
+        } else {
+            out_put(o, (const char *)p, 1);
+        }
+    }
+    out_put(o, "\"", 1);
+}
+
+static void out_number(out_text *o, double v)
+{
+    if (isinf(v))
+        out_fmt(o, "%s.inf", v < 0 ? "-" : "");
+    else
+        out_fmt(o, "%.17g", v);
+}
+
+static void out_strlist(out_text *o, const al_strlist *l)
+{
+    out_put(o, "[", 1);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            out_put(o, ", ", 2);
+        out_quoted(o, l->items[i]);
+    }
+    out_put(o, "]", 1);
+}
+
+/* Values that are secrets as a whole: shown as "***" when set. */
+static int key_is_secret(const char *name)
+{
+    static const char *const secret[] = {
+        "webhook_secret", "pagerduty_api_key", "smtp_password",
+    };
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        if (strcmp(secret[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* URLs whose path, query or credentials are the secret (a webhook's token): shown as
+ * scheme://host[:port] and a masked path (the display form of the delivery metrics and errors). */
+static int key_is_secret_url(const char *name)
+{
+    static const char *const urls[] = {
+        "slack_webhook_url", "discord_webhook_url", "ms_teams_webhook_url", "webhook_url",
+        "alertmanager_url", "pagerduty_url", "redis_url", "proxy", "proxy_base_url",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++)
+        if (strcmp(urls[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void out_masked_url(out_text *o, const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p) {
+        out_quoted(o, "***");
+        return;
+    }
+    const char *host = p + 3;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    if (at)
+        host = at + 1;
+    char shown[512];
+    snprintf(shown, sizeof shown, "%.*s://%.*s%s", (int)(p - url), url, (int)(end - host), host,
+             *end ? "/***" : "");
+    out_quoted(o, shown);
+}
+
+/* The value of one key as YAML flow text; ALERT_ERR_NOT_FOUND for an unknown key,
+ * ALERT_ERR_UNSUPPORTED for a structured key this view does not print. */
+static int format_key(const alert_config *cfg, const char *name, out_text *o);
+
+/* alerting_args as a flow mapping: every key that may sit there. */
+static void format_args(const alert_config *cfg, out_text *o)
+{
+    out_put(o, "{", 1);
+    int first = 1;
+    for (size_t k = 0; k < N_KEYS; k++) {
+        out_text probe = { NULL, 0, 0 };
+        if (keys[k].scope == KEY_GENERAL || format_key(cfg, keys[k].name, &probe) != ALERT_OK)
+            continue;
+        out_fmt(o, "%s%s: ", first ? "" : ", ", keys[k].name);
+        format_key(cfg, keys[k].name, o);
+        first = 0;
+    }
+    out_put(o, "}", 1);
+}
+
+/* general_settings as a flow mapping: its own keys, then alerting_args. Structured keys
+ * this view does not print (budgets, rate_limits, alert_to_webhook_url,
+ * alert_type_config) are left out. */
+static void format_general(const alert_config *cfg, out_text *o)
+{
+    static const char *const own[] = { "alerting", "alerting_threshold", "alert_types",
+                                       "spend_report_frequency", "redact_messages_in_exceptions" };
+    out_put(o, "{", 1);
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        out_fmt(o, "%s: ", own[i]);
+        format_key(cfg, own[i], o);
+        out_put(o, ", ", 2);
+    }
+    out_put(o, "alerting_args: ", 15);
+    format_args(cfg, o);
+    out_put(o, "}", 1);
+}
+
+static int format_key(const alert_config *cfg, const char *name, out_text *o)
+{
+    if (strcmp(name, "general_settings") == 0) {
+        format_general(cfg, o);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "alerting_args") == 0) {
+        format_args(cfg, o);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "alerting") == 0) {
+        out_strlist(o, &cfg->alerting);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "alerting_threshold") == 0) {
+        out_number(o, cfg->alerting_threshold);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "alert_types") == 0) {
+        out_put(o, "[", 1);
+        int first = 1;
+        for (int t = 0; t < AL_T__COUNT; t++) {
+            if (!((cfg->alert_types >> t) & 1u))
+                continue;
+            if (!first)
+                out_put(o, ", ", 2);
+            first = 0;
+            out_quoted(o, al_types[t].name);
+        }
+        out_put(o, "]", 1);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "spend_report_frequency") == 0) {
+        out_fmt(o, "\"%dd\"", cfg->spend_report_days);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "redact_messages_in_exceptions") == 0) {
+        out_fmt(o, "%s", cfg->redact_messages ? "true" : "false");
+        return ALERT_OK;
+    }
+    if (strcmp(name, "budget_alert_thresholds") == 0) {
+        out_put(o, "[", 1);
+        for (size_t i = 0; i < cfg->n_budget_alert_thresholds; i++)
+            out_fmt(o, "%s%.17g", i ? ", " : "", cfg->budget_alert_thresholds[i]);
+        out_put(o, "]", 1);
+        return ALERT_OK;
+    }
+    if (strcmp(name, "fleet") == 0) {
+        out_fmt(o, "%s", cfg->fleet == AL_FLEET_AUTO ? "auto" : cfg->fleet == AL_FLEET_ON ? "true"
+                                                                                        : "false");
+        return ALERT_OK;
+    }
+    const key_spec *k = key_find(name);
+    if (!k)
+        return ALERT_ERR_NOT_FOUND;
+    const char *field = (const char *)cfg + k->offset;
+    if (k->apply == apply_string) {
+        const char *s = *(char *const *)field;
+        if (!s)
+            out_put(o, "null", 4);
+        else if (key_is_secret(name) && !cfg->disable_secret_redaction)
+            out_quoted(o, "***");
+        else if (key_is_secret_url(name) && !cfg->disable_secret_redaction)
+            out_masked_url(o, s);
+        else
+            out_quoted(o, s);
+        return ALERT_OK;
+    }
+    if (k->apply == apply_bool) {
+        out_fmt(o, "%s", *(const int *)field ? "true" : "false");
+        return ALERT_OK;
+    }
+    if (k->apply == apply_int || k->apply == apply_outage_threshold ||
+        k->apply == apply_baseline_days) {
+        out_fmt(o, "%lld", (long long)*(const int64_t *)field);
+        return ALERT_OK;
+    }
+    if (k->apply == apply_duration || k->apply == apply_double) {
+        double v = *(const double *)field;
+        if (v < 0 && (strcmp(name, "daily_spend_per_user_threshold") == 0 ||
+                      strcmp(name, "monthly_spend_per_user_threshold") == 0))
+            out_put(o, "null", 4);
+        else
+            out_number(o, v);
+        return ALERT_OK;
+    }
+    if (k->apply == apply_strlist) {
+        out_strlist(o, (const al_strlist *)(const void *)field);
+        return ALERT_OK;
+    }
+    return ALERT_ERR_UNSUPPORTED;
+}
+
+/* "general_settings.alerting_args.X", "alerting_args.X", "general_settings.X" and "X"
+ * all name X. */
+static const char *key_leaf(const char *key)
+{
+    static const char *const prefixes[] = { "general_settings.", "alerting_args.",
+                                            "litellm_settings." };
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+            size_t n = strlen(prefixes[i]);
+            if (strncmp(key, prefixes[i], n) == 0) {
+                key += n;
+                again = 1;
+            }
+        }
+    }
+    return key;
+}
+
+int alert_config_get(const alert_config *cfg, const char *key, char *buf, size_t len,
+                     size_t *needed)
+{
+    if (!cfg || !key || (!buf && len > 0))
+        return ALERT_ERR_INVALID;
+    out_text o = { buf, len, 0 };
+    int rc = format_key(cfg, key_leaf(key), &o);
+    if (rc != ALERT_OK) {
+        if (buf && len)
+            buf[0] = '\0';
+        return rc;
+    }
+    if (needed)
+        *needed = o.pos + 1;
+    if (o.pos + 1 > len) {
+        if (buf && len)
+            buf[len - 1] = '\0';
+        return ALERT_ERR_FULL;
+    }
+    buf[o.pos] = '\0';
+    return ALERT_OK;
+}
+
+int alert_config_set_wakeup(alert_config *cfg, void (*fn)(void *userdata), void *userdata)
+{
+    if (!cfg)
+        return ALERT_ERR_INVALID;
+    cfg->wakeup_fn = fn;
+    cfg->wakeup_ud = fn ? userdata : NULL;
+    return ALERT_OK;
+}

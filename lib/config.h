@@ -169,6 +169,8 @@ struct alert_config {
     void *log_ud;
     al_transport_ref **transports;
     size_t n_transports;
+    void (*wakeup_fn)(void *userdata);  /* alert_config_set_wakeup (worker_threads: 0) */
+    void *wakeup_ud;
 };
 
 /* Deep copy (transports retained). ALERT_OK or ALERT_ERR_NOMEM. */

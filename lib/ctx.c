@@ -347,6 +347,46 @@ static int open_state(alert_ctx *ctx, alert_error *err)
     return ALERT_OK;
 }
 
+/* alert_config_check: what open_state would refuse, without opening anything. The
+ * state_path is only looked at (access(2)); the fleet's Redis address is parsed, not
+ * dialled; the modules that load from the state get an empty memory store. */
+static int check_state(alert_ctx *ctx, alert_error *err)
+{
+    const alert_config *c = &ctx->cfg;
+    if (c->state_path) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", c->state_path);
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+        int bad = access(c->state_path, F_OK) == 0 ? access(c->state_path, R_OK | W_OK)
+                                                   : access(dir, W_OK | X_OK);
+        if (bad != 0)
+            return al_error_set(err, ALERT_ERR_IO, "state_path", 0, 0, "cannot open %s: %s",
+                                c->state_path, strerror(errno));
+    }
+    if (c->fleet != AL_FLEET_OFF) {
+        al_fleet_conf f;
+        memset(&f, 0, sizeof f);
+        const char *key = NULL, *why = NULL;
+        int found = fleet_address(c, &f, &key, &why);
+        fleet_conf_free(&f);
+        if (found < 0)
+            return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s %s", key, why);
+        if (!found && c->fleet == AL_FLEET_ON)
+            return al_error_set(err, ALERT_ERR_CONFIG, "fleet", 0, 0, "fleet: true needs a Redis: "
+                                "redis_url, litellm_settings.cache_params, REDIS_URL or REDIS_HOST");
+    }
+    int rc = al_state_open_mem(&ctx->state);
+    if (rc != ALERT_OK)
+        return al_error_set(err, rc, "alert_config_check", 0, 0, "out of memory");
+    return ALERT_OK;
+}
+
 static int64_t wheel_tick_ms(int64_t threshold_ms)
 {
     /* tick <= 1 s and <= threshold / 100: a hanging alert is at most one tick late */
@@ -383,7 +423,9 @@ static void ctx_free(alert_ctx *ctx)
     alert_global_cleanup();
 }
 
-int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
+/* alert_ctx_create, or with check_only its checks alone (alert_config_check): no
+ * state file, no spool replay, no worker thread; the ctx is freed before returning. */
+static int ctx_build(alert_ctx **out, const alert_config *cfg, alert_error *err, int check_only)
 {
     if (!out || !cfg)
         return al_error_set(err, ALERT_ERR_INVALID, "alert_ctx_create", 0, 0,
@@ -469,7 +511,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
         ctx_free(ctx);
         return rc;
     }
-    rc = open_state(ctx, err);
+    rc = check_only ? check_state(ctx, err) : open_state(ctx, err);
     if (rc != ALERT_OK) {
         ctx_free(ctx);
         return rc;
@@ -488,7 +530,7 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
                             rc == ALERT_ERR_NOMEM ? "out of memory" : "outage thresholds out of range");
     }
     /* last: replayed deliveries may settle marks of the budgets loaded above */
-    if ((rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
+    if (!check_only && (rc = al_outbox_replay(ctx->outbox)) != ALERT_OK) {
         al_error_set(err, rc, "state_path", 0, 0, "%s", al_state_last_error(ctx->state));
         ctx_free(ctx);
         return rc;
@@ -496,6 +538,10 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     if (c->insecure_skip_verify)
         al_ctx_log(ctx, ALERT_LOG_WARNING,
                    "insecure_skip_verify is on: TLS certificates of alert targets are NOT verified");
+    if (check_only) {
+        ctx_free(ctx);
+        return ALERT_OK;
+    }
     ctx->threaded = c->worker_threads > 0;
     if (ctx->threaded && pthread_create(&ctx->thread, NULL, worker_main, ctx) != 0) {
         ctx->threaded = 0;
@@ -505,6 +551,19 @@ int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
     }
     *out = ctx;
     return ALERT_OK;
+}
+
+int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err)
+{
+    return ctx_build(out, cfg, err, 0);
+}
+
+int alert_config_check(const alert_config *cfg, alert_error *err)
+{
+    if (!cfg)
+        return al_error_set(err, ALERT_ERR_INVALID, "alert_config_check", 0, 0, "cfg must not be NULL");
+    alert_ctx *scratch = NULL;
+    return ctx_build(&scratch, cfg, err, 1);
 }
 
 void alert_ctx_destroy(alert_ctx *ctx)
@@ -538,8 +597,15 @@ int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
 {
     if (!ctx)
         return ALERT_ERR_INVALID;
-    if (ctx->threaded || atomic_load(&ctx->worker_busy) || atomic_load(&ctx->destroying))
-        return ALERT_ERR_STATE;
+    if (ctx->threaded)
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: this context has a worker thread "
+                           "(worker_threads > 0); alert_poll is for worker_threads: 0");
+    if (atomic_load(&ctx->worker_busy))
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: called from inside a worker pass "
+                           "(a transport or log callback)");
+    if (atomic_load(&ctx->destroying))
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll: alert_ctx_destroy is running");
+    atomic_store_explicit(&ctx->wake_pending, 0, memory_order_release);  /* before the pass takes the work */
     worker_pass(ctx, 0);
     if (timeout_ms > 0 && al_outbox_inflight(ctx->outbox)) {
         al_outbox_wait(ctx->outbox, timeout_ms);
@@ -548,21 +614,69 @@ int alert_poll(alert_ctx *ctx, int32_t timeout_ms)
     return ALERT_OK;
 }
 
+/* alert_poll_timeout: the wait before work comes due. Reports, windows and schedules
+ * are looked at once a second at least; transfers in flight every POLL_INFLIGHT_MS. */
+#define POLL_MAX_WAIT_MS 1000
+#define POLL_INFLIGHT_MS 10
+
+int alert_poll_timeout(alert_ctx *ctx, int32_t *timeout_ms)
+{
+    if (!ctx || !timeout_ms)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_poll_timeout: timeout_ms is NULL");
+    if (ctx->threaded)
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_poll_timeout: this context has a worker "
+                           "thread (worker_threads > 0)");
+    pthread_mutex_lock(&ctx->events.lock);
+    size_t queued = ctx->events.len;
+    pthread_mutex_unlock(&ctx->events.lock);
+    int64_t wait = POLL_MAX_WAIT_MS;
+    if (queued || al_gate_count(ctx->gate))
+        wait = 0;
+    if (al_inflight_active(ctx->inflight) || al_wheel_count(ctx->wheel)) {
+        if (al_wheel_tick(ctx->wheel) < wait)
+            wait = al_wheel_tick(ctx->wheel);
+        if (ctx->wheel_pd && al_wheel_tick(ctx->wheel_pd) < wait)
+            wait = al_wheel_tick(ctx->wheel_pd);
+    }
+    if (al_outbox_inflight(ctx->outbox) && wait > POLL_INFLIGHT_MS)
+        wait = POLL_INFLIGHT_MS;
+    int64_t due = al_outbox_next_due(ctx->outbox);
+    if (due != INT64_MAX) {
+        int64_t d = due - al_ctx_mono(ctx);
+        if (d < wait)
+            wait = d < 0 ? 0 : d;
+    }
+    *timeout_ms = (int32_t)wait;
+    return ALERT_OK;
+}
+
+static void flush_timed_out(alert_ctx *ctx, int32_t timeout_ms)
+{
+    al_ctx_fail(ctx, ALERT_ERR_TIMEOUT, "alert_flush: %llu deliveries still queued after %d ms",
+                (unsigned long long)atomic_load(&ctx->n.queue_depth), (int)timeout_ms);
+}
+
 int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
 {
+    int rc;
     if (!ctx)
         return ALERT_ERR_INVALID;
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (atomic_load(&ctx->destroying))
-        return ALERT_ERR_STATE;
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_flush: alert_ctx_destroy is running");
     if (!ctx->threaded) {
         if (atomic_load(&ctx->worker_busy))
-            return ALERT_ERR_STATE;
-        return drive_until_idle(ctx, timeout_ms);
+            return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_flush: called from inside a worker pass "
+                               "(a transport or log callback)");
+        rc = drive_until_idle(ctx, timeout_ms);
+        if (rc == ALERT_ERR_TIMEOUT)
+            flush_timed_out(ctx, timeout_ms);
+        return rc;
     }
-    if (pthread_equal(pthread_self(), ctx->thread))
-        return ALERT_ERR_STATE;     /* from a transport: the worker cannot wait on itself */
+    if (pthread_equal(pthread_self(), ctx->thread))     /* the worker cannot wait on itself */
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_flush: called from the worker thread "
+                           "(a transport or log callback)");
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -576,7 +690,7 @@ int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
     pthread_mutex_unlock(&ctx->lock);
     al_outbox_wakeup(ctx->outbox);
     pthread_mutex_lock(&ctx->lock);
-    int rc = ALERT_OK;
+    rc = ALERT_OK;
     while (ctx->flush_done < ticket && !ctx->stopping) {
         if (pthread_cond_timedwait(&ctx->cond, &ctx->lock, &until) == ETIMEDOUT) {
             rc = ctx->flush_done >= ticket ? ALERT_OK : ALERT_ERR_TIMEOUT;
@@ -584,6 +698,8 @@ int alert_flush(alert_ctx *ctx, int32_t timeout_ms)
         }
     }
     pthread_mutex_unlock(&ctx->lock);
+    if (rc == ALERT_ERR_TIMEOUT)
+        flush_timed_out(ctx, timeout_ms);
     return rc;
 }
 
@@ -604,8 +720,8 @@ const char *alert_ctx_last_error(const alert_ctx *ctx)
 int alert_stats_get(alert_ctx *ctx, alert_stats *out)
 {
     if (!ctx || !out)
-        return ALERT_ERR_INVALID;
-    int rc = al_check_version(out, ALERT_STATS_VERSION);
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_stats_get: out is NULL");
+    int rc = al_ctx_check_version(ctx, "alert_stats_get", "alert_stats", out, ALERT_STATS_VERSION);
     if (rc != ALERT_OK)
         return rc;
     alert_stats s;

@@ -35,6 +35,7 @@ typedef struct al_counters {
     _Atomic uint64_t requests_rejected;
     _Atomic uint64_t destinations_dead;
     _Atomic uint64_t metadata_dropped;
+    _Atomic uint64_t raised_by_type[AL_T__COUNT];  /* alerts_raised by type (metrics) */
 } al_counters;
 
 struct alert_ctx {
@@ -80,6 +81,7 @@ struct alert_ctx {
     uint64_t flush_requested, flush_done;
     _Atomic int worker_busy;        /* re-entrancy guard for alert_poll */
     _Atomic int destroying;         /* alert_ctx_destroy runs: poll and flush refuse */
+    _Atomic int wake_pending;       /* the wakeup callback ran since the last alert_poll */
 
     /* the worker's step-proof clock (al_ctx_mono) */
     int64_t mono_base;              /* system clock: wall minus monotonic at create */
@@ -110,7 +112,20 @@ static inline int64_t al_ctx_now(const alert_ctx *ctx)
 }
 /* Wakes the worker (from any thread). */
 void al_ctx_wake(alert_ctx *ctx);
+/* A hook queued work: without a worker thread, the host's wakeup callback runs, at most
+ * once until the next alert_poll (one atomic exchange otherwise). */
+static inline void al_ctx_notify(alert_ctx *ctx)
+{
+    if (ctx->cfg.wakeup_fn && !ctx->threaded &&
+        !atomic_exchange_explicit(&ctx->wake_pending, 1, memory_order_acq_rel))
+        ctx->cfg.wakeup_fn(ctx->cfg.wakeup_ud);
+}
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
 int al_check_version(const void *p, uint32_t max_version);
+/* Records why a call on ctx failed (alert_ctx_last_error) and returns code; ctx may be NULL. */
+int al_ctx_fail(alert_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* al_check_version, recording the reason: "fn: type version N is not supported". */
+int al_ctx_check_version(alert_ctx *ctx, const char *fn, const char *type, const void *p,
+                         uint32_t max_version);
 
 #endif

@@ -189,10 +189,12 @@ static void fill_slot(al_slot *s, const var_plan *p, const char *label[AL_LBL__C
 int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_id *out)
 {
     if (!ctx || !req || !out)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_request_start: %s is NULL",
+                           !req ? "req" : "out");
     *out = 0;
-    if (!version_ok(req, ALERT_REQUEST_VERSION))
-        return ALERT_ERR_VERSION;
+    if (!version_ok(req, ALERT_REQUEST_VERSION))     /* inline; the reason off the fast path */
+        return al_ctx_check_version(ctx, "alert_on_request_start", "alert_request", req,
+                                    ALERT_REQUEST_VERSION);
     int rc;
     int64_t start = req->start_ms ? req->start_ms : al_ctx_now(ctx);
     var_plan plan;
@@ -206,9 +208,12 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
     uint32_t idx, gen;
     al_slot *s = al_inflight_take(ctx->inflight, stripe, plan.total, &idx, &gen, &rc);
     if (!s) {
-        if (rc == ALERT_ERR_FULL)
+        if (rc == ALERT_ERR_FULL) {
             atomic_fetch_add_explicit(&ctx->n.requests_rejected, 1, memory_order_relaxed);
-        return rc;
+            return al_ctx_fail(ctx, rc, "alert_on_request_start: max_inflight (%lld) requests are "
+                               "in flight; this one is not watched", (long long)ctx->cfg.max_inflight);
+        }
+        return al_ctx_fail(ctx, rc, "alert_on_request_start: out of memory for the request's labels");
     }
     s->start_ms = start;
     s->stream = req->stream ? 1 : 0;
@@ -229,15 +234,17 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
 int alert_on_first_token(alert_ctx *ctx, alert_req_id id, int64_t at_ms)
 {
     if (!ctx || id == 0)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_first_token: request id 0 is never valid");
     uint32_t lo = (uint32_t)id, gen = (uint32_t)(id >> 32);
     al_slot *s = lo ? al_inflight_slot(ctx->inflight, lo - 1) : NULL;
     if (!s)
-        return ALERT_ERR_NOT_FOUND;
+        return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_on_first_token: request id %llu was "
+                           "never issued by this context", (unsigned long long)id);
     uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
     if ((uint32_t)(w >> 32) != gen || ((w & 0xffffffffu) != AL_SLOT_ACTIVE &&
                                       (w & 0xffffffffu) != AL_SLOT_READING))
-        return ALERT_ERR_NOT_FOUND;
+        return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_on_first_token: request id %llu is not "
+                           "in flight (already ended, failed or cancelled)", (unsigned long long)id);
     int64_t expected = 0;
     atomic_compare_exchange_strong_explicit(&s->first_token_ms, &expected,
                                             at_ms ? at_ms : al_ctx_now(ctx),
@@ -294,7 +301,8 @@ static void push_event(alert_ctx *ctx, al_event *e)
         al_ctx_error(ctx, "out of memory: an alert event was lost");
         return;
     }
-    al_evqueue_push(&ctx->events, e);
+    if (al_evqueue_push(&ctx->events, e) == 0)
+        al_ctx_notify(ctx);
 }
 
 /* The deployment a finished request counts for in the daily report: the one chosen
@@ -327,13 +335,16 @@ static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s
 int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
 {
     if (!ctx || id == 0)
-        return ALERT_ERR_INVALID;
-    if (resp && !version_ok(resp, ALERT_RESPONSE_VERSION))
-        return ALERT_ERR_VERSION;
+        return ctx ? al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_request_end: request id 0 is never valid")
+                   : ALERT_ERR_INVALID;
+    if (resp && !version_ok(resp, ALERT_RESPONSE_VERSION))  /* inline; the reason off the fast path */
+        return al_ctx_check_version(ctx, "alert_on_request_end", "alert_response", resp,
+                                    ALERT_RESPONSE_VERSION);
     uint32_t idx;
     al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
     if (!s)
-        return ALERT_ERR_NOT_FOUND;
+        return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_on_request_end: request id %llu is not "
+                           "in flight (already ended, failed or cancelled)", (unsigned long long)id);
     int64_t end = (resp && resp->end_ms) ? resp->end_ms : al_ctx_now(ctx);
     int64_t dur_ms = end - s->start_ms;
     unsigned stripe = al_inflight_stripe();
@@ -397,8 +408,9 @@ static al_event *failure_event(alert_ctx *ctx, const alert_failure *f, const cha
 int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failure *f)
 {
     if (!ctx || !f)
-        return ALERT_ERR_INVALID;
-    int rc = al_check_version(f, ALERT_FAILURE_VERSION);
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_request_failure: f is NULL");
+    int rc = al_ctx_check_version(ctx, "alert_on_request_failure", "alert_failure", f,
+                                  ALERT_FAILURE_VERSION);
     if (rc != ALERT_OK)
         return rc;
     int64_t end = f->end_ms ? f->end_ms : al_ctx_now(ctx);
@@ -455,7 +467,8 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     uint32_t idx;
     al_slot *s = al_inflight_claim(ctx->inflight, id, &idx);
     if (!s)
-        return ALERT_ERR_NOT_FOUND;
+        return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_on_request_failure: request id %llu is "
+                           "not in flight (already ended, failed or cancelled)", (unsigned long long)id);
     if (ctx->dstats)
         count_daily(ctx, al_inflight_stripe(), s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
     if (alert) {
@@ -474,12 +487,24 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
 int alert_on_request_cancel(alert_ctx *ctx, alert_req_id id)
 {
     if (!ctx || id == 0)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_request_cancel: request id 0 is never valid");
     uint32_t idx;
     if (!al_inflight_claim(ctx->inflight, id, &idx))
-        return ALERT_ERR_NOT_FOUND;
+        return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_on_request_cancel: request id %llu is "
+                           "not in flight (already ended, failed or cancelled)", (unsigned long long)id);
     al_inflight_release(ctx->inflight, al_inflight_stripe(), idx);
     return ALERT_OK;
+}
+
+/* Queues an event for the worker; a full queue (event_queue_size) is said. */
+static int push_checked(alert_ctx *ctx, const char *fn, al_event *e)
+{
+    if (al_evqueue_push(&ctx->events, e) == 0) {
+        al_ctx_notify(ctx);
+        return ALERT_OK;
+    }
+    return al_ctx_fail(ctx, ALERT_ERR_FULL, "%s: the event queue is full (event_queue_size %zu)",
+                       fn, ctx->events.max);
 }
 
 static int is_json_object(const char *s)
@@ -495,15 +520,24 @@ int alert_emit(alert_ctx *ctx, const char *alert_type, int32_t level, const char
                const char *alerting_metadata_json)
 {
     if (!ctx || !alert_type || !message)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_emit: %s is NULL",
+                           !alert_type ? "alert_type" : "message");
     int t = al_type_from_name(alert_type);
-    if (t < 0 || level < ALERT_LEVEL_LOW || level > ALERT_LEVEL_HIGH)
-        return ALERT_ERR_INVALID;
+    if (t < 0)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_emit: unknown alert_type \"%.64s\"",
+                           alert_type);
+    if (level < ALERT_LEVEL_LOW || level > ALERT_LEVEL_HIGH)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_emit: level %d is out of range "
+                           "(ALERT_LEVEL_LOW 1 .. ALERT_LEVEL_HIGH 3)", (int)level);
     if (strnlen(message, EMIT_MAX + 1) > EMIT_MAX)
-        return ALERT_ERR_INVALID;
-    if (alerting_metadata_json && (strnlen(alerting_metadata_json, EMIT_MAX + 1) > EMIT_MAX ||
-                                   !is_json_object(alerting_metadata_json)))
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_emit: message is longer than %d bytes",
+                           EMIT_MAX);
+    if (alerting_metadata_json && strnlen(alerting_metadata_json, EMIT_MAX + 1) > EMIT_MAX)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_emit: alerting_metadata_json is longer "
+                           "than %d bytes", EMIT_MAX);
+    if (alerting_metadata_json && !is_json_object(alerting_metadata_json))
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_emit: alerting_metadata_json is not a "
+                           "JSON object");
     if (!al_type_on(ctx, (al_type)t)) {
         atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
         return ALERT_OK;
@@ -514,29 +548,30 @@ int alert_emit(alert_ctx *ctx, const char *alert_type, int32_t level, const char
     strs[AL_ES_METADATA] = alerting_metadata_json;
     al_event *e = al_event_new(&ctx->events, AL_EV_EMIT, strs, NULL);
     if (!e)
-        return ALERT_ERR_NOMEM;
+        return al_ctx_fail(ctx, ALERT_ERR_NOMEM, "alert_emit: out of memory");
     e->level = level;
     e->end_ms = al_ctx_now(ctx);
-    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+    return push_checked(ctx, "alert_emit", e);
 }
 
 int alert_send_test(alert_ctx *ctx, const char *destination)
 {
     if (!ctx || !destination)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_send_test: destination is NULL");
     int listed = 0;
     for (size_t i = 0; i < ctx->cfg.alerting.n; i++)
         if (strcmp(ctx->cfg.alerting.items[i], destination) == 0)
             listed = 1;
     if (!listed)
-        return ALERT_ERR_NOT_FOUND;
+        return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_send_test: \"%.64s\" is not in the "
+                           "alerting list of this context", destination);
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_ALERT_TYPE] = destination;
     al_event *e = al_event_new(&ctx->events, AL_EV_TEST, strs, NULL);
     if (!e)
-        return ALERT_ERR_NOMEM;
+        return al_ctx_fail(ctx, ALERT_ERR_NOMEM, "alert_send_test: out of memory");
     e->end_ms = al_ctx_now(ctx);
-    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+    return push_checked(ctx, "alert_send_test", e);
 }
 
 #define ID_MAX 256      /* labels of spend and budget events are cut here */
@@ -644,70 +679,85 @@ static int finite_nonneg(double v)
     return isfinite(v) && v >= 0;
 }
 
-static int push_money(alert_ctx *ctx, al_event *e)
+static int push_money(alert_ctx *ctx, const char *fn, al_event *e)
 {
     if (!e)
-        return ALERT_ERR_NOMEM;
-    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+        return al_ctx_fail(ctx, ALERT_ERR_NOMEM, "%s: out of memory", fn);
+    return push_checked(ctx, fn, e);
 }
 
 int alert_on_spend(alert_ctx *ctx, const alert_spend *s)
 {
     if (!ctx || !s)
-        return ALERT_ERR_INVALID;
-    int rc = al_check_version(s, ALERT_SPEND_VERSION);
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_spend: s is NULL");
+    int rc = al_ctx_check_version(ctx, "alert_on_spend", "alert_spend", s, ALERT_SPEND_VERSION);
     if (rc != ALERT_OK)
         return rc;
-    if (!finite_nonneg(s->cost) || (s->tag_count && !s->tags) || s->tag_count > 64)
-        return ALERT_ERR_INVALID;
+    if (!finite_nonneg(s->cost))
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_spend: cost %g is not a finite amount "
+                           ">= 0", s->cost);
+    if ((s->tag_count && !s->tags) || s->tag_count > 64)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_spend: tag_count %u %s", (unsigned)s->tag_count,
+                           s->tag_count > 64 ? "is over the limit of 64" : "with tags NULL");
     for (uint32_t i = 0; i < s->tag_count; i++)
         if (!s->tags[i])
-            return ALERT_ERR_INVALID;
+            return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_spend: tags[%u] is NULL", (unsigned)i);
     int64_t at = s->at_ms ? s->at_ms : al_ctx_now(ctx);
-    return push_money(ctx, spend_event(&ctx->events, s, at));
+    return push_money(ctx, "alert_on_spend", spend_event(&ctx->events, s, at));
 }
 
-static int check_budget(alert_ctx *ctx, const alert_budget *b)
+static int check_budget(alert_ctx *ctx, const char *fn, const alert_budget *b)
 {
     if (!ctx || !b)
-        return ALERT_ERR_INVALID;
-    int rc = al_check_version(b, ALERT_BUDGET_VERSION);
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "%s: b is NULL", fn);
+    int rc = al_ctx_check_version(ctx, fn, "alert_budget", b, ALERT_BUDGET_VERSION);
     if (rc != ALERT_OK)
         return rc;
-    if (b->entity < ALERT_ENTITY_KEY || b->entity > ALERT_ENTITY_PROXY || !finite_nonneg(b->spend) ||
-        !isfinite(b->max_budget) || !isfinite(b->soft_budget) ||
-        (b->alert_email_count && !b->alert_emails) || b->alert_email_count > 64)
-        return ALERT_ERR_INVALID;
+    if (b->entity < ALERT_ENTITY_KEY || b->entity > ALERT_ENTITY_PROXY)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "%s: entity %d is not an ALERT_ENTITY_* value "
+                           "(1..8)", fn, (int)b->entity);
+    if (!finite_nonneg(b->spend))
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "%s: spend %g is not a finite amount >= 0", fn, b->spend);
+    if (!isfinite(b->max_budget) || !isfinite(b->soft_budget))
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "%s: %s is not finite (a negative value means none)",
+                           fn, !isfinite(b->max_budget) ? "max_budget" : "soft_budget");
+    if ((b->alert_email_count && !b->alert_emails) || b->alert_email_count > 64)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "%s: alert_email_count %u %s", fn,
+                           (unsigned)b->alert_email_count,
+                           b->alert_email_count > 64 ? "is over the limit of 64" : "with alert_emails NULL");
     for (uint32_t i = 0; i < b->alert_email_count; i++)
         if (!b->alert_emails[i])
-            return ALERT_ERR_INVALID;
+            return al_ctx_fail(ctx, ALERT_ERR_INVALID, "%s: alert_emails[%u] is NULL", fn, (unsigned)i);
     return ALERT_OK;
 }
 
 int alert_on_budget(alert_ctx *ctx, const alert_budget *b)
 {
-    int rc = check_budget(ctx, b);
+    int rc = check_budget(ctx, "alert_on_budget", b);
     if (rc != ALERT_OK)
         return rc;
-    return push_money(ctx, budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
+    return push_money(ctx, "alert_on_budget", budget_event(&ctx->events, AL_EV_BUDGET, b, NULL, al_ctx_now(ctx)));
 }
 
 int alert_set_budget(alert_ctx *ctx, const alert_budget *b, const char *budget_duration)
 {
-    int rc = check_budget(ctx, b);
+    int rc = check_budget(ctx, "alert_set_budget", b);
     if (rc != ALERT_OK)
         return rc;
     int64_t len_ms;
     int32_t months;
-    if (!budget_duration || al_budget_parse_duration(budget_duration, &len_ms, &months) != ALERT_OK)
-        return ALERT_ERR_INVALID;
-    return push_money(ctx, budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
+    if (!budget_duration)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_set_budget: budget_duration is NULL");
+    if (al_budget_parse_duration(budget_duration, &len_ms, &months) != ALERT_OK)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_set_budget: budget_duration \"%.32s\" is "
+                           "not a duration (30s, 30m, 24h, 7d, 1mo)", budget_duration);
+    return push_money(ctx, "alert_set_budget", budget_event(&ctx->events, AL_EV_SET_BUDGET, b, budget_duration,
                                                  al_ctx_now(ctx)));
 }
 
 /* The operations events: checked here, built on the worker. */
-static int push_ops(alert_ctx *ctx, al_type type, al_ev_kind kind, const char *strs[AL_ES__COUNT],
-                    int32_t value)
+static int push_ops(alert_ctx *ctx, const char *fn, al_type type, al_ev_kind kind,
+                    const char *strs[AL_ES__COUNT], int32_t value)
 {
     if (!al_type_on(ctx, type)) {
         atomic_fetch_add_explicit(&ctx->n.alerts_filtered, 1, memory_order_relaxed);
@@ -718,67 +768,75 @@ static int push_ops(alert_ctx *ctx, al_type type, al_ev_kind kind, const char *s
         lens[i] = strs[i] ? prefix_bytes(strs[i], MESSAGE_MAX, MESSAGE_MAX) : SIZE_MAX;
     al_event *e = al_event_new(&ctx->events, kind, strs, lens);
     if (!e)
-        return ALERT_ERR_NOMEM;
+        return al_ctx_fail(ctx, ALERT_ERR_NOMEM, "%s: out of memory", fn);
     e->status_code = value;
     e->end_ms = al_ctx_now(ctx);
-    return al_evqueue_push(&ctx->events, e) == 0 ? ALERT_OK : ALERT_ERR_FULL;
+    return push_checked(ctx, fn, e);
 }
 
 int alert_on_db_error(alert_ctx *ctx, const char *error_text)
 {
     if (!ctx || !error_text)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_db_error: error_text is NULL");
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_MESSAGE] = error_text;
-    return push_ops(ctx, AL_T_DB_EXCEPTIONS, AL_EV_DB_ERROR, strs, 0);
+    return push_ops(ctx, "alert_on_db_error", AL_T_DB_EXCEPTIONS, AL_EV_DB_ERROR, strs, 0);
 }
 
 int alert_on_spend_tracking_failure(alert_ctx *ctx, const char *model, const char *error_text)
 {
     if (!ctx || !error_text)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_spend_tracking_failure: error_text is NULL");
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_MODEL] = model;
     strs[AL_ES_MESSAGE] = error_text;
-    return push_ops(ctx, AL_T_FAILED_TRACKING_SPEND, AL_EV_TRACKING_FAILURE, strs, 0);
+    return push_ops(ctx, "alert_on_spend_tracking_failure", AL_T_FAILED_TRACKING_SPEND, AL_EV_TRACKING_FAILURE, strs, 0);
 }
 
 int alert_on_deployment_cooldown(alert_ctx *ctx, const char *deployment, const char *reason,
                                  int32_t cooldown_seconds)
 {
-    if (!ctx || !deployment || cooldown_seconds < 0)
-        return ALERT_ERR_INVALID;
+    if (!ctx || !deployment)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_deployment_cooldown: deployment is NULL");
+    if (cooldown_seconds < 0)
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_deployment_cooldown: cooldown_seconds %d "
+                           "is negative", (int)cooldown_seconds);
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_DEPLOYMENT] = deployment;
     strs[AL_ES_MESSAGE] = reason;
-    return push_ops(ctx, AL_T_COOLDOWN_DEPLOYMENT, AL_EV_COOLDOWN, strs, cooldown_seconds);
+    return push_ops(ctx, "alert_on_deployment_cooldown", AL_T_COOLDOWN_DEPLOYMENT, AL_EV_COOLDOWN, strs, cooldown_seconds);
 }
 
 int alert_on_fallback(alert_ctx *ctx, const char *primary_model, const char *fallback_model,
                       int32_t succeeded)
 {
     if (!ctx || !primary_model || !fallback_model)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_fallback: %s is NULL",
+                           !primary_model ? "primary_model" : "fallback_model");
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_MODEL] = primary_model;
     strs[AL_ES_DEPLOYMENT] = fallback_model;
-    return push_ops(ctx, AL_T_FALLBACK_REPORTS, AL_EV_FALLBACK, strs, succeeded ? 1 : 0);
+    return push_ops(ctx, "alert_on_fallback", AL_T_FALLBACK_REPORTS, AL_EV_FALLBACK, strs, succeeded ? 1 : 0);
 }
 
 int alert_on_management_event(alert_ctx *ctx, const char *alert_type, const char *actor_json,
                               const char *details_json)
 {
     if (!ctx || !alert_type)
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_management_event: alert_type is NULL");
     int t = al_type_from_name(alert_type);
     if (t < 0 || !al_ops_is_management_type(t))
-        return ALERT_ERR_INVALID;
-    if ((actor_json && (strnlen(actor_json, EMIT_MAX + 1) > EMIT_MAX || !is_json_object(actor_json))) ||
-        (details_json && (strnlen(details_json, EMIT_MAX + 1) > EMIT_MAX || !is_json_object(details_json))))
-        return ALERT_ERR_INVALID;
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_management_event: \"%.64s\" is not a "
+                           "management alert type", alert_type);
+    if (actor_json && (strnlen(actor_json, EMIT_MAX + 1) > EMIT_MAX || !is_json_object(actor_json)))
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_management_event: actor_json is not a JSON "
+                           "object of at most %d bytes", EMIT_MAX);
+    if (details_json && (strnlen(details_json, EMIT_MAX + 1) > EMIT_MAX || !is_json_object(details_json)))
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_on_management_event: details_json is not a "
+                           "JSON object of at most %d bytes", EMIT_MAX);
     const char *strs[AL_ES__COUNT] = { 0 };
     strs[AL_ES_ALERT_TYPE] = alert_type;
     strs[AL_ES_MESSAGE] = actor_json;
     strs[AL_ES_METADATA] = details_json;
-    return push_ops(ctx, (al_type)t, AL_EV_MGMT, strs, 0);
+    return push_ops(ctx, "alert_on_management_event", (al_type)t, AL_EV_MGMT, strs, 0);
 }

@@ -50,6 +50,9 @@ struct al_target {
     char fleet_hash[65];
     int fleet_rate, rate_div, want;
     int64_t fleet_retry_at;
+    /* what alert_metrics_format shows of it: written by the worker, read from any thread */
+    _Atomic uint64_t n_ok, n_failed, n_retried, n_dropped, n_queued;
+    _Atomic int64_t last_ok_ms;
 };
 
 enum { REC_BATCHED, REC_READY, REC_INFLIGHT };
@@ -126,6 +129,7 @@ static void list_push(rec_list *l, rec *r)
         l->head = r;
     l->tail = r;
     l->n++;
+    atomic_fetch_add_explicit(&r->target->n_queued, 1, memory_order_relaxed);
 }
 
 static void list_remove(rec_list *l, rec *r)
@@ -140,6 +144,7 @@ static void list_remove(rec_list *l, rec *r)
         l->tail = r->prev;
     r->prev = r->next = NULL;
     l->n--;
+    atomic_fetch_sub_explicit(&r->target->n_queued, 1, memory_order_relaxed);
 }
 
 static void rec_free(rec *r)
@@ -783,6 +788,7 @@ int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text)
     alert_ctx *ctx = o->ctx;
     if (t->dead) {
         atomic_fetch_add(&ctx->n.deliveries_failed, 1);
+        atomic_fetch_add_explicit(&t->n_failed, 1, memory_order_relaxed);
         return ALERT_ERR_TRANSPORT;
     }
     /* max_queue bounds everything queued, notices included; notices alone may go beyond
@@ -1011,6 +1017,8 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
     switch (out) {
     case AL_OUT_OK:
         atomic_fetch_add(&ctx->n.deliveries_ok, n);
+        atomic_fetch_add_explicit(&t->n_ok, n, memory_order_relaxed);
+        atomic_store_explicit(&t->last_ok_ms, al_ctx_now(ctx), memory_order_relaxed);
         for (rec *m = r; m; m = m->pack)
             m->alert->delivered_ok = 1;
         store_forget(o, r);
@@ -1033,6 +1041,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             al_state_rate_block(store_of(o), t->fleet_hash, al_ctx_now(ctx) + delay);
         if (now + delay > r->deadline_ms) {
             atomic_fetch_add(&ctx->n.deliveries_dropped, n);
+            atomic_fetch_add_explicit(&t->n_dropped, n, memory_order_relaxed);
             al_ctx_error(ctx, "%s delivery to %s dropped after %d attempts: %s (delivery_deadline)",
                          al_dest_name(t->kind), t->display, r->attempt, why);
             store_forget(o, r);
@@ -1040,6 +1049,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             break;
         }
         atomic_fetch_add(&ctx->n.deliveries_retried, n);
+        atomic_fetch_add_explicit(&t->n_retried, n, memory_order_relaxed);
         al_ctx_note(ctx, "%s delivery to %s failed (%s); retrying", al_dest_name(t->kind), t->display, why);
         al_ctx_log(ctx, ALERT_LOG_WARNING, "%s delivery to %s failed (%s); retry %d in %.1fs",
                    al_dest_name(t->kind), t->display, why, r->attempt + 1, (double)delay / 1000.0);
@@ -1061,6 +1071,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
                          al_dest_name(t->kind), t->display, status);
         }
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
+        atomic_fetch_add_explicit(&t->n_failed, n, memory_order_relaxed);
         store_forget(o, r);
         rec_drop(o, r);
         /* whatever else waits for it will not get through either */
@@ -1069,6 +1080,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
             if (q->target == t) {
                 list_remove(&o->ready, q);
                 atomic_fetch_add(&ctx->n.deliveries_failed, 1 + (uint64_t)q->pack_n);
+                atomic_fetch_add_explicit(&t->n_failed, 1 + (uint64_t)q->pack_n, memory_order_relaxed);
                 store_forget(o, q);
                 rec_drop(o, q);
             }
@@ -1076,6 +1088,7 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         break;
     case AL_OUT_GIVE_UP:
         atomic_fetch_add(&ctx->n.deliveries_failed, n);
+        atomic_fetch_add_explicit(&t->n_failed, n, memory_order_relaxed);
         al_ctx_error(ctx, "%s delivery to %s failed: %s (not retried)", al_dest_name(t->kind),
                      t->display, why);
         store_forget(o, r);
@@ -1770,4 +1783,25 @@ uint64_t al_outbox_evict_steps(const al_outbox *o)
 size_t al_outbox_inflight(al_outbox *o)
 {
     return o->inflight.n;
+}
+
+/* alert_metrics_format: the targets are made at alert_ctx_create (routes, replay) and
+ * live as long as the outbox, so any thread may walk them. */
+int al_outbox_target_stats(const al_outbox *o, size_t i, al_target_stats *out)
+{
+    const al_target *t = o->targets;
+    while (t && i--)
+        t = t->next;
+    if (!t)
+        return 0;
+    out->destination = t->custom ? t->custom->name : al_dest_name(t->kind);
+    out->display = t->display;
+    out->ok = atomic_load_explicit(&t->n_ok, memory_order_relaxed);
+    out->failed = atomic_load_explicit(&t->n_failed, memory_order_relaxed);
+    out->retried = atomic_load_explicit(&t->n_retried, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&t->n_dropped, memory_order_relaxed);
+    out->queued = atomic_load_explicit(&t->n_queued, memory_order_relaxed);
+    out->last_ok_ms = atomic_load_explicit(&t->last_ok_ms, memory_order_relaxed);
+    out->dead = __atomic_load_n(&t->dead, __ATOMIC_RELAXED);
+    return 1;
 }

@@ -57,6 +57,18 @@ uint64_t al_outbox_evict_steps(const al_outbox *o);
 uint64_t al_outbox_take_dropped(al_outbox *o, al_type *first_type);
 /* state_path: the deliveries a previous run left pending, queued again. */
 int al_outbox_replay(al_outbox *o);
+
+/* One target's delivery counters, for alert_metrics_format; display never holds the
+ * secret part of a URL. */
+typedef struct al_target_stats {
+    const char *destination;        /* "slack", or the custom transport's name */
+    const char *display;            /* scheme://host[:port], or the name */
+    uint64_t ok, failed, retried, dropped, queued;
+    int64_t last_ok_ms;             /* ctx clock; 0: never */
+    int dead;
+} al_target_stats;
+/* The i-th target's (any thread): 1, or 0 past the last. */
+int al_outbox_target_stats(const al_outbox *o, size_t i, al_target_stats *out);
 /* 1 when addr is an RFC 5321 mailbox, local-part@domain, as SMTP carries it: ASCII, a
  * dot-atom or quoted local part of at most AL_EMAIL_LOCAL_MAX bytes, a domain of LDH labels
  * (at most 63 bytes each) or an address literal, at most AL_EMAIL_MAX bytes in all; no

@@ -424,6 +424,7 @@ void al_route_page(alert_ctx *ctx, al_alert *a)
         return;
     }
     atomic_fetch_add(&ctx->n.alerts_raised, 1);
+    atomic_fetch_add_explicit(&ctx->n.raised_by_type[a->type], 1, memory_order_relaxed);
     deliver(ctx, a, 0, NULL);
     al_alert_free(a);
 }
@@ -509,6 +510,7 @@ void al_route_alert(alert_ctx *ctx, al_alert *a)
         return;
     }
     atomic_fetch_add(&ctx->n.alerts_raised, 1);
+    atomic_fetch_add_explicit(&ctx->n.raised_by_type[a->type], 1, memory_order_relaxed);
     track_episode(ctx, a);
     if (ctx->cfg.type_conf[a->type].digest) {
         digest_add(ctx, a);

@@ -23,6 +23,12 @@ if SLACK_WEBHOOK_URL="$url/minimal" "$B/examples/minimal" > "$tmp/minimal.out" 2
 else
     bad "examples/minimal: $(cat "$tmp/minimal.out")"
 fi
+if SLACK_WEBHOOK_URL="$url/poll" "$B/examples/poll_loop" > "$tmp/poll.out" 2>&1 &&
+   grep -q '^delivered$' "$tmp/poll.out" && grep -q 'Hello from a poll(2) loop' "$tmp/received"; then
+    ok "examples/poll_loop delivers from a poll(2) loop without a worker thread"
+else
+    bad "examples/poll_loop: $(cat "$tmp/poll.out")"
+fi
 if "$B/examples/proxy_sim" examples/config.yaml "$url/sim" > "$tmp/sim.out" 2>&1 &&
    grep -q 'still queued         0' "$tmp/sim.out"; then
     ok "examples/proxy_sim runs its story and leaves nothing queued"

@@ -128,6 +128,31 @@ man_ok() {
 }
 check "man pages: every page of man/ under share/man" man_ok
 
+# every function of the header has a page of its own name (a ".so" link for the pages
+# that document several), so `man alert_flush` works without mandb
+man_names_ok() {
+    n=0
+    for fn in $(sed -n 's/^ALERT_API [^(]*[ *]\(alert_[a-z0-9_]*\)(.*/\1/p' "$ROOT/include/alerting.h"); do
+        [ -f "$MAN/man3/$fn.3" ] || { echo "no share/man/man3/$fn.3"; return 1; }
+        n=$((n + 1))
+    done
+    [ "$n" -gt 40 ] || { echo "only $n functions found in the header"; return 1; }
+    if command -v man >/dev/null 2>&1; then
+        out=$(MANPATH=$MAN MANWIDTH=80 man 3 alert_flush 2>&1 | col -b 2>/dev/null) || {
+            echo "man 3 alert_flush failed: $out"; return 1; }
+        echo "$out" | grep -q 'alert_flush' || { echo "man 3 alert_flush: $out"; return 1; }
+    fi
+    echo "$n functions"
+}
+check "man pages: one per function name (man alert_flush works)" man_names_ok
+
+tool_ok() {
+    [ -x "$DEST$PREFIX/bin/alerting-check" ] || { echo "no $PREFIX/bin/alerting-check"; return 1; }
+    [ -f "$MAN/man1/alerting-check.1" ] || { echo "no share/man/man1/alerting-check.1"; return 1; }
+    "$DEST$PREFIX/bin/alerting-check" --version | grep -q "libalerting) $V" || return 1
+}
+check "alerting-check in bin, alerting-check(1)" tool_ok
+
 # --- a program built only through pkg-config -----------------------------------------------
 # into_dest FLAGS: the include and library directories are those of the DESTDIR tree
 into_dest() {
@@ -192,6 +217,39 @@ static_link_ok() {
 }
 check "hello links against libalerting.a with the .pc's private requirements, and runs" \
     static_link_ok
+
+# The --static recipe of README.md, run as it is written (pkg-config pointed at the DESTDIR
+# tree by a wrapper, myproxy.c being examples/pkgconfig/hello.c).
+readme_static_ok() {
+    recipe=$(awk '/^# static link/ { on = 1; next } on && /^```/ { exit } on { print }' "$ROOT/README.md")
+    [ -n "$recipe" ] || { echo "no '# static link' recipe in README.md"; return 1; }
+    mkdir -p "$WORK/bin" "$WORK/static" || return 1
+    sysroot=
+    [ "$how" = "pkg-config --define-prefix" ] || sysroot=$DEST
+    real=$(command -v pkg-config)
+    printf '#!/bin/sh\nPKG_CONFIG_SYSROOT_DIR=%s exec %s --define-prefix "$@"\n' "$sysroot" "$real" \
+        > "$WORK/bin/pkg-config" && chmod +x "$WORK/bin/pkg-config" || return 1
+    cp "$ROOT/examples/pkgconfig/hello.c" "$WORK/static/myproxy.c" || return 1
+    echo "$recipe"
+    (cd "$WORK/static" && PATH="$WORK/bin:$PATH" CC="$CC" sh -e -c "$recipe") || return 1
+    if command -v readelf >/dev/null 2>&1 && readelf -d "$WORK/static/myproxy" | grep -q 'libalerting'; then
+        echo "still needs the shared library"; return 1
+    fi
+    out=$("$WORK/static/myproxy") || { echo "$out"; return 1; }
+    [ "$out" = "libalerting $V: 1 alert delivered" ] || { echo "$out"; return 1; }
+}
+check "the README's --static recipe links libalerting.a and runs" readme_static_ok
+
+# make install without DESTDIR into a directory the loader does not know says so
+ldconfig_hint_ok() {
+    p=$tmp/plain
+    "$MAKE_CMD" -C "$ROOT" --no-print-directory install PREFIX="$p" > "$WORK/plain.log" 2>&1 || {
+        cat "$WORK/plain.log"; return 1; }
+    grep -q "run 'ldconfig' as root" "$WORK/plain.log" || { cat "$WORK/plain.log"; return 1; }
+    "$MAKE_CMD" -C "$ROOT" --no-print-directory uninstall PREFIX="$p" >/dev/null 2>&1
+}
+check "make install into a directory the loader does not search prints the ldconfig hint" \
+    ldconfig_hint_ok
 
 # --- uninstall ---------------------------------------------------------------------------
 check "make uninstall DESTDIR=... PREFIX=$PREFIX" \

@@ -4,12 +4,11 @@
 #   sh scripts/check-python.sh [LIBRARY]     # LIBRARY: default $ALERTING_LIBRARY, else
 #                                            # build/libalerting.so.0 (run `make` first)
 #
-# 1. `pip install --no-build-isolation --no-index` of bindings/python into a temporary
-#    --target, offline, with the first interpreter that has pip, setuptools and wheel:
-#    $PYTHON (default python3), else Debian's /usr/bin/python3 (python3-pip,
-#    python3-setuptools, python3-wheel). The package is pure Python, so the copy installed
-#    by one interpreter is imported by the other. The source is copied first so that the
-#    build leaves no build/ or *.egg-info in the work tree.
+# 1. the offline install of README.md, run as written ("# python offline install"): a
+#    wheel built once by Debian's /usr/bin/python3 (python3-pip, python3-setuptools,
+#    python3-wheel), installed with --no-index into a venv of $PYTHON (default python3);
+#    then the same wheel into a venv of /usr/bin/python3. The source is copied first so
+#    that the build leaves no build/ or *.egg-info in the work tree.
 # 2. `$PYTHON -m unittest discover -s tests/python -v` against that installed copy and
 #    LIBRARY (a loopback receiver, an injected clock; the cffi test uses whichever Python
 #    has cffi, Debian's python3-cffi at least).
@@ -55,36 +54,43 @@ if [ ! -e "$LIBRARY" ]; then
 fi
 export ALERTING_LIBRARY="$LIBRARY"
 
-# --- 1. install offline -------------------------------------------------------------------
-installer=
-for py in "$PYTHON" /usr/bin/python3; do
-    if command -v "$py" >/dev/null 2>&1 &&
-        "$py" -c "import setuptools, wheel, pip" >/dev/null 2>&1; then
-        installer=$py
-        break
-    fi
-done
-SITE=$tmp/site
-if [ -z "$installer" ]; then
-    bad "pip install --no-build-isolation: neither $PYTHON nor /usr/bin/python3 has pip," \
-        "setuptools and wheel (Debian: apt-get install python3-pip python3-setuptools python3-wheel)"
+# --- 1. install offline: the commands of README.md, as written -----------------------------
+# (in a copy of bindings/, so that the build leaves nothing in the work tree; the `make`
+# line is the caller's: LIBRARY is built already)
+recipe=$(awk '/^# python offline install/ { on = 1; next } on && /^```/ { exit } on { print }' \
+    "$ROOT/README.md" | grep -v '^make$')
+if [ -z "$recipe" ]; then
+    bad "README.md has no '# python offline install' block"
     finish
 fi
 mkdir -p "$tmp/src"
-cp -R "$ROOT/bindings/python" "$tmp/src/"
-rm -rf "$tmp/src/python/build" "$tmp/src/python"/*.egg-info
+cp -R "$ROOT/bindings" "$tmp/src/"
 find "$tmp/src" -name __pycache__ -prune -exec rm -rf {} +
-if (cd "$tmp/src" && PIP_NO_INDEX=1 "$installer" -m pip install --no-build-isolation \
-        --no-index --no-deps --no-cache-dir --disable-pip-version-check --quiet \
-        --target "$SITE" ./python) >"$tmp/pip.log" 2>&1 &&
-    [ -f "$SITE/alerting/__init__.py" ] && ls -d "$SITE"/libalerting-*.dist-info >/dev/null 2>&1
-then
-    ok "pip install --no-build-isolation ./bindings/python (offline, $("$installer" -c \
-'import sys, setuptools; print("Python %d.%d, setuptools %s" % (sys.version_info[:2] + (setuptools.__version__,)))'))"
+rm -rf "$tmp/src/bindings/python/build" "$tmp/src/bindings/python"/*.egg-info
+echo "$recipe" | sed 's/^/check-python: README: /'
+if (cd "$tmp/src" && PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 sh -e -c "$recipe") \
+        >"$tmp/pip.log" 2>&1; then
+    ok "README.md's offline install: a wheel built by /usr/bin/python3, installed into a venv of $PYTHON"
 else
-    bad "pip install --no-build-isolation ./bindings/python with $installer"
+    bad "README.md's offline install"
     sed -e 's/^/    /' "$tmp/pip.log" | tail -n 30
     finish
+fi
+SITE=$(ls -d "$tmp"/src/venv/lib/python*/site-packages 2>/dev/null | head -n 1)
+if [ -z "$SITE" ] || [ ! -f "$SITE/alerting/__init__.py" ]; then
+    bad "the venv has no alerting package"
+    finish
+fi
+# the same wheel, offline, into a venv of Debian's python3
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -m venv "$tmp/debvenv" >"$tmp/debvenv.log" 2>&1 &&
+    "$tmp/debvenv/bin/python" -m pip install --no-index --disable-pip-version-check --quiet \
+        "$tmp"/src/dist/libalerting-*.whl >>"$tmp/debvenv.log" 2>&1 &&
+    "$tmp/debvenv/bin/python" -c "import alerting; alerting.Config().close()" >>"$tmp/debvenv.log" 2>&1
+then
+    ok "the wheel installs offline into a venv of Debian's /usr/bin/python3 and works"
+else
+    bad "the wheel in a venv of /usr/bin/python3"
+    sed -e 's/^/    /' "$tmp/debvenv.log" | tail -n 20
 fi
 export PYTHONPATH="$SITE"
 where=$("$PYTHON" -c "import alerting; print(alerting.__file__)" 2>&1)

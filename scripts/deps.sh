@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc g++ make pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev \
 libcmocka-dev libssl-dev libsqlite3-dev mandoc python3 python3-aiosmtpd curl \
 prometheus-alertmanager python3-cffi python3-pip python3-setuptools python3-wheel clang \
-libclang-rt-14-dev valgrind libhiredis-dev redis-server"
+libclang-rt-14-dev valgrind libhiredis-dev redis-server prometheus python3-prometheus-client"
 
 # node and npm run the Standard Webhooks cross-check; a machine that has them already
 # (from elsewhere than Debian) keeps them

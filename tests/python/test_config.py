@@ -50,6 +50,34 @@ class Values(unittest.TestCase):
         finally:
             r.stop()
 
+    def test_set_stores_a_str_literally_and_get_reads_it_back(self):
+        with alerting.Config() as cfg:
+            for value in ("edge #3", "!prod", "[my-secret", "p@ss: word", 'say "hi"'):
+                cfg.set("instance_name", value)
+                self.assertEqual(cfg.get("alerting_args.instance_name"), value)
+            cfg.set("alerting_threshold", "12.5")       # a number key reads its text
+            self.assertEqual(cfg.get("alerting_threshold"), 12.5)
+            cfg.set_yaml("alerting", "[slack, webhook]")
+            self.assertEqual(cfg.get("alerting"), ["slack", "webhook"])
+            cfg.set("smtp_password", "p@ss: word")
+            self.assertEqual(cfg.get("smtp_password"), "***")
+            cfg.set("slack_webhook_url", "https://hooks.slack.com/services/T/B/SECRET")
+            self.assertEqual(cfg.get("slack_webhook_url"), "https://hooks.slack.com/***")
+            everything = cfg.get("general_settings")
+            self.assertEqual(everything["alerting_args"]["batch_size"], 512)
+            self.assertEqual(everything["alerting_args"]["fleet"], "auto")
+            self.assertNotIn("SECRET", repr(everything))
+            with self.assertRaises(alerting.NotFoundError):
+                cfg.get("no_such_key")
+
+    def test_check_has_the_errors_of_create(self):
+        with alerting.Config() as cfg:
+            cfg.set("alerting", ["slack", "nosuch"])
+            with self.assertRaises(alerting.ConfigError) as cm:
+                cfg.check()
+            self.assertIn("unknown destination 'nosuch'", str(cm.exception))
+            cfg.set("alerting", []).check()
+
     def test_example_config_loads(self):
         path = os.path.join(support.ROOT, "examples", "config.yaml")
         with alerting.Config.from_file(path) as cfg:

@@ -130,18 +130,23 @@ class ErrorsFromCalls(unittest.TestCase):
     def test_not_found(self):
         r = self.h.alerts.request(model="gpt-4")
         r.end()
-        with self.assertRaises(alerting.NotFoundError):
+        with self.assertRaises(alerting.NotFoundError) as cm:
             r.first_token()
+        # the library's reason travels with the exception (alert_ctx_last_error)
+        self.assertIn(f"request id {r.id} is not in flight", str(cm.exception))
+        self.assertIn("alert_on_first_token", cm.exception.detail)
 
     def test_invalid(self):
-        with self.assertRaises(alerting.InvalidError):
+        with self.assertRaises(alerting.InvalidError) as cm:
             self.h.alerts.emit("llm_exceptions", 7, "no such level")
+        self.assertIn("level 7 is out of range", str(cm.exception))
 
     def test_state_poll_with_a_worker_thread(self):
         cfg = alerting.Config().set("alerting", []).set("alerting_args.shutdown_timeout", 0.2)
         with alerting.Alerting(cfg) as threaded:
-            with self.assertRaises(alerting.StateError):
+            with self.assertRaises(alerting.StateError) as cm:
                 threaded.poll(0)
+            self.assertIn("worker thread", str(cm.exception))
         cfg.close()
 
     def test_state_after_close(self):

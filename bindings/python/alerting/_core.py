@@ -5,12 +5,13 @@ import atexit
 import dataclasses
 import enum
 import json
+import logging
 import os
 import sys
 import threading
 import time
 import weakref
-from ctypes import byref, c_char_p, c_uint64, c_void_p, string_at
+from ctypes import byref, c_char_p, c_int32, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from . import _native as n
@@ -145,6 +146,18 @@ def to_yaml(value: Any) -> str:
                          "(infinities and NaN are not allowed)") from None
 
 
+def _flow_value(text: str) -> Any:
+    """alert_config_get's YAML flow text as a Python value: it is JSON but for the keys
+    of a mapping (bare words), ".inf" and "auto", which are only outside the strings."""
+    import re
+    parts = re.split(r'("(?:[^"\\]|\\.)*")', text)
+    for i in range(0, len(parts), 2):       # the even parts are outside strings
+        p = re.sub(r'([{,]\s*)([A-Za-z_][A-Za-z0-9_]*):', r'\1"\2":', parts[i])
+        p = re.sub(r'(-?)\.inf\b', r'\1Infinity', p)
+        parts[i] = re.sub(r'\bauto\b', '"auto"', p)
+    return json.loads("".join(parts))
+
+
 def _json_text(value: Any) -> Optional[bytes]:
     """metadata: a dict (or list) becomes JSON text; a str is taken as JSON already."""
     if value is None:
@@ -223,6 +236,7 @@ class Stats:
     fleet_round_longest_us: int = 0
 
     def as_dict(self) -> dict:
+        """The counters as a dict, field name to value."""
         return dataclasses.asdict(self)
 
 
@@ -252,7 +266,25 @@ def _log_callback(fn: Callable[[int, str], Any]):
     return n.alert_log_fn(log)
 
 
-def _send_callback(fn: Callable[[Delivery], Any]):
+logger = logging.getLogger("alerting")
+"""The library's diagnostics, unless Config.set_log() sends them elsewhere, and the
+tracebacks of exceptions raised inside custom transports."""
+
+_LOG_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
+
+
+def _to_logging(level, message, _userdata):
+    with _callback_scope:
+        try:
+            logger.log(_LOG_LEVELS.get(level, logging.WARNING), "%s", n.string(message) or "")
+        except BaseException:   # noqa: BLE001 - never unwind into C
+            pass
+
+
+_DEFAULT_LOG = n.alert_log_fn(_to_logging)     # lives as long as the module
+
+
+def _send_callback(name: str, fn: Callable[[Delivery], Any]):
     def send(delivery, _userdata):
         with _callback_scope:
             try:
@@ -260,6 +292,12 @@ def _send_callback(fn: Callable[[Delivery], Any]):
             except GiveUp:
                 return n.ALERT_ERR_CALLBACK
             except BaseException:   # noqa: BLE001 - "retry later"; never unwind into C
+                # a failed attempt (retried), and its traceback where the host looks
+                try:
+                    logger.error("transport %r raised; the delivery will be retried", name,
+                                 exc_info=True)
+                except BaseException:   # noqa: BLE001
+                    pass
                 return n.ALERT_ERR_TRANSPORT
             return n.ALERT_OK
     return n.alert_send_fn(send)
@@ -282,6 +320,8 @@ class Config:
         # ctypes callback objects: they must outlive every C pointer to them, so the
         # Config and every Alerting made from it hold them.
         self._keep: list = []
+        # the library's warnings (unknown keys while loading, …) go to logging by default
+        self._lib.alert_config_set_log(self._ptr, _DEFAULT_LOG, None)
 
     @classmethod
     def from_file(cls, path: "str | os.PathLike[str]") -> "Config":
@@ -309,12 +349,14 @@ class Config:
         return p
 
     def load_file(self, path: "str | os.PathLike[str]") -> "Config":
+        """alert_config_load_file: merges a YAML file into this Config."""
         err = _new_error()
         rc = self._lib.alert_config_load_file(self._handle(), os.fsencode(path), byref(err))
         check(rc, "alert_config_load_file", err=err)
         return self
 
     def load_string(self, yaml: "str | bytes") -> "Config":
+        """alert_config_load_string: merges YAML text into this Config."""
         data = n.text(yaml) or b""
         err = _new_error()
         rc = self._lib.alert_config_load_string(self._handle(), data, len(data), byref(err))
@@ -325,12 +367,46 @@ class Config:
         """Sets one key, by its name or dotted path ("alerting_threshold",
         "alerting_args.flush_interval", "alert_to_webhook_url.llm_exceptions").
 
-        A str value is YAML text, as in C ("[slack]", "300"); a list, dict, bool, number or
-        None is converted to YAML (["slack"], 300, True)."""
+        A str is stored as it is (alert_config_set_string): "edge #3", "!prod" or a
+        password "p@ss: word" are kept whole; a number, duration or boolean key reads its
+        text ("300", "true"). A list, dict, bool, number or None is converted to YAML
+        (["slack"], 300, True). To pass YAML text, use set_yaml()."""
+        if isinstance(value, str):
+            err = _new_error()
+            rc = self._lib.alert_config_set_string(self._handle(), n.text(key), n.utf8(value),
+                                                   byref(err))
+            check(rc, "alert_config_set_string", err=err)
+            return self
+        return self.set_yaml(key, to_yaml(value))
+
+    def set_yaml(self, key: str, yaml: str) -> "Config":
+        """Sets one key from YAML text, as alert_config_set does in C ("[slack, webhook]")."""
         err = _new_error()
-        rc = self._lib.alert_config_set(self._handle(), n.text(key),
-                                        n.utf8(to_yaml(value)), byref(err))
+        rc = self._lib.alert_config_set(self._handle(), n.text(key), n.utf8(yaml), byref(err))
         check(rc, "alert_config_set", err=err)
+        return self
+
+    def get(self, key: str) -> Any:
+        """The effective value of a key (alert_config_get), decoded from its YAML flow text:
+        str, int, float, bool, None or a list; "general_settings" or "alerting_args" give
+        a dict. Secrets are masked ("***", a webhook URL down to its host). Raises
+        NotFoundError for an unknown key."""
+        lib, h, k = self._lib, self._handle(), n.text(key)
+        need = c_size_t(0)
+        rc = lib.alert_config_get(h, k, None, 0, byref(need))
+        if rc not in (n.ALERT_OK, n.ALERT_ERR_FULL):
+            check(rc, "alert_config_get", detail=f"key {key!r}")
+        buf = create_string_buffer(need.value)
+        check(lib.alert_config_get(h, k, buf, need.value, None), "alert_config_get")
+        return _flow_value(buf.value.decode("utf-8", "replace"))
+
+    def check(self) -> "Config":
+        """Makes every check Alerting(config) would make, with no side effect
+        (alert_config_check): no file, thread or network. Raises ConfigError (or IoError
+        for state_path) as Alerting(config) would; warnings go to the log callback."""
+        err = _new_error()
+        check(self._lib.alert_config_check(self._handle(), byref(err)), "alert_config_check",
+              err=err)
         return self
 
     def set_clock(self, fn: Optional[Callable[[], int]]) -> "Config":
@@ -344,9 +420,28 @@ class Config:
 
     def set_log(self, fn: Optional[Callable[[LogLevel, str], Any]]) -> "Config":
         """Receives the library's diagnostics: fn(level, message). It runs on the calling
-        thread while loading and creating, on the library's worker thread afterwards."""
-        cb = _log_callback(fn) if fn is not None else n.alert_log_fn()
+        thread while loading and creating, on the library's worker thread afterwards.
+        By default (and after set_log(None)) they go to the logging logger "alerting"."""
+        cb = _log_callback(fn) if fn is not None else _DEFAULT_LOG
         check(self._lib.alert_config_set_log(self._handle(), cb, None), "alert_config_set_log")
+        self._keep.append(cb)
+        return self
+
+    def set_wakeup(self, fn: Optional[Callable[[], Any]]) -> "Config":
+        """With worker_threads: 0, fn() is called when a hook queues work for poll(), once
+        until the next poll(), on the thread of the hook: make it wake your loop and
+        return (``lambda: loop.call_soon_threadsafe(event.set)``). None removes it."""
+        if fn is None:
+            cb = n.alert_wakeup_fn()
+        else:
+            def wakeup(_userdata, fn=fn):
+                try:
+                    fn()
+                except BaseException as exc:   # noqa: BLE001 - nothing may unwind into C
+                    _unraisable(exc, "Exception in the libalerting wakeup callback", fn)
+            cb = n.alert_wakeup_fn(wakeup)
+        check(self._lib.alert_config_set_wakeup(self._handle(), cb, None),
+              "alert_config_set_wakeup")
         self._keep.append(cb)
         return self
 
@@ -361,7 +456,7 @@ class Config:
         It may call the Alerting's hooks and emit(), but must not close the Alerting."""
         if not callable(send):
             raise TypeError("send must be callable")
-        cb = _send_callback(send)
+        cb = _send_callback(name, send)
         t = n.alert_transport()
         check(self._lib.alert_transport_init(byref(t), n.ALERT_TRANSPORT_VERSION),
               "alert_transport_init")
@@ -394,9 +489,6 @@ class Config:
 
 
 # ---- the engine ---------------------------------------------------------------------------
-_REQUEST_LABELS = frozenset((
-    "deployment_id", "provider", "api_base", "region", "key_hash", "key_alias", "user_id",
-    "team_id", "team_alias", "customer_id", "messages"))
 _WHERE = ("deployment", "deployment_id", "provider", "api_base", "region")
 _IDS = ("key_hash", "key_alias", "user_id", "user_email", "team_id", "team_alias",
         "customer_id", "organization_id")
@@ -463,6 +555,7 @@ class Alerting:
 
     @property
     def closed(self) -> bool:
+        """True once close() ran."""
         return not self._ptr
 
     def close(self) -> None:
@@ -476,6 +569,24 @@ class Alerting:
         _live.discard(self)
         self._lib.alert_ctx_destroy(p)
         self._keep = []
+
+    async def aflush(self, timeout_ms: int = 10000) -> None:
+        """flush() for asyncio: runs in a worker thread of the loop's default executor, so
+        the event loop never blocks on it."""
+        import asyncio
+        await asyncio.get_running_loop().run_in_executor(None, self.flush, timeout_ms)
+
+    async def aclose(self) -> None:
+        """close() for asyncio (it waits up to shutdown_timeout for deliveries): in the
+        loop's default executor, never blocking the event loop."""
+        import asyncio
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    async def __aenter__(self) -> "Alerting":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
 
     def __enter__(self) -> "Alerting":
         return self
@@ -505,7 +616,14 @@ class Alerting:
     def poll(self, timeout_ms: int = 0) -> None:
         """With worker_threads: 0, runs due timers, detectors and deliveries once.
         Raises StateError when the ctx has its own worker thread."""
-        check(self._lib.alert_poll(self._ctx(), int(timeout_ms)), "alert_poll")
+        self._check(self._lib.alert_poll(self._ctx(), int(timeout_ms)), "alert_poll")
+
+    def poll_timeout(self) -> int:
+        """With worker_threads: 0: how many ms the loop may wait before the next poll()
+        (alert_poll_timeout); 0 when work is waiting."""
+        t = c_int32(0)
+        self._check(self._lib.alert_poll_timeout(self._ctx(), byref(t)), "alert_poll_timeout")
+        return t.value
 
     def flush(self, timeout_ms: int = 10000) -> None:
         """Sends every delivery that is due now and waits up to timeout_ms (real time) for
@@ -515,28 +633,76 @@ class Alerting:
         if rc != n.ALERT_OK:
             raise from_code(rc, self.last_error, "alert_flush")
 
+    def _check(self, rc: int, function: str) -> None:
+        """Raises the exception for a failed call on this ctx, with the library's reason
+        (alert_ctx_last_error) as its detail."""
+        if rc != n.ALERT_OK:
+            raise from_code(rc, self.last_error, function)
+
     @property
     def last_error(self) -> Optional[str]:
         """The ctx's last error text (a failed delivery, …), or None."""
         text = n.string(self._lib.alert_ctx_last_error(self._ctx()))
         return text or None
 
+    def metrics(self) -> str:
+        """Every counter as Prometheus text (alert_metrics_format): the totals, alerts by
+        type, and per destination target (its URL's scheme and host only) deliveries by
+        outcome, retries, last success time, queue depth and whether it is dead."""
+        lib, ctx = self._lib, self._ctx()
+        need = c_size_t(0)
+        rc = lib.alert_metrics_format(ctx, n.ALERT_METRICS_PROMETHEUS, None, 0, byref(need))
+        while True:
+            if rc not in (n.ALERT_OK, n.ALERT_ERR_FULL):
+                self._check(rc, "alert_metrics_format")
+            buf = create_string_buffer(need.value + 256)   # room for counters that move
+            rc = lib.alert_metrics_format(ctx, n.ALERT_METRICS_PROMETHEUS, buf, len(buf),
+                                          byref(need))
+            if rc == n.ALERT_OK:
+                return buf.value.decode("utf-8", "replace")
+
+    def prometheus_collector(self) -> Any:
+        """A prometheus_client collector of metrics(), for
+        ``prometheus_client.REGISTRY.register(alerts.prometheus_collector())``. Needs the
+        prometheus_client package (Debian: python3-prometheus-client); ImportError
+        otherwise. A closed Alerting collects nothing."""
+        from prometheus_client.parser import text_string_to_metric_families
+        ref = weakref.ref(self)
+
+        class AlertingCollector:
+            def collect(self):
+                alerts = ref()
+                if alerts is None or alerts.closed:
+                    return
+                yield from text_string_to_metric_families(alerts.metrics())
+
+        return AlertingCollector()
+
     def stats(self) -> Stats:
+        """A snapshot of the counters (alert_stats_get)."""
         s = n.alert_stats()
         check(self._lib.alert_stats_init(byref(s), n.ALERT_STATS_VERSION), "alert_stats_init")
-        check(self._lib.alert_stats_get(self._ctx(), byref(s)), "alert_stats_get")
+        self._check(self._lib.alert_stats_get(self._ctx(), byref(s)), "alert_stats_get")
         return Stats(**{name: getattr(s, name) for name in n.STATS_FIELDS})
 
     # -- requests --
     def request(self, model: Optional[str] = None, deployment: Optional[str] = None,
                 call_id: Optional[str] = None, *, stream: bool = False, start_ms: int = 0,
-                metadata: Any = None, **labels: Optional[str]) -> "Request":
+                metadata: Any = None, deployment_id: Optional[str] = None,
+                provider: Optional[str] = None, api_base: Optional[str] = None,
+                region: Optional[str] = None, key_hash: Optional[str] = None,
+                key_alias: Optional[str] = None, user_id: Optional[str] = None,
+                team_id: Optional[str] = None, team_alias: Optional[str] = None,
+                customer_id: Optional[str] = None,
+                messages: Optional[str] = None) -> "Request":
         """Starts watching a call (alert_on_request_start) and returns its Request.
 
-        labels: deployment_id, provider, api_base, region, key_hash (a raw "sk-…" key is
+        The labels are keyword parameters (a misspelt one is a TypeError, and mypy sees
+        it): deployment_id, provider, api_base, region, key_hash (a raw "sk-…" key is
         hashed by the library), key_alias, user_id, team_id, team_alias, customer_id,
         messages (the prompt; the library keeps 100 characters). metadata: a dict (or JSON
-        text) shown as alerting_metadata. start_ms: 0 = now, from the ctx clock.
+        text) shown as alerting_metadata. start_ms: 0 = now, from the ctx clock. The
+        model, deployment, key, user, team and customer are kept for end(cost=…).
 
             with alerts.request(model="gpt-4o", deployment="azure/gpt-4o") as r:
                 ...                 # end() on success, failure(exc) on an exception
@@ -547,18 +713,26 @@ class Alerting:
         req.model = n.text(model)
         req.deployment = n.text(deployment)
         req.call_id = n.text(call_id)
+        labels = {"deployment_id": deployment_id, "provider": provider, "api_base": api_base,
+                  "region": region, "key_hash": key_hash, "key_alias": key_alias,
+                  "user_id": user_id, "team_id": team_id, "team_alias": team_alias,
+                  "customer_id": customer_id, "messages": messages}
         for key, value in labels.items():
-            if key not in _REQUEST_LABELS:
-                raise TypeError(f"request() got an unexpected keyword argument {key!r}")
-            setattr(req, key, n.text(value))
+            if value is not None:
+                setattr(req, key, n.text(value))
         if metadata is not None:
             req.alerting_metadata_json = _json_text(metadata)
         req.stream = 1 if stream else 0
         req.start_ms = int(start_ms)
         out = c_uint64()
-        check(lib.alert_on_request_start(self._ctx(), byref(req), byref(out)),
+        self._check(lib.alert_on_request_start(self._ctx(), byref(req), byref(out)),
               "alert_on_request_start")
-        return Request(self, out.value)
+        spend = {"model": model, "deployment": deployment, "key_alias": key_alias,
+                 "user_id": user_id, "team_id": team_id, "team_alias": team_alias,
+                 "customer_id": customer_id}
+        if key_hash is not None and not key_hash.startswith("sk-"):
+            spend["key_hash"] = key_hash        # a raw key is never passed on
+        return Request(self, out.value, {k: v for k, v in spend.items() if v is not None})
 
     def _end(self, req_id: int, prompt_tokens, completion_tokens, cost, end_ms, where) -> None:
         lib = self._lib
@@ -575,7 +749,7 @@ class Alerting:
         if cost is not None:
             resp.cost = float(cost)
         resp.end_ms = int(end_ms)
-        check(lib.alert_on_request_end(self._ctx(), req_id, byref(resp)), "alert_on_request_end")
+        self._check(lib.alert_on_request_end(self._ctx(), req_id, byref(resp)), "alert_on_request_end")
 
     def failure(self, exc: Optional[BaseException] = None, *, status_code: Optional[int] = None,
                 error_class: Optional[str] = None, message: Optional[str] = None,
@@ -624,7 +798,7 @@ class Alerting:
         f.key_alias = n.text(key_alias)
         f.team_alias = n.text(team_alias)
         f.alerting_metadata_json = _json_text(metadata)
-        check(lib.alert_on_request_failure(self._ctx(), req_id, byref(f)),
+        self._check(lib.alert_on_request_failure(self._ctx(), req_id, byref(f)),
               "alert_on_request_failure")
 
     # -- spend and budgets --
@@ -645,7 +819,7 @@ class Alerting:
             s.tags = arr
             s.tag_count = count
         s.at_ms = int(at_ms)
-        check(lib.alert_on_spend(self._ctx(), byref(s)), "alert_on_spend")
+        self._check(lib.alert_on_spend(self._ctx(), byref(s)), "alert_on_spend")
 
     @staticmethod
     def _set_ids(struct, ids: Mapping[str, Any], fn: str) -> None:
@@ -680,7 +854,7 @@ class Alerting:
         """alert_on_budget: an entity's spend against its budgets (None: no such budget)."""
         b = self._budget("on_budget", entity, entity_id, spend, max_budget, soft_budget,
                          budget_reset_at_ms, alert_emails, ids)
-        check(self._lib.alert_on_budget(self._ctx(), byref(b)), "alert_on_budget")
+        self._check(self._lib.alert_on_budget(self._ctx(), byref(b)), "alert_on_budget")
 
     def set_budget(self, entity: "Entity | int | str", entity_id: Optional[str] = None, *,
                    budget_duration: Optional[str] = None, spend: float = 0.0,
@@ -690,47 +864,51 @@ class Alerting:
         """alert_set_budget: registers a budget for the library to track ("30d", …)."""
         b = self._budget("set_budget", entity, entity_id, spend, max_budget, soft_budget,
                          budget_reset_at_ms, alert_emails, ids)
-        check(self._lib.alert_set_budget(self._ctx(), byref(b), n.text(budget_duration)),
+        self._check(self._lib.alert_set_budget(self._ctx(), byref(b), n.text(budget_duration)),
               "alert_set_budget")
 
     # -- other events --
     def on_db_error(self, error_text: str) -> None:
-        check(self._lib.alert_on_db_error(self._ctx(), n.text(error_text)), "alert_on_db_error")
+        """alert_on_db_error: the proxy's database failed (db_exceptions)."""
+        self._check(self._lib.alert_on_db_error(self._ctx(), n.text(error_text)), "alert_on_db_error")
 
     def on_spend_tracking_failure(self, model: Optional[str], error_text: str) -> None:
-        check(self._lib.alert_on_spend_tracking_failure(self._ctx(), n.text(model),
+        """alert_on_spend_tracking_failure: a call's spend could not be recorded."""
+        self._check(self._lib.alert_on_spend_tracking_failure(self._ctx(), n.text(model),
                                                         n.text(error_text)),
               "alert_on_spend_tracking_failure")
 
     def on_deployment_cooldown(self, deployment: str, reason: Optional[str] = None,
                                cooldown_seconds: int = 0) -> None:
-        check(self._lib.alert_on_deployment_cooldown(self._ctx(), n.text(deployment),
+        """alert_on_deployment_cooldown: the router put a deployment in cooldown."""
+        self._check(self._lib.alert_on_deployment_cooldown(self._ctx(), n.text(deployment),
                                                      n.text(reason), int(cooldown_seconds)),
               "alert_on_deployment_cooldown")
 
     def on_fallback(self, primary_model: str, fallback_model: str,
                     succeeded: bool = True) -> None:
-        check(self._lib.alert_on_fallback(self._ctx(), n.text(primary_model),
+        """alert_on_fallback: a call fell back from one model to another."""
+        self._check(self._lib.alert_on_fallback(self._ctx(), n.text(primary_model),
                                           n.text(fallback_model), 1 if succeeded else 0),
               "alert_on_fallback")
 
     def on_management_event(self, alert_type: str, actor: Any = None,
                             details: Any = None) -> None:
         """new_model_added, new_virtual_key_created, …; actor and details: dicts or JSON."""
-        check(self._lib.alert_on_management_event(self._ctx(), n.text(alert_type),
+        self._check(self._lib.alert_on_management_event(self._ctx(), n.text(alert_type),
                                                   _json_text(actor), _json_text(details)),
               "alert_on_management_event")
 
     def emit(self, alert_type: str, level: "Level | int | str", message: str,
              metadata: Any = None) -> None:
         """alert_emit: an alert of any enabled type with the host's own text."""
-        check(self._lib.alert_emit(self._ctx(), n.text(alert_type), _enum(Level, level, "level"),
+        self._check(self._lib.alert_emit(self._ctx(), n.text(alert_type), _enum(Level, level, "level"),
                                    n.text(message), _json_text(metadata)), "alert_emit")
 
     def send_test(self, destination: str = "slack") -> None:
         """alert_send_test: a test alert to one destination, like LiteLLM's
         /health/services?service=slack."""
-        check(self._lib.alert_send_test(self._ctx(), n.text(destination)), "alert_send_test")
+        self._check(self._lib.alert_send_test(self._ctx(), n.text(destination)), "alert_send_test")
 
 
 class Request:
@@ -742,21 +920,24 @@ class Request:
     Whatever is called first of end(), failure() and cancel() wins; the rest are no-ops.
     """
 
-    __slots__ = ("_alerting", "id", "_done")
+    __slots__ = ("_alerting", "id", "_done", "_spend")
 
-    def __init__(self, alerting: Alerting, req_id: int) -> None:
+    def __init__(self, alerting: Alerting, req_id: int,
+                 spend: Optional[Mapping[str, str]] = None) -> None:
         self._alerting = alerting
         self.id = req_id
         self._done = False
+        self._spend = dict(spend or {})
 
     @property
     def done(self) -> bool:
+        """True once end(), failure() or cancel() ran."""
         return self._done
 
     def first_token(self, at_ms: int = 0) -> None:
         """alert_on_first_token: a streaming call's first token (0 = now)."""
         a = self._alerting
-        check(a._lib.alert_on_first_token(a._ctx(), self.id, int(at_ms)), "alert_on_first_token")
+        a._check(a._lib.alert_on_first_token(a._ctx(), self.id, int(at_ms)), "alert_on_first_token")
 
     def end(self, prompt_tokens: Optional[int] = None, completion_tokens: Optional[int] = None,
             cost: Optional[float] = None, *, deployment: Optional[str] = None,
@@ -764,10 +945,18 @@ class Request:
             api_base: Optional[str] = None, region: Optional[str] = None,
             end_ms: int = 0) -> None:
         """alert_on_request_end: the call succeeded (the deployment etc. may be known only
-        now). A no-op once the request is done."""
+        now). A no-op once the request is done.
+
+        cost (USD) feeds spend tracking: it is recorded with Alerting.on_spend() under the
+        request's model, deployment, key, user, team and customer, as LiteLLM records a
+        call's response_cost (spend reports, per-user thresholds, anomalies)."""
         if self._done:
             return
         self._done = True
+        if cost is not None:
+            cost = float(cost)
+            if not (cost >= 0 and cost != float("inf")):
+                raise ValueError(f"cost must be a finite amount >= 0, not {cost!r}")
         try:
             self._alerting._end(self.id, prompt_tokens, completion_tokens, cost, end_ms,
                                 {"deployment": deployment, "deployment_id": deployment_id,
@@ -779,6 +968,11 @@ class Request:
             # that it is never reported hanging; then the caller learns of the mistake
             self._alerting._end(self.id, None, None, None, 0, {})
             raise
+        if cost:
+            spend = dict(self._spend)
+            if deployment is not None:
+                spend["deployment"] = deployment
+            self._alerting.on_spend(cost, at_ms=end_ms, **spend)
 
     def failure(self, exc: Optional[BaseException] = None, **fields: Any) -> None:
         """alert_on_request_failure; fields as for Alerting.failure(). A no-op once done."""
@@ -800,7 +994,7 @@ class Request:
             return
         self._done = True
         a = self._alerting
-        check(a._lib.alert_on_request_cancel(a._ctx(), self.id), "alert_on_request_cancel")
+        a._check(a._lib.alert_on_request_cancel(a._ctx(), self.id), "alert_on_request_cancel")
 
     def __enter__(self) -> "Request":
         return self

@@ -37,10 +37,12 @@ ALERT_BUDGET_VERSION = 1
 ALERT_DELIVERY_VERSION = 1
 ALERT_TRANSPORT_VERSION = 1
 ALERT_STATS_VERSION = 2
+ALERT_METRICS_PROMETHEUS = 1
 
 # ---- callbacks -----------------------------------------------------------------------
 alert_clock_fn = CFUNCTYPE(c_int64, c_void_p)
 alert_log_fn = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+alert_wakeup_fn = CFUNCTYPE(None, c_void_p)
 
 
 # ---- structs, field for field as in the header ----------------------------------------
@@ -224,6 +226,12 @@ PROTOTYPES = {
     "alert_config_load_file": (c_int, [_vp, _cp, POINTER(alert_error)]),
     "alert_config_load_string": (c_int, [_vp, _cp, c_size_t, POINTER(alert_error)]),
     "alert_config_set": (c_int, [_vp, _cp, _cp, POINTER(alert_error)]),
+    "alert_config_set_string": (c_int, [_vp, _cp, _cp, POINTER(alert_error)]),
+    "alert_config_get": (c_int, [_vp, _cp, _cp, c_size_t, POINTER(c_size_t)]),
+    "alert_config_check": (c_int, [_vp, POINTER(alert_error)]),
+    "alert_config_set_wakeup": (c_int, [_vp, alert_wakeup_fn, _vp]),
+    "alert_poll_timeout": (c_int, [_vp, POINTER(c_int32)]),
+    "alert_metrics_format": (c_int, [_vp, c_int, _cp, c_size_t, POINTER(c_size_t)]),
     "alert_config_set_clock": (c_int, [_vp, alert_clock_fn, _vp]),
     "alert_config_set_log": (c_int, [_vp, alert_log_fn, _vp]),
     "alert_ctx_create": (c_int, [_pvp, _vp, POINTER(alert_error)]),
