@@ -216,6 +216,8 @@ void al_config_defaults(alert_config *cfg)
     cfg->event_queue_size = 65536;
     cfg->max_tracked_deployments = 10000;
     cfg->alertmanager_resolve_after = 3600;
+    cfg->webhook_alert_types = 1u << AL_T_BUDGET_ALERTS;
+    cfg->email_alert_types = 1u << AL_T_BUDGET_ALERTS;
     cfg->fleet = AL_FLEET_AUTO;
     cfg->fleet_sync_interval = 1;
     cfg->fleet_timeout = 0.25;
@@ -927,13 +929,26 @@ static int apply_alerting(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
+/* An unknown type name is a warning, not an error: LiteLLM tolerates it, and a
+ * LiteLLM config must never stop the host. */
+static void warn_unknown_type(cfg_op *op, const al_ynode *at, const char *s)
+{
+    if (at && at->line)
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: unknown alert type '%s' at %s:%d:%d is "
+                      "ignored", op->path, shown_name(s), op->source, at->line, at->column);
+    else
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: unknown alert type '%s' is ignored",
+                      op->path, shown_name(s));
+}
+
 static int alert_type_item(cfg_op *op, const al_ynode *at, const char *s, void *ud)
 {
     uint32_t *mask = ud;
     int type = al_type_from_name(s);
     if (type < 0)
-        return op_fail(op, at, "unknown alert type '%s'", shown_name(s));
-    *mask |= 1u << type;
+        warn_unknown_type(op, at, s);
+    else
+        *mask |= 1u << type;
     return ALERT_OK;
 }
 
@@ -950,24 +965,75 @@ static int apply_alert_types(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
-/* A key naming an alert type: its index, or an error at the key. */
-static int type_key(cfg_op *op, const al_ynode *key, int *type)
+/* webhook_alert_types, email_alert_types: the list replaces the default. */
+static int apply_type_mask(cfg_op *op, const key_spec *k, const al_ynode *v)
 {
-    *type = al_type_from_name(key->text);
-    if (*type < 0)
-        return op_fail(op, key, "unknown alert type '%s'", shown_name(key->text));
-    return ALERT_OK;
+    uint32_t *field = CFG_FIELD(op->cfg, k->offset, uint32_t);
+    if (al_ynode_is_null(v)) {
+        *field = *CFG_CFIELD(&op->defaults, k->offset, uint32_t);
+        return ALERT_OK;
+    }
+    uint32_t mask = 0;
+    int rc = each_string(op, v, alert_type_item, &mask);
+    if (!rc)
+        *field = mask;
+    return rc;
+}
+
+/* A key naming an alert type: its index, or -1 after a warning (the entry is
+ * ignored, as LiteLLM ignores it). */
+static int type_key(cfg_op *op, const al_ynode *key)
+{
+    int type = al_type_from_name(key->text);
+    if (type < 0)
+        warn_unknown_type(op, key, key->text);
+    return type;
+}
+
+/* One channel of alert_to_webhook_url. LiteLLM's own docs show "" for a channel
+ * left to fill in: empty is a warning and the channel stays unset (a value that is
+ * no usable URL is found at alert_ctx_create, and treated the same way). */
+static int route_item(cfg_op *op, const al_ynode *item, al_strlist *urls)
+{
+    if (al_ynode_is_null(item)) {
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: an empty channel is ignored", op->path);
+        return ALERT_OK;
+    }
+    const char *s;
+    int plain;
+    int rc = scalar_text(op, item, &s, &plain);
+    if (rc)
+        return rc;
+    if (!*s) {
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: an empty channel is ignored", op->path);
+        return ALERT_OK;
+    }
+    return push_unique(op, item, s, urls);
 }
 
 static int route_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
-    int type;
-    int rc = type_key(op, key, &type);
-    if (rc)
-        return rc;
+    int type = type_key(op, key);
+    if (type < 0)
+        return ALERT_OK;
     al_strlist *urls = &op->cfg->alert_to_webhook_url[type];
     al_strlist_clear(urls);
-    return al_ynode_is_null(v) ? ALERT_OK : each_string(op, v, push_unique, urls);
+    if (al_ynode_is_null(v))
+        return ALERT_OK;
+    if (v->kind == AL_Y_MAPPING)
+        return op_fail(op, v, "expected a list, not a mapping");
+    if (v->kind == AL_Y_SCALAR)
+        return route_item(op, v, urls);
+    if (v->n > AL_MAX_LIST_ENTRIES)
+        return op_fail(op, v, "a list of %zu entries: at most %d", v->n, AL_MAX_LIST_ENTRIES);
+    for (size_t i = 0; i < v->n; i++) {
+        size_t old = path_push_index(op, i);
+        int rc = route_item(op, v->items[i], urls);
+        path_pop(op, old);
+        if (rc)
+            return rc;
+    }
+    return ALERT_OK;
 }
 
 /* LiteLLM merges alert_to_webhook_url into what it had; so do we, per type. */
@@ -1009,10 +1075,10 @@ static int type_conf_field(cfg_op *op, const al_ynode *key, const al_ynode *v, a
 
 static int type_conf_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
-    int type;
-    int rc = type_key(op, key, &type);
-    if (rc)
-        return rc;
+    int rc = ALERT_OK;
+    int type = type_key(op, key);
+    if (type < 0)
+        return ALERT_OK;
     al_type_conf *tc = &op->cfg->type_conf[type];
     if (al_ynode_is_null(v)) {
         *tc = op->defaults.type_conf[type];
@@ -1396,6 +1462,8 @@ static const key_spec keys[] = {
     { "webhook_secret", KEY_OURS, apply_string, OFF(webhook_secret), 0, 0 },
     { "email_recipients", KEY_OURS, apply_strlist, OFF(email_recipients), 0, 0 },
     { "customer_spend_webhook", KEY_OURS, apply_bool, OFF(customer_spend_webhook), 0, 0 },
+    { "webhook_alert_types", KEY_OURS, apply_type_mask, OFF(webhook_alert_types), 0, 0 },
+    { "email_alert_types", KEY_OURS, apply_type_mask, OFF(email_alert_types), 0, 0 },
     { "disable_secret_redaction", KEY_OURS, apply_bool, OFF(disable_secret_redaction), 0, 0 },
     { "ca_bundle", KEY_OURS, apply_string, OFF(ca_bundle), 0, 0 },
     { "proxy", KEY_OURS, apply_string, OFF(proxy), 0, 0 },

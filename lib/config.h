@@ -120,7 +120,11 @@ struct alert_config {
     size_t n_rate_limits;
     char *webhook_secret;
     al_strlist email_recipients;
-    int customer_spend_webhook;         /* false */
+    int customer_spend_webhook;         /* true */
+    /* the types the webhook and email destinations receive (bit per al_type);
+     * default, as LiteLLM: budget_alerts only (budget events and spend_tracked) */
+    uint32_t webhook_alert_types;
+    uint32_t email_alert_types;
     int disable_secret_redaction;       /* false */
     char *ca_bundle;
     char *proxy;

@@ -389,7 +389,7 @@ static void stuck_target_does_not_starve_the_healthy_one(void **state)
     rcv_url(stuck, "/hook", url, sizeof url);
     snprintf(yaml, sizeof yaml,
              "    webhook_url: \"%s\"\n    max_queue: 100\n    http_timeout: 600\n"
-             "    rate_limits: {slack: \"100000/s\"}\n", url);
+             "    rate_limits: {slack: \"100000/s\"}\n" H_SCOPE, url);
     harness *h = h_new(yaml);
     assert_int_equal(alert_config_set(h->cfg, "alerting", "[slack, webhook]", NULL), ALERT_OK);
     h_start(h);

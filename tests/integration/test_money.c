@@ -254,7 +254,8 @@ static void restart_keeps_marks_and_ledger(void **state)
 static void spend_tracked_and_tracking_failures(void **state)
 {
     (void)state;
-    harness *h = h_dest("webhook", "webhook_url", "/hook", "    customer_spend_webhook: true\n");
+    harness *h = h_dest("webhook", "webhook_url", "/hook", "    customer_spend_webhook: true\n"
+                        "    webhook_alert_types: [budget_alerts, failed_tracking_spend]\n");
     h_start(h);
     alert_spend s = spend_of(0.25, "search", 0);
     s.customer_id = "cust-7";
