@@ -8,6 +8,7 @@
 #include "outage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,8 +178,10 @@ static void set_default_thresholds(alert_config *cfg)
 void al_config_defaults(alert_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->alerting_threshold = 300;
-    strcpy(cfg->alerting_threshold_text, "300");
+    /* the LiteLLM proxy's default when its config omits the key (SlackAlerting's own
+     * default, 300, is not what a proxy user gets) */
+    cfg->alerting_threshold = 600;
+    strcpy(cfg->alerting_threshold_text, "600");
     cfg->alert_types = al_type_default_mask();
     for (int i = 0; i < AL_T__COUNT; i++)
         cfg->type_conf[i].digest_interval = 86400;
@@ -216,6 +219,7 @@ void al_config_defaults(alert_config *cfg)
     cfg->event_queue_size = 65536;
     cfg->max_tracked_deployments = 10000;
     cfg->alertmanager_resolve_after = 3600;
+    cfg->customer_spend_webhook = 1;         /* as LiteLLM, when webhook is a destination */
     cfg->webhook_alert_types = 1u << AL_T_BUDGET_ALERTS;
     cfg->email_alert_types = 1u << AL_T_BUDGET_ALERTS;
     cfg->fleet = AL_FLEET_AUTO;
@@ -262,6 +266,7 @@ void al_config_release(alert_config *cfg)
     for (int i = 0; i < AL_T__COUNT; i++)
         al_strlist_clear(&cfg->alert_to_webhook_url[i]);
     al_strlist_clear(&cfg->email_recipients);
+    al_strlist_clear(&cfg->env_overlay);
     budgets_free(cfg);
     rate_limits_free(cfg);
     for (size_t i = 0; i < N_CONFIG_STRINGS; i++) {
@@ -282,6 +287,7 @@ static void config_detach(alert_config *cfg)
     memset(&cfg->alerting, 0, sizeof cfg->alerting);
     memset(cfg->alert_to_webhook_url, 0, sizeof cfg->alert_to_webhook_url);
     memset(&cfg->email_recipients, 0, sizeof cfg->email_recipients);
+    memset(&cfg->env_overlay, 0, sizeof cfg->env_overlay);
     cfg->budgets = NULL;
     cfg->n_budgets = 0;
     cfg->rate_limits = NULL;
@@ -353,7 +359,8 @@ static int copy_transports(alert_config *dst, const alert_config *src)
 static int copy_owned(alert_config *dst, const alert_config *src)
 {
     if (al_strlist_copy(&dst->alerting, &src->alerting) ||
-        al_strlist_copy(&dst->email_recipients, &src->email_recipients))
+        al_strlist_copy(&dst->email_recipients, &src->email_recipients) ||
+        al_strlist_copy(&dst->env_overlay, &src->env_overlay))
         return ALERT_ERR_NOMEM;
     for (int i = 0; i < AL_T__COUNT; i++)
         if (al_strlist_copy(&dst->alert_to_webhook_url[i], &src->alert_to_webhook_url[i]))
@@ -489,7 +496,7 @@ static int scalar_text(cfg_op *op, const al_ynode *v, const char **out, int *pla
         const char *name = v->text + sizeof env_prefix - 1;
         if (!*name)
             return op_fail(op, v, "os.environ/ needs a variable name");
-        const char *value = getenv(name);
+        const char *value = al_config_getenv(op->cfg, name);
         if (!value)
             return op_fail(op, v, "environment variable %s is not set", name);
         *out = value;
@@ -777,6 +784,14 @@ static int apply_duration(cfg_op *op, const key_spec *k, const al_ynode *v)
         rc = check_duration(op, v, d, !k->exclusive);
     if (!rc)
         *field = d;
+    return rc;
+}
+
+static int apply_daily_frequency(cfg_op *op, const key_spec *k, const al_ynode *v)
+{
+    int rc = apply_duration(op, k, v);
+    if (!rc)
+        op->cfg->daily_report_frequency_set = !al_ynode_is_null(v);
     return rc;
 }
 
@@ -1417,7 +1432,7 @@ static const key_spec keys[] = {
     { "redact_messages_in_exceptions", KEY_GENERAL, apply_redact, 0, 0, 0 },
     { "alerting_args", KEY_GENERAL, apply_args, 0, 0, 0 },
 
-    { "daily_report_frequency", KEY_ARGS, apply_duration, OFF(daily_report_frequency), 0, 1 },
+    { "daily_report_frequency", KEY_ARGS, apply_daily_frequency, OFF(daily_report_frequency), 0, 1 },
     { "report_check_interval", KEY_ARGS, apply_duration, OFF(report_check_interval), 0, 1 },
     { "budget_alert_ttl", KEY_ARGS, apply_duration, OFF(budget_alert_ttl), 0, 0 },
     { "outage_alert_ttl", KEY_ARGS, apply_duration, OFF(outage_alert_ttl), 0, 1 },
@@ -1575,6 +1590,9 @@ static int general_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
     const key_spec *k = key_find(key->text);
     if (!k) {
+        /* a bare file's environment_variables: applied first, by apply_root */
+        if (strcmp(op->path, "environment_variables") == 0)
+            return ALERT_OK;
         if (!is_litellm_general_key(key->text))
             op_warn_unknown(op, key, "");
         return ALERT_OK;
@@ -1637,8 +1655,107 @@ static int litellm_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
     return get_bool(op, v, flag);
 }
 
+/* environment_variables: NAME: value. Scalars only; anything else is a warning, as
+ * is an invalid name. Replaces the overlay of an earlier load. */
+static int apply_env_overlay(cfg_op *op, const al_ynode *v)
+{
+    al_strlist_clear(&op->cfg->env_overlay);
+    if (al_ynode_is_null(v))
+        return ALERT_OK;
+    if (v->kind != AL_Y_MAPPING)
+        return op_fail(op, v, "expected a mapping of NAME: value");
+    size_t old = path_push(op, "environment_variables");
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const al_ynode *key = v->items[i], *val = v->items[i + 1];
+        if (key->kind != AL_Y_SCALAR || !key->text[0] || strchr(key->text, '=') ||
+            (val->kind != AL_Y_SCALAR && !al_ynode_is_null(val))) {
+            al_config_log(op->cfg, ALERT_LOG_WARNING, "environment_variables: entry %zu at %s:%d:%d "
+                          "is not NAME: value and is ignored", i / 2, op->source, key->line,
+                          key->column);
+            continue;
+        }
+        const char *text = al_ynode_is_null(val) ? "" : val->text;
+        if (strlen(text) != val->len && !al_ynode_is_null(val)) {
+            path_pop(op, old);
+            return op_fail(op, val, "contains a NUL character");
+        }
+        /* a later entry of the same name wins, as in a Python dict */
+        for (size_t j = 0; j + 1 < op->cfg->env_overlay.n; j += 2)
+            if (strcmp(op->cfg->env_overlay.items[j], key->text) == 0) {
+                char *copy = al_strdup(text);
+                if (!copy)
+                    return op_nomem(op);
+                al_free(op->cfg->env_overlay.items[j + 1]);
+                op->cfg->env_overlay.items[j + 1] = copy;
+                text = NULL;
+                break;
+            }
+        if (text && (al_strlist_push(&op->cfg->env_overlay, key->text) ||
+                     al_strlist_push(&op->cfg->env_overlay, text)))
+            return op_nomem(op);
+    }
+    path_pop(op, old);
+    return ALERT_OK;
+}
+
+const char *al_config_getenv(const alert_config *cfg, const char *name)
+{
+    for (size_t i = 0; i + 1 < cfg->env_overlay.n; i += 2)
+        if (strcmp(cfg->env_overlay.items[i], name) == 0)
+            return cfg->env_overlay.items[i + 1];
+    return getenv(name);
+}
+
+/* Python's int() of a str: blanks around, an optional sign, digits with single
+ * underscores between them. */
+static int python_int(const char *s, long long *out)
+{
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    int neg = *s == '-';
+    if (*s == '+' || *s == '-')
+        s++;
+    long long n = 0;
+    int digits = 0;
+    for (; *s; s++) {
+        if (*s == '_' && digits && s[1] >= '0' && s[1] <= '9')
+            continue;
+        if (*s < '0' || *s > '9')
+            break;
+        if (n > (LLONG_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*s - '0');
+        digits++;
+    }
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    if (!digits || *s)
+        return -1;
+    *out = neg ? -n : n;
+    return 0;
+}
+
+void al_config_env_defaults(alert_config *cfg)
+{
+    if (cfg->daily_report_frequency_set)
+        return;
+    const char *v = al_config_getenv(cfg, "SLACK_DAILY_REPORT_FREQUENCY");
+    if (!v)
+        return;
+    long long n;
+    if (python_int(v, &n) != 0 || (double)n < AL_DURATION_MIN_S || (double)n > AL_DURATION_MAX_S) {
+        al_config_log(cfg, ALERT_LOG_WARNING, "SLACK_DAILY_REPORT_FREQUENCY is not a whole number "
+                      "of seconds from 1 to %.0f: daily_report_frequency stays %g",
+                      AL_DURATION_MAX_S, cfg->daily_report_frequency);
+        return;
+    }
+    cfg->daily_report_frequency = (double)n;
+}
+
 static int top_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
+    if (strcmp(key->text, "environment_variables") == 0)
+        return ALERT_OK;        /* applied first, by apply_root */
     if (strcmp(key->text, "general_settings") == 0)
         return apply_general(op, v);
     if (strcmp(key->text, "litellm_settings") == 0)
@@ -1663,6 +1780,15 @@ static int apply_root(cfg_op *op, const al_ynode *root)
         return ALERT_OK;
     if (root->kind != AL_Y_MAPPING)
         return op_fail(op, root, "expected a mapping of settings at the top level");
+    /* before everything else: os.environ/NAME anywhere in the file may name one */
+    for (size_t i = 0; i + 1 < root->n; i += 2) {
+        const al_ynode *key = root->items[i];
+        if (key->kind == AL_Y_SCALAR && strcmp(key->text, "environment_variables") == 0) {
+            int rc = apply_env_overlay(op, root->items[i + 1]);
+            if (rc)
+                return rc;
+        }
+    }
     if (is_litellm_file(root))
         return each_entry(op, root, top_entry);
     return apply_general(op, root);

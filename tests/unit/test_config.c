@@ -99,8 +99,8 @@ static void test_defaults(void **state)
     alert_config *cfg = new_config();
     assert_int_equal(cfg->alerting.n, 0);
     assert_int_equal(cfg->alerting_set, 0);
-    assert_double_equal(cfg->alerting_threshold, 300);
-    assert_string_equal(cfg->alerting_threshold_text, "300");
+    assert_double_equal(cfg->alerting_threshold, 600);
+    assert_string_equal(cfg->alerting_threshold_text, "600");
     assert_int_equal(cfg->alert_types, al_type_default_mask());
     assert_false(cfg->alert_types & bit(AL_T_USER_SPEND_ANOMALIES));
     assert_true(cfg->alert_types & bit(AL_T_LLM_TOO_SLOW));
@@ -153,7 +153,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->n_rate_limits, 0);
     assert_null(cfg->webhook_secret);
     assert_int_equal(cfg->email_recipients.n, 0);
-    assert_int_equal(cfg->customer_spend_webhook, 0);
+    assert_int_equal(cfg->customer_spend_webhook, 1);
     assert_int_equal(cfg->disable_secret_redaction, 0);
     assert_int_equal(cfg->insecure_skip_verify, 0);
     assert_double_equal(cfg->alertmanager_resolve_after, 3600);
@@ -369,7 +369,7 @@ static void test_empty_documents(void **state)
     assert_int_equal(alert_config_load_string(cfg, "general_settings:\n", 18, &err), ALERT_OK);
     assert_int_equal(alert_config_load_string(cfg, "litellm_settings: {}\n", 21, &err), ALERT_OK);
     assert_int_equal(cfg->alerting_set, 0);
-    assert_double_equal(cfg->alerting_threshold, 300);
+    assert_double_equal(cfg->alerting_threshold, 600);
     alert_config_free(cfg);
 }
 
@@ -405,6 +405,54 @@ static void test_missing_file(void **state)
 }
 
 /* ---- os.environ/ -------------------------------------------------------------- */
+
+/* issue 12, items 3 and 4: environment_variables is an overlay (the process environment
+ * is not touched); SLACK_DAILY_REPORT_FREQUENCY read as Python's int(); LiteLLM's defaults */
+static void test_environment_variables_overlay(void **state)
+{
+    (void)state;
+    unsetenv("LIBALERTING_TEST_OVERLAY_HOOK");
+    unsetenv("SLACK_DAILY_REPORT_FREQUENCY");
+    alert_config *cfg = load_ok(DATA "ok_environment_variables.yaml");
+    assert_string_equal(cfg->alert_to_webhook_url[AL_T_LLM_EXCEPTIONS].items[0],
+                        "http://127.0.0.1:9/overlay");
+    assert_string_equal(al_config_getenv(cfg, "LIBALERTING_TEST_OVERLAY_HOOK"),
+                        "http://127.0.0.1:9/overlay");
+    assert_null(getenv("LIBALERTING_TEST_OVERLAY_HOOK"));
+    assert_double_equal(cfg->alerting_threshold, 600);      /* omitted: the proxy's default */
+    assert_int_equal(cfg->customer_spend_webhook, 1);
+    /* read when a ctx is created, on its copy */
+    alert_config copy;
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 3600);
+    al_config_release(&copy);
+    /* the key wins over the variable */
+    set_ok(cfg, "alerting_args.daily_report_frequency", "60");
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 60);
+    al_config_release(&copy);
+    alert_config_free(cfg);
+
+    /* int() refuses "3600.0": a warning, the default stays */
+    setenv("SLACK_DAILY_REPORT_FREQUENCY", "3600.0", 1);
+    cfg = new_config();
+    log_capture logs = { 0 };
+    alert_config_set_log(cfg, capture_log, &logs);
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 43200);
+    assert_int_equal(logs.warnings, 1);
+    al_config_release(&copy);
+    setenv("SLACK_DAILY_REPORT_FREQUENCY", "+7200", 1);
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 7200);
+    al_config_release(&copy);
+    unsetenv("SLACK_DAILY_REPORT_FREQUENCY");
+    alert_config_free(cfg);
+}
 
 static void test_env_resolution(void **state)
 {
@@ -471,8 +519,8 @@ static void test_set_scalars(void **state)
     assert_double_equal(cfg->alerting_threshold, 7);
     /* an empty value is YAML null: back to the default */
     set_ok(cfg, "alerting_threshold", "");
-    assert_double_equal(cfg->alerting_threshold, 300);
-    assert_string_equal(cfg->alerting_threshold_text, "300");
+    assert_double_equal(cfg->alerting_threshold, 600);
+    assert_string_equal(cfg->alerting_threshold_text, "600");
     set_ok(cfg, "smtp_password", "~");
     assert_null(cfg->smtp_password);
     alert_config_free(cfg);
@@ -848,7 +896,7 @@ static void check_error_case(const error_case *c)
     /* nothing changed */
     assert_int_equal(cfg->alerting.n, 0);
     assert_int_equal(cfg->alerting_set, 0);
-    assert_double_equal(cfg->alerting_threshold, 300);
+    assert_double_equal(cfg->alerting_threshold, 600);
     assert_int_equal(cfg->alert_types, al_type_default_mask());
     assert_int_equal(cfg->n_budgets, 0);
     alert_config_free(cfg);
@@ -1515,6 +1563,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_warn_cases),
         cmocka_unit_test(test_scope_keys),
+        cmocka_unit_test(test_environment_variables_overlay),
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_full_litellm),
         cmocka_unit_test(test_bare_file),
