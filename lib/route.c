@@ -610,7 +610,8 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
     }
     int kind = al_dest_from_name(destination);
     if (kind >= 0) {
-        /* like /health/services?service=webhook: a user budget crossed, spend 1 of 0 */
+        /* like /health/services?service=webhook: a user budget crossed, spend 1 of 0, in
+         * LiteLLM's event group "key" (the one of its documented example) */
         al_alert *a = test_alert(ctx, AL_T_BUDGET_ALERTS, kind == AL_DEST_WEBHOOK
                                      ? "User Budget: Budget Crossed\n Total Budget:`0.0`"
                                      : "This is a test alert message");
@@ -622,7 +623,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
                 "\"customer_id\":null,\"user_id\":\"default_user_id\",\"team_id\":null,"
                 "\"team_alias\":null,\"organization_id\":null,\"user_email\":null,"
                 "\"key_alias\":null,\"projected_exceeded_date\":null,\"projected_spend\":null,"
-                "\"event_group\":\"user\",\"alert_emails\":null,\"event\":\"budget_crossed\","
+                "\"event_group\":\"key\",\"alert_emails\":null,\"event\":\"budget_crossed\","
                 "\"event_message\":\"User Budget: Budget Crossed\\n Total Budget:`0.0`\"}");
         a->page = kind == AL_DEST_PAGERDUTY ? 1 : 0;
         char *text = al_fmt_envelope(&ctx->fmt, a);

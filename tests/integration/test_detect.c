@@ -367,8 +367,8 @@ static void metadata_is_appended_or_dropped(void **state)
     assert_int_equal(alert_on_request_failure(h->ctx, id2, &f), ALERT_OK);
     h_advance(h, 0);
     assert_int_equal(rcv_count(h->rcv), 2);
-    int with = h_find(h, "\n\n*Alerting Metadata*: \nteam: `search`"
-                         "\n\n*Alerting Metadata*: \nrunbook: `7`");
+    int with = h_find(h, "\n\n*Alerting Metadata*: \nteam: `search`\n\n"
+                         "\n\n*Alerting Metadata*: \nrunbook: `7`\n\n");
     assert_true(with >= 0);
     char *t = h_text(h, (size_t)with);
     assert_null(strstr(t, "hunter2"));

@@ -215,7 +215,7 @@ static void weekly_spend_report(void **state)
     }
     assert_int_equal(h_count(h, "Spend Report"), 0);
     h_advance(h, 86400000);                    /* 2026-01-08 00:00: seven days have passed */
-    assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
+    assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-08-2026` (7 days)*"), 1);
     assert_int_equal(h_count(h, "Team: `ads` | Spend: `$60.0`\nTeam: `search` | Spend: `$12.3457`"), 1);
     assert_int_equal(h_count(h, "Tag: `prod` | Spend: `$72.3457`"), 1);
     h_advance(h, 86400000);
@@ -371,7 +371,7 @@ static void glitches_do_not_move_the_calendar(void **state)
             h_advance(h, 86400000);
         assert_int_equal(h_count(h, "Spend Report"), 0);
         h_advance(h, 86400000);                 /* 2026-01-08: the report of the week */
-        assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
+        assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-08-2026` (7 days)*"), 1);
         assert_int_equal(h_count(h, "Team: `search` | Spend: `$12.0`"), 1);
         if (k > 0)      /* clamped: counted on the day it arrived */
             assert_int_equal(h_count(h, "Team: `ads` | Spend: `$1.0`"), 1);
