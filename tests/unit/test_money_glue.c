@@ -255,7 +255,7 @@ static void projected_limit(void **state)
     budget_ev(g, b, june15);
     al_alert *a = g_one(g, AL_T_BUDGET_ALERTS);
     assert_string_equal(a->plain, "Key Budget: Projected Limit Exceeded\n\n"
-                                  "*spend:* `56.0`\n*max_budget:* `1000.0`\n"
+                                  "*spend:* `56.0`\n*max_budget:* `100.0`\n"
                                   "*soft_budget:* `100.0`\n*key_alias:* `k`\n"
                                   "*projected_exceeded_date:* `2026-06-26`\n"
                                   "*projected_spend:* `116.0`\n*event_group:* `key`\n");
