@@ -174,6 +174,10 @@ static struct timeval tv_of(int64_t ms)
 
 static void co_disconnect(redis_state *r, const char *why)
 {
+    /* why may be the context's errstr: copied before the context is freed */
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s", why);
+    why = reason;
     if (r->c) {
         redisFree(r->c);
         r->c = NULL;

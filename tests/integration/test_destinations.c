@@ -551,6 +551,7 @@ static void webhook_and_email_scope_is_litellms(void **state)
         } else {
             slack++;
         }
+        rcv_request_free(&q);
     }
     assert_int_equal(hook, 1);
     assert_int_equal(slack, 2);
@@ -574,6 +575,7 @@ static void webhook_and_email_scope_is_litellms(void **state)
     rcv_request q;
     assert_int_equal(rcv_get(h->rcv, 0, &q), 0);
     assert_non_null(strstr(q.body, "\"event\":\"llm_exceptions\""));
+    rcv_request_free(&q);
     h_free(h);
     sink_stop(&s);
 }
