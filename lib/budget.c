@@ -930,6 +930,14 @@ static char *settle_key(const entry *e, int kind, double pct)
 static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int kind,
                               const step *st, const decision *d, int64_t now_ms)
 {
+    /* LiteLLM's projected event carries the soft budget as its max_budget (the limit
+     * the projection exceeds), in the text and in the webhook JSON */
+    view projected_view;
+    if (kind == K_PROJ) {
+        projected_view = *v;
+        projected_view.max_budget = v->soft_budget;
+        v = &projected_view;
+    }
     char num[48];
     al_buf ev = AL_BUF_INIT;
     const char *event;

@@ -8,6 +8,7 @@
 #include "outage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,8 +178,10 @@ static void set_default_thresholds(alert_config *cfg)
 void al_config_defaults(alert_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->alerting_threshold = 300;
-    strcpy(cfg->alerting_threshold_text, "300");
+    /* the LiteLLM proxy's default when its config omits the key (SlackAlerting's own
+     * default, 300, is not what a proxy user gets) */
+    cfg->alerting_threshold = 600;
+    strcpy(cfg->alerting_threshold_text, "600");
     cfg->alert_types = al_type_default_mask();
     for (int i = 0; i < AL_T__COUNT; i++)
         cfg->type_conf[i].digest_interval = 86400;
@@ -216,6 +219,9 @@ void al_config_defaults(alert_config *cfg)
     cfg->event_queue_size = 65536;
     cfg->max_tracked_deployments = 10000;
     cfg->alertmanager_resolve_after = 3600;
+    cfg->customer_spend_webhook = 1;         /* as LiteLLM, when webhook is a destination */
+    cfg->webhook_alert_types = 1u << AL_T_BUDGET_ALERTS;
+    cfg->email_alert_types = 1u << AL_T_BUDGET_ALERTS;
     cfg->fleet = AL_FLEET_AUTO;
     cfg->fleet_sync_interval = 1;
     cfg->fleet_timeout = 0.25;
@@ -260,6 +266,7 @@ void al_config_release(alert_config *cfg)
     for (int i = 0; i < AL_T__COUNT; i++)
         al_strlist_clear(&cfg->alert_to_webhook_url[i]);
     al_strlist_clear(&cfg->email_recipients);
+    al_strlist_clear(&cfg->env_overlay);
     budgets_free(cfg);
     rate_limits_free(cfg);
     for (size_t i = 0; i < N_CONFIG_STRINGS; i++) {
@@ -280,6 +287,7 @@ static void config_detach(alert_config *cfg)
     memset(&cfg->alerting, 0, sizeof cfg->alerting);
     memset(cfg->alert_to_webhook_url, 0, sizeof cfg->alert_to_webhook_url);
     memset(&cfg->email_recipients, 0, sizeof cfg->email_recipients);
+    memset(&cfg->env_overlay, 0, sizeof cfg->env_overlay);
     cfg->budgets = NULL;
     cfg->n_budgets = 0;
     cfg->rate_limits = NULL;
@@ -351,7 +359,8 @@ static int copy_transports(alert_config *dst, const alert_config *src)
 static int copy_owned(alert_config *dst, const alert_config *src)
 {
     if (al_strlist_copy(&dst->alerting, &src->alerting) ||
-        al_strlist_copy(&dst->email_recipients, &src->email_recipients))
+        al_strlist_copy(&dst->email_recipients, &src->email_recipients) ||
+        al_strlist_copy(&dst->env_overlay, &src->env_overlay))
         return ALERT_ERR_NOMEM;
     for (int i = 0; i < AL_T__COUNT; i++)
         if (al_strlist_copy(&dst->alert_to_webhook_url[i], &src->alert_to_webhook_url[i]))
@@ -487,7 +496,7 @@ static int scalar_text(cfg_op *op, const al_ynode *v, const char **out, int *pla
         const char *name = v->text + sizeof env_prefix - 1;
         if (!*name)
             return op_fail(op, v, "os.environ/ needs a variable name");
-        const char *value = getenv(name);
+        const char *value = al_config_getenv(op->cfg, name);
         if (!value)
             return op_fail(op, v, "environment variable %s is not set", name);
         *out = value;
@@ -778,6 +787,14 @@ static int apply_duration(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
+static int apply_daily_frequency(cfg_op *op, const key_spec *k, const al_ynode *v)
+{
+    int rc = apply_duration(op, k, v);
+    if (!rc)
+        op->cfg->daily_report_frequency_set = !al_ynode_is_null(v);
+    return rc;
+}
+
 static int apply_int(cfg_op *op, const key_spec *k, const al_ynode *v)
 {
     int64_t *field = CFG_FIELD(op->cfg, k->offset, int64_t);
@@ -927,13 +944,26 @@ static int apply_alerting(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
+/* An unknown type name is a warning, not an error: LiteLLM tolerates it, and a
+ * LiteLLM config must never stop the host. */
+static void warn_unknown_type(cfg_op *op, const al_ynode *at, const char *s)
+{
+    if (at && at->line)
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: unknown alert type '%s' at %s:%d:%d is "
+                      "ignored", op->path, shown_name(s), op->source, at->line, at->column);
+    else
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: unknown alert type '%s' is ignored",
+                      op->path, shown_name(s));
+}
+
 static int alert_type_item(cfg_op *op, const al_ynode *at, const char *s, void *ud)
 {
     uint32_t *mask = ud;
     int type = al_type_from_name(s);
     if (type < 0)
-        return op_fail(op, at, "unknown alert type '%s'", shown_name(s));
-    *mask |= 1u << type;
+        warn_unknown_type(op, at, s);
+    else
+        *mask |= 1u << type;
     return ALERT_OK;
 }
 
@@ -950,24 +980,75 @@ static int apply_alert_types(cfg_op *op, const key_spec *k, const al_ynode *v)
     return rc;
 }
 
-/* A key naming an alert type: its index, or an error at the key. */
-static int type_key(cfg_op *op, const al_ynode *key, int *type)
+/* webhook_alert_types, email_alert_types: the list replaces the default. */
+static int apply_type_mask(cfg_op *op, const key_spec *k, const al_ynode *v)
 {
-    *type = al_type_from_name(key->text);
-    if (*type < 0)
-        return op_fail(op, key, "unknown alert type '%s'", shown_name(key->text));
-    return ALERT_OK;
+    uint32_t *field = CFG_FIELD(op->cfg, k->offset, uint32_t);
+    if (al_ynode_is_null(v)) {
+        *field = *CFG_CFIELD(&op->defaults, k->offset, uint32_t);
+        return ALERT_OK;
+    }
+    uint32_t mask = 0;
+    int rc = each_string(op, v, alert_type_item, &mask);
+    if (!rc)
+        *field = mask;
+    return rc;
+}
+
+/* A key naming an alert type: its index, or -1 after a warning (the entry is
+ * ignored, as LiteLLM ignores it). */
+static int type_key(cfg_op *op, const al_ynode *key)
+{
+    int type = al_type_from_name(key->text);
+    if (type < 0)
+        warn_unknown_type(op, key, key->text);
+    return type;
+}
+
+/* One channel of alert_to_webhook_url. LiteLLM's own docs show "" for a channel
+ * left to fill in: empty is a warning and the channel stays unset (a value that is
+ * no usable URL is found at alert_ctx_create, and treated the same way). */
+static int route_item(cfg_op *op, const al_ynode *item, al_strlist *urls)
+{
+    if (al_ynode_is_null(item)) {
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: an empty channel is ignored", op->path);
+        return ALERT_OK;
+    }
+    const char *s;
+    int plain;
+    int rc = scalar_text(op, item, &s, &plain);
+    if (rc)
+        return rc;
+    if (!*s) {
+        al_config_log(op->cfg, ALERT_LOG_WARNING, "%s: an empty channel is ignored", op->path);
+        return ALERT_OK;
+    }
+    return push_unique(op, item, s, urls);
 }
 
 static int route_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
-    int type;
-    int rc = type_key(op, key, &type);
-    if (rc)
-        return rc;
+    int type = type_key(op, key);
+    if (type < 0)
+        return ALERT_OK;
     al_strlist *urls = &op->cfg->alert_to_webhook_url[type];
     al_strlist_clear(urls);
-    return al_ynode_is_null(v) ? ALERT_OK : each_string(op, v, push_unique, urls);
+    if (al_ynode_is_null(v))
+        return ALERT_OK;
+    if (v->kind == AL_Y_MAPPING)
+        return op_fail(op, v, "expected a list, not a mapping");
+    if (v->kind == AL_Y_SCALAR)
+        return route_item(op, v, urls);
+    if (v->n > AL_MAX_LIST_ENTRIES)
+        return op_fail(op, v, "a list of %zu entries: at most %d", v->n, AL_MAX_LIST_ENTRIES);
+    for (size_t i = 0; i < v->n; i++) {
+        size_t old = path_push_index(op, i);
+        int rc = route_item(op, v->items[i], urls);
+        path_pop(op, old);
+        if (rc)
+            return rc;
+    }
+    return ALERT_OK;
 }
 
 /* LiteLLM merges alert_to_webhook_url into what it had; so do we, per type. */
@@ -1009,10 +1090,10 @@ static int type_conf_field(cfg_op *op, const al_ynode *key, const al_ynode *v, a
 
 static int type_conf_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
-    int type;
-    int rc = type_key(op, key, &type);
-    if (rc)
-        return rc;
+    int rc = ALERT_OK;
+    int type = type_key(op, key);
+    if (type < 0)
+        return ALERT_OK;
     al_type_conf *tc = &op->cfg->type_conf[type];
     if (al_ynode_is_null(v)) {
         *tc = op->defaults.type_conf[type];
@@ -1351,7 +1432,7 @@ static const key_spec keys[] = {
     { "redact_messages_in_exceptions", KEY_GENERAL, apply_redact, 0, 0, 0 },
     { "alerting_args", KEY_GENERAL, apply_args, 0, 0, 0 },
 
-    { "daily_report_frequency", KEY_ARGS, apply_duration, OFF(daily_report_frequency), 0, 1 },
+    { "daily_report_frequency", KEY_ARGS, apply_daily_frequency, OFF(daily_report_frequency), 0, 1 },
     { "report_check_interval", KEY_ARGS, apply_duration, OFF(report_check_interval), 0, 1 },
     { "budget_alert_ttl", KEY_ARGS, apply_duration, OFF(budget_alert_ttl), 0, 0 },
     { "outage_alert_ttl", KEY_ARGS, apply_duration, OFF(outage_alert_ttl), 0, 1 },
@@ -1396,6 +1477,8 @@ static const key_spec keys[] = {
     { "webhook_secret", KEY_OURS, apply_string, OFF(webhook_secret), 0, 0 },
     { "email_recipients", KEY_OURS, apply_strlist, OFF(email_recipients), 0, 0 },
     { "customer_spend_webhook", KEY_OURS, apply_bool, OFF(customer_spend_webhook), 0, 0 },
+    { "webhook_alert_types", KEY_OURS, apply_type_mask, OFF(webhook_alert_types), 0, 0 },
+    { "email_alert_types", KEY_OURS, apply_type_mask, OFF(email_alert_types), 0, 0 },
     { "disable_secret_redaction", KEY_OURS, apply_bool, OFF(disable_secret_redaction), 0, 0 },
     { "ca_bundle", KEY_OURS, apply_string, OFF(ca_bundle), 0, 0 },
     { "proxy", KEY_OURS, apply_string, OFF(proxy), 0, 0 },
@@ -1507,6 +1590,9 @@ static int general_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
     const key_spec *k = key_find(key->text);
     if (!k) {
+        /* a bare file's environment_variables: applied first, by apply_root */
+        if (strcmp(op->path, "environment_variables") == 0)
+            return ALERT_OK;
         if (!is_litellm_general_key(key->text))
             op_warn_unknown(op, key, "");
         return ALERT_OK;
@@ -1569,8 +1655,107 @@ static int litellm_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
     return get_bool(op, v, flag);
 }
 
+/* environment_variables: NAME: value. Scalars only; anything else is a warning, as
+ * is an invalid name. Replaces the overlay of an earlier load. */
+static int apply_env_overlay(cfg_op *op, const al_ynode *v)
+{
+    al_strlist_clear(&op->cfg->env_overlay);
+    if (al_ynode_is_null(v))
+        return ALERT_OK;
+    if (v->kind != AL_Y_MAPPING)
+        return op_fail(op, v, "expected a mapping of NAME: value");
+    size_t old = path_push(op, "environment_variables");
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const al_ynode *key = v->items[i], *val = v->items[i + 1];
+        if (key->kind != AL_Y_SCALAR || !key->text[0] || strchr(key->text, '=') ||
+            (val->kind != AL_Y_SCALAR && !al_ynode_is_null(val))) {
+            al_config_log(op->cfg, ALERT_LOG_WARNING, "environment_variables: entry %zu at %s:%d:%d "
+                          "is not NAME: value and is ignored", i / 2, op->source, key->line,
+                          key->column);
+            continue;
+        }
+        const char *text = al_ynode_is_null(val) ? "" : val->text;
+        if (strlen(text) != val->len && !al_ynode_is_null(val)) {
+            path_pop(op, old);
+            return op_fail(op, val, "contains a NUL character");
+        }
+        /* a later entry of the same name wins, as in a Python dict */
+        for (size_t j = 0; j + 1 < op->cfg->env_overlay.n; j += 2)
+            if (strcmp(op->cfg->env_overlay.items[j], key->text) == 0) {
+                char *copy = al_strdup(text);
+                if (!copy)
+                    return op_nomem(op);
+                al_free(op->cfg->env_overlay.items[j + 1]);
+                op->cfg->env_overlay.items[j + 1] = copy;
+                text = NULL;
+                break;
+            }
+        if (text && (al_strlist_push(&op->cfg->env_overlay, key->text) ||
+                     al_strlist_push(&op->cfg->env_overlay, text)))
+            return op_nomem(op);
+    }
+    path_pop(op, old);
+    return ALERT_OK;
+}
+
+const char *al_config_getenv(const alert_config *cfg, const char *name)
+{
+    for (size_t i = 0; i + 1 < cfg->env_overlay.n; i += 2)
+        if (strcmp(cfg->env_overlay.items[i], name) == 0)
+            return cfg->env_overlay.items[i + 1];
+    return getenv(name);
+}
+
+/* Python's int() of a str: blanks around, an optional sign, digits with single
+ * underscores between them. */
+static int python_int(const char *s, long long *out)
+{
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    int neg = *s == '-';
+    if (*s == '+' || *s == '-')
+        s++;
+    long long n = 0;
+    int digits = 0;
+    for (; *s; s++) {
+        if (*s == '_' && digits && s[1] >= '0' && s[1] <= '9')
+            continue;
+        if (*s < '0' || *s > '9')
+            break;
+        if (n > (LLONG_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*s - '0');
+        digits++;
+    }
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+        s++;
+    if (!digits || *s)
+        return -1;
+    *out = neg ? -n : n;
+    return 0;
+}
+
+void al_config_env_defaults(alert_config *cfg)
+{
+    if (cfg->daily_report_frequency_set)
+        return;
+    const char *v = al_config_getenv(cfg, "SLACK_DAILY_REPORT_FREQUENCY");
+    if (!v)
+        return;
+    long long n;
+    if (python_int(v, &n) != 0 || (double)n < AL_DURATION_MIN_S || (double)n > AL_DURATION_MAX_S) {
+        al_config_log(cfg, ALERT_LOG_WARNING, "SLACK_DAILY_REPORT_FREQUENCY is not a whole number "
+                      "of seconds from 1 to %.0f: daily_report_frequency stays %g",
+                      AL_DURATION_MAX_S, cfg->daily_report_frequency);
+        return;
+    }
+    cfg->daily_report_frequency = (double)n;
+}
+
 static int top_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
 {
+    if (strcmp(key->text, "environment_variables") == 0)
+        return ALERT_OK;        /* applied first, by apply_root */
     if (strcmp(key->text, "general_settings") == 0)
         return apply_general(op, v);
     if (strcmp(key->text, "litellm_settings") == 0)
@@ -1595,6 +1780,15 @@ static int apply_root(cfg_op *op, const al_ynode *root)
         return ALERT_OK;
     if (root->kind != AL_Y_MAPPING)
         return op_fail(op, root, "expected a mapping of settings at the top level");
+    /* before everything else: os.environ/NAME anywhere in the file may name one */
+    for (size_t i = 0; i + 1 < root->n; i += 2) {
+        const al_ynode *key = root->items[i];
+        if (key->kind == AL_Y_SCALAR && strcmp(key->text, "environment_variables") == 0) {
+            int rc = apply_env_overlay(op, root->items[i + 1]);
+            if (rc)
+                return rc;
+        }
+    }
     if (is_litellm_file(root))
         return each_entry(op, root, top_entry);
     return apply_general(op, root);

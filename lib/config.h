@@ -64,7 +64,7 @@ struct alert_config {
     /* general_settings */
     al_strlist alerting;                /* destinations */
     int alerting_set;                   /* 1 when the key was given */
-    double alerting_threshold;          /* seconds, default 300 */
+    double alerting_threshold;          /* seconds, default 600 (the LiteLLM proxy's) */
     char alerting_threshold_text[32];   /* as written ("300", "0.5"), for the texts */
     uint32_t alert_types;               /* bit (1u << al_type); default: the default-on types */
     al_strlist alert_to_webhook_url[AL_T__COUNT];
@@ -120,7 +120,11 @@ struct alert_config {
     size_t n_rate_limits;
     char *webhook_secret;
     al_strlist email_recipients;
-    int customer_spend_webhook;         /* false */
+    int customer_spend_webhook;         /* true */
+    /* the types the webhook and email destinations receive (bit per al_type);
+     * default, as LiteLLM: budget_alerts only (budget events and spend_tracked) */
+    uint32_t webhook_alert_types;
+    uint32_t email_alert_types;
     int disable_secret_redaction;       /* false */
     char *ca_bundle;
     char *proxy;
@@ -159,6 +163,12 @@ struct alert_config {
     char *smtp_sender_email;
     char *proxy_base_url;
 
+    /* LiteLLM's top-level environment_variables: NAME, value, NAME, value, ... An
+     * overlay for os.environ/NAME and every environment fallback; the process
+     * environment is never changed. */
+    al_strlist env_overlay;
+    int daily_report_frequency_set;     /* 0: SLACK_DAILY_REPORT_FREQUENCY may set it */
+
     /* which "ours" keys came from alerting_args (they win over general_settings) */
     uint64_t set_in_args[2];
 
@@ -179,6 +189,13 @@ int al_config_copy(alert_config *dst, const alert_config *src);
 void al_config_release(alert_config *cfg);
 /* The defaults of every field. */
 void al_config_defaults(alert_config *cfg);
+
+/* The value of an environment variable as the config sees it: environment_variables
+ * first, then the process environment. NULL when unset. */
+const char *al_config_getenv(const alert_config *cfg, const char *name);
+/* At alert_ctx_create: SLACK_DAILY_REPORT_FREQUENCY sets daily_report_frequency when the
+ * config does not, read as LiteLLM reads it (Python's int()); a bad value is a warning. */
+void al_config_env_defaults(alert_config *cfg);
 
 /* Logs through the config's log callback, if any. */
 void al_config_log(const alert_config *cfg, int level, const char *fmt, ...)

@@ -199,39 +199,41 @@ static void drive_until_empty(alert_ctx *ctx, int64_t timeout_ms)
     }
 }
 
-static void resolve_env(char **field, const char *name)
+/* the environment as the config sees it: its environment_variables, then the process's */
+static void resolve_env(const alert_config *c, char **field, const char *name)
 {
     if (*field)
         return;
-    const char *v = getenv(name);
+    const char *v = al_config_getenv(c, name);
     if (v && *v)
         *field = al_strdup(v);
 }
 
 static void resolve_targets(alert_config *c)
 {
-    resolve_env(&c->slack_webhook_url, "SLACK_WEBHOOK_URL");
-    resolve_env(&c->slack_webhook_url, "ALERTING_WEBHOOK_URL");
-    resolve_env(&c->discord_webhook_url, "DISCORD_WEBHOOK_URL");
-    resolve_env(&c->ms_teams_webhook_url, "MS_TEAMS_WEBHOOK_URL");
-    resolve_env(&c->webhook_url, "WEBHOOK_URL");
-    resolve_env(&c->alertmanager_url, "ALERTMANAGER_URL");
-    resolve_env(&c->pagerduty_api_key, "PAGERDUTY_API_KEY");
-    resolve_env(&c->pagerduty_url, "PAGERDUTY_URL");
-    resolve_env(&c->smtp_host, "SMTP_HOST");
-    resolve_env(&c->smtp_port, "SMTP_PORT");
-    resolve_env(&c->smtp_tls, "SMTP_TLS");
-    resolve_env(&c->smtp_username, "SMTP_USERNAME");
-    resolve_env(&c->smtp_password, "SMTP_PASSWORD");
-    resolve_env(&c->smtp_sender_email, "SMTP_SENDER_EMAIL");
-    resolve_env(&c->proxy_base_url, "PROXY_BASE_URL");
+    resolve_env(c, &c->slack_webhook_url, "SLACK_WEBHOOK_URL");
+    resolve_env(c, &c->slack_webhook_url, "ALERTING_WEBHOOK_URL");
+    resolve_env(c, &c->discord_webhook_url, "DISCORD_WEBHOOK_URL");
+    resolve_env(c, &c->ms_teams_webhook_url, "MS_TEAMS_WEBHOOK_URL");
+    resolve_env(c, &c->webhook_url, "WEBHOOK_URL");
+    resolve_env(c, &c->alertmanager_url, "ALERTMANAGER_URL");
+    resolve_env(c, &c->pagerduty_api_key, "PAGERDUTY_API_KEY");
+    resolve_env(c, &c->pagerduty_url, "PAGERDUTY_URL");
+    resolve_env(c, &c->smtp_host, "SMTP_HOST");
+    resolve_env(c, &c->smtp_port, "SMTP_PORT");
+    resolve_env(c, &c->smtp_tls, "SMTP_TLS");
+    resolve_env(c, &c->smtp_username, "SMTP_USERNAME");
+    resolve_env(c, &c->smtp_password, "SMTP_PASSWORD");
+    resolve_env(c, &c->smtp_sender_email, "SMTP_SENDER_EMAIL");
+    resolve_env(c, &c->proxy_base_url, "PROXY_BASE_URL");
+    al_config_env_defaults(c);
 }
 
 /* ---- shared state: memory, or sqlite (state_path), and Redis in fleet mode ---- */
 
-static char *env_dup(const char *name)
+static char *env_dup(const alert_config *c, const char *name)
 {
-    const char *v = getenv(name);
+    const char *v = al_config_getenv(c, name);
     return v && *v ? al_strdup(v) : NULL;
 }
 
@@ -265,15 +267,15 @@ static int fleet_address(const alert_config *c, al_fleet_conf *f, const char **k
         f->password = c->cache_redis_password ? al_strdup(c->cache_redis_password) : NULL;
         f->username = c->cache_redis_username ? al_strdup(c->cache_redis_username) : NULL;
         f->db = c->cache_redis_db ? atoi(c->cache_redis_db) : 0;
-    } else if ((url = env_dup("REDIS_URL"))) {
+    } else if ((url = env_dup(c, "REDIS_URL"))) {
         *key = "REDIS_URL";
-    } else if (getenv("REDIS_HOST") && *getenv("REDIS_HOST")) {
+    } else if (al_config_getenv(c, "REDIS_HOST") && *al_config_getenv(c, "REDIS_HOST")) {
         *key = "REDIS_HOST";
-        f->host = env_dup("REDIS_HOST");
-        f->port = getenv("REDIS_PORT") ? atoi(getenv("REDIS_PORT")) : 6379;
-        f->password = env_dup("REDIS_PASSWORD");
-        f->username = env_dup("REDIS_USERNAME");
-        f->db = getenv("REDIS_DB") ? atoi(getenv("REDIS_DB")) : 0;
+        f->host = env_dup(c, "REDIS_HOST");
+        f->port = al_config_getenv(c, "REDIS_PORT") ? atoi(al_config_getenv(c, "REDIS_PORT")) : 6379;
+        f->password = env_dup(c, "REDIS_PASSWORD");
+        f->username = env_dup(c, "REDIS_USERNAME");
+        f->db = al_config_getenv(c, "REDIS_DB") ? atoi(al_config_getenv(c, "REDIS_DB")) : 0;
     } else {
         return 0;
     }

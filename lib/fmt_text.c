@@ -90,9 +90,12 @@ char *al_fmt_envelope_as(const al_fmt_env *env, const al_alert *a, int escaped)
     al_buf_adds(&b, "Alert type: `");
     al_buf_adds(&b, al_types[a->type].name);
     al_buf_adds(&b, "`");
-    if (a->type == AL_T_DAILY_REPORTS || a->type == AL_T_NEW_MODEL_ADDED) {
+    /* daily_reports and new_model_added: no Level or Timestamp, but metadata and the
+     * Proxy URL line as every other type (LiteLLM appends them to both forms) */
+    int bare = a->type == AL_T_DAILY_REPORTS || a->type == AL_T_NEW_MODEL_ADDED;
+    if (bare) {
         al_buf_adds(&b, message);
-        return al_buf_take(&b);
+        goto trailer;
     }
     al_utc tm;
     al_utc_parts(a->at_ms, &tm);
@@ -109,12 +112,14 @@ char *al_fmt_envelope_as(const al_fmt_env *env, const al_alert *a, int escaped)
     al_buf_adds(&b, hms);
     al_buf_adds(&b, "`\n\nMessage: ");
     al_buf_adds(&b, message);
+trailer:
     for (size_t i = 0; i < a->n_metadata; i++) {
         char *k = escaped ? al_slack_escape(a->metadata[i].key) : al_strdup(a->metadata[i].key);
         char *v = escaped ? al_slack_escape(a->metadata[i].value) : al_strdup(a->metadata[i].value);
         if (!k || !v)
             b.oom = 1;
-        al_buf_printf(&b, "\n\n*Alerting Metadata*: \n%s: `%s`", k ? k : "", v ? v : "");
+        /* LiteLLM's layout, the trailing blank line included */
+        al_buf_printf(&b, "\n\n*Alerting Metadata*: \n%s: `%s`\n\n", k ? k : "", v ? v : "");
         al_free(k);
         al_free(v);
     }

@@ -124,8 +124,9 @@ void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
     al_text_lit(&t, "s+ request time`");
     al_text_field(&t, "Request Model", c.label[AL_LBL_MODEL]);
     al_text_field(&t, "API Base", c.label[AL_LBL_API_BASE]);
-    al_text_field(&t, "Key Alias", key_alias);
-    al_text_field(&t, "Team Alias", c.label[AL_LBL_TEAM_ALIAS]);
+    /* LiteLLM stores a missing alias as "" (not None) */
+    al_text_field(&t, "Key Alias", key_alias ? key_alias : "");
+    al_text_field(&t, "Team Alias", c.label[AL_LBL_TEAM_ALIAS] ? c.label[AL_LBL_TEAM_ALIAS] : "");
     al_text_field(&t, "Request ID", call_id);
     al_text_field(&t, "Elapsed", elapsed);
     attach_metadata(ctx, a, metadata, c.metadata_bad);

@@ -646,7 +646,9 @@ int al_spend_report_build(al_ledger *l, int32_t from_day, int32_t to_day, int n_
     }
     char from[16], to[16];
     fmt_mdy(from, from_day);
-    fmt_mdy(to, to_day);
+    /* LiteLLM's N-day range is [today - N days, today]: its title ends on the day the
+     * report is sent, the day after the last whole day it covers */
+    fmt_mdy(to, n_days > 0 ? to_day + 1 : to_day);
     al_text t = { AL_BUF_INIT, AL_BUF_INIT };
     if (n_days > 0)
         al_text_printf(&t, "*\xF0\x9F\x92\xB8 Spend Report for `%s - %s` (%d days)*\n", from, to,

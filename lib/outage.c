@@ -400,8 +400,9 @@ static al_alert *build_alert(int region, int64_t ttl_ms, const char *key, const 
             al_text_printf(&t, "\nTimeout Errors: %u\n", timeouts);
         if (api)
             al_text_printf(&t, "\nAPI Errors: %u\n", api);
-        /* LiteLLM's "*Last Check:* `0.0s ago`" line is left out: it was always ~0 */
-        al_text_lit(&t, "\n\n\n");
+        /* raised as the failure that crosses the threshold is counted: LiteLLM's value
+         * is computed at that moment too, so it is always 0.0 */
+        al_text_lit(&t, "\n\n*Last Check:* `0.0s ago`\n\n\n");
     }
     char **dst[L__COUNT] = { NULL, &a->model, &a->deployment, &a->provider, &a->api_base,
                              &a->region };

@@ -151,10 +151,23 @@ static int build_builtin(alert_ctx *ctx, al_routes *r, al_dest_kind kind, alert_
     case AL_DEST_SLACK:
         if (r->slack_on)
             return ALERT_OK;
-        for (int t = 0; t < AL_T__COUNT; t++)
-            for (size_t i = 0; i < c->alert_to_webhook_url[t].n; i++)
-                if (check_url(c->alert_to_webhook_url[t].items[i], 0, "alert_to_webhook_url", err))
-                    return ALERT_ERR_CONFIG;
+        /* a LiteLLM config with a placeholder channel still starts (LiteLLM posts
+         * to it and fails): the channel is unset, said once, without its value */
+        for (int t = 0; t < AL_T__COUNT; t++) {
+            al_strlist *urls = &ctx->cfg.alert_to_webhook_url[t];
+            for (size_t i = 0; i < urls->n;) {
+                alert_error scratch = ALERT_ERROR_INIT;
+                if (check_url(urls->items[i], 0, "alert_to_webhook_url", &scratch) == ALERT_OK) {
+                    i++;
+                    continue;
+                }
+                al_ctx_log(ctx, ALERT_LOG_WARNING, "alert_to_webhook_url.%s[%zu] is not an http or "
+                           "https URL: that channel is unset", al_types[t].name, i);
+                al_free(urls->items[i]);
+                memmove(&urls->items[i], &urls->items[i + 1], (urls->n - i - 1) * sizeof *urls->items);
+                urls->n--;
+            }
+        }
         if (c->slack_webhook_url && check_url(c->slack_webhook_url, 0, "slack_webhook_url", err))
             return ALERT_ERR_CONFIG;
         if (!c->slack_webhook_url) {
@@ -280,6 +293,18 @@ static int pages(const al_alert *a)
            a->type == AL_T_REGION_OUTAGE_ALERTS;
 }
 
+/* LiteLLM's webhook consumers parse budget events only, and its e-mail sends budget
+ * alerts only: both destinations get other types only when webhook_alert_types /
+ * email_alert_types name them. */
+static int in_scope(const alert_config *c, al_dest_kind k, al_type type)
+{
+    if (k == AL_DEST_WEBHOOK)
+        return (c->webhook_alert_types >> type) & 1;
+    if (k == AL_DEST_EMAIL)
+        return (c->email_alert_types >> type) & 1;
+    return 1;
+}
+
 static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_ref *only)
 {
     al_routes *r = ctx->routes;
@@ -309,6 +334,8 @@ static void deliver(alert_ctx *ctx, al_alert *a, int only_custom, al_transport_r
         char *plain = al_fmt_envelope_as(&ctx->fmt, a, 0);
         for (size_t i = 0; i < r->every.n; i++) {
             al_dest_kind k = al_outbox_target_kind(r->every.items[i]);
+            if (!in_scope(&ctx->cfg, k, a->type))
+                continue;
             int esc = k == AL_DEST_MS_TEAMS || k == AL_DEST_WEBHOOK || k == AL_DEST_ALERTMANAGER;
             if (esc || plain)
                 enqueue(ctx, r->every.items[i], a, esc ? text : plain);
@@ -584,7 +611,8 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
     }
     int kind = al_dest_from_name(destination);
     if (kind >= 0) {
-        /* like /health/services?service=webhook: a user budget crossed, spend 1 of 0 */
+        /* like /health/services?service=webhook: a user budget crossed, spend 1 of 0, in
+         * LiteLLM's event group "key" (the one of its documented example) */
         al_alert *a = test_alert(ctx, AL_T_BUDGET_ALERTS, kind == AL_DEST_WEBHOOK
                                      ? "User Budget: Budget Crossed\n Total Budget:`0.0`"
                                      : "This is a test alert message");
@@ -596,7 +624,7 @@ int al_route_send_test(alert_ctx *ctx, const char *destination)
                 "\"customer_id\":null,\"user_id\":\"default_user_id\",\"team_id\":null,"
                 "\"team_alias\":null,\"organization_id\":null,\"user_email\":null,"
                 "\"key_alias\":null,\"projected_exceeded_date\":null,\"projected_spend\":null,"
-                "\"event_group\":\"user\",\"alert_emails\":null,\"event\":\"budget_crossed\","
+                "\"event_group\":\"key\",\"alert_emails\":null,\"event\":\"budget_crossed\","
                 "\"event_message\":\"User Budget: Budget Crossed\\n Total Budget:`0.0`\"}");
         a->page = kind == AL_DEST_PAGERDUTY ? AL_PAGE_ALSO : AL_PAGE_NO;
         char *text = al_fmt_envelope(&ctx->fmt, a);

@@ -23,6 +23,7 @@ struct al_wheel {
     uint32_t max_chunks;
     int64_t done_tick;      /* every bucket up to this tick has been emptied of due entries */
     int started;
+    int64_t first_tick;     /* before the first advance: the earliest tick of an entry */
     size_t count;
 };
 
@@ -40,6 +41,7 @@ al_wheel *al_wheel_new(int64_t tick_ms, uint32_t n_buckets, uint32_t max_chunks)
         return NULL;
     }
     memset(w->heads, 0xff, n_buckets * sizeof *w->heads);
+    w->first_tick = INT64_MAX;
     w->max_chunks = max_chunks;
     return w;
 }
@@ -103,6 +105,8 @@ int al_wheel_add(al_wheel *w, uint32_t idx, uint32_t gen, int64_t due_ms)
     int64_t tick = floor_div(due_ms, w->tick_ms);
     if (w->started && tick <= w->done_tick)
         tick = w->done_tick + 1;    /* already late: the next poll fires it */
+    else if (!w->started && tick < w->first_tick)
+        w->first_tick = tick;       /* the first advance starts there, not at its own tick */
     uint32_t b = (uint32_t)((uint64_t)tick & w->mask);
     n->gen = gen;
     n->due_ms = due_ms;
@@ -139,8 +143,12 @@ size_t al_wheel_advance(al_wheel *w, int64_t now_ms, al_wheel_fire_fn fn, void *
 {
     int64_t now_tick = floor_div(now_ms, w->tick_ms);
     if (!w->started) {
+        /* Entries added before the first advance may be due already (a request that
+         * started before the host's first alert_poll): their buckets are visited too. */
         w->started = 1;
         w->done_tick = now_tick - 1;
+        if (w->first_tick <= w->done_tick)
+            w->done_tick = w->first_tick - 1;
     }
     size_t fired = 0;
     /* Whole ticks that passed: every due entry there fires. After one full turn the

@@ -402,11 +402,11 @@ insecure_skip_verify alertmanager_resolve_after
 slack_webhook_url discord_webhook_url ms_teams_webhook_url webhook_url
 alertmanager_url pagerduty_api_key pagerduty_url
 smtp_host smtp_port smtp_tls smtp_username smtp_password smtp_sender_email
-proxy_base_url
+proxy_base_url webhook_alert_types email_alert_types
 "
 # Words of section 9 in backticks that are not keys (function names alert_* are
 # skipped as well); they are still looked for in the page.
-NOT_KEYS="config yaml model_list router_settings llm_exceptions"
+NOT_KEYS="config yaml model_list router_settings llm_exceptions os environ"
 check_config_keys() {
     if [ ! -f "$CFGPAGE" ]; then
         detail "$CFGPAGE is missing"

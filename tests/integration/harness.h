@@ -74,6 +74,11 @@ static inline void h_clear_env(void)
     }
 }
 
+/* The types the tests send to webhook and email, which by default get budget alerts
+ * only (issue 12, item 5): 4 spaces deep, under alerting_args. */
+#define H_SCOPE "    webhook_alert_types: [budget_alerts, llm_exceptions, db_exceptions]\n" \
+                "    email_alert_types: [budget_alerts, llm_exceptions, db_exceptions]\n"
+
 /* A harness whose ctx has slack at <receiver>/slack plus the extra YAML lines. */
 static inline harness *h_new(const char *extra_yaml)
 {
@@ -166,7 +171,7 @@ static inline harness *h_dest(const char *dest, const char *key, const char *pat
     char url[256], yaml[2048];
     rcv_url(h->rcv, path, url, sizeof url);
     snprintf(yaml, sizeof yaml,
-             "general_settings:\n  alerting: [%s]\n  alerting_args:\n    %s: \"%s\"\n%s",
+             "general_settings:\n  alerting: [%s]\n  alerting_args:\n    %s: \"%s\"\n" H_SCOPE "%s",
              dest, key, url, extra ? extra : "");
     alert_error err = ALERT_ERROR_INIT;
     if (alert_config_load_string(h->cfg, yaml, strlen(yaml), &err) != ALERT_OK)

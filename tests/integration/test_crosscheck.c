@@ -18,7 +18,8 @@ static void standard_webhooks_reference_verifies_us(void **state)
     char url[256], yaml[1024];
     rcv_url(r, "/hook", url, sizeof url);
     snprintf(yaml, sizeof yaml, "alerting: [webhook]\nalerting_args:\n  worker_threads: 0\n"
-             "  webhook_url: \"%s\"\n  webhook_secret: \"" SECRET "\"\n", url);
+             "  webhook_url: \"%s\"\n  webhook_secret: \"" SECRET "\"\n"
+             "  webhook_alert_types: llm_exceptions\n", url);
     alert_config *cfg;
     alert_config_new(&cfg);
     assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);

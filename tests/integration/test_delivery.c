@@ -48,6 +48,30 @@ static void no_alerting_no_alerts(void **state)
     h_free(h);
 }
 
+/* Issue 12, item 3: LiteLLM's environment_variables section is an overlay for the
+ * environment fallbacks of the targets, read at alert_ctx_create; the process
+ * environment is not changed. */
+static void environment_variables_feed_the_targets(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    assert_int_equal(alert_config_set(h->cfg, "alerting_args.slack_webhook_url", "~", NULL), ALERT_OK);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "environment_variables:\n  SLACK_WEBHOOK_URL: \"%s\"\n", h->url);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    assert_null(getenv("SLACK_WEBHOOK_URL"));
+    h_start(h);
+    assert_null(getenv("SLACK_WEBHOOK_URL"));
+    assert_int_equal(alert_emit(h->ctx, "db_exceptions", ALERT_LEVEL_HIGH, "via the overlay", NULL),
+                     ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    char *t = h_text(h, 0);
+    assert_non_null(strstr(t, "via the overlay"));
+    free(t);
+    h_free(h);
+}
+
 static void per_type_webhook_urls(void **state)
 {
     (void)state;
@@ -389,7 +413,7 @@ static void stuck_target_does_not_starve_the_healthy_one(void **state)
     rcv_url(stuck, "/hook", url, sizeof url);
     snprintf(yaml, sizeof yaml,
              "    webhook_url: \"%s\"\n    max_queue: 100\n    http_timeout: 600\n"
-             "    rate_limits: {slack: \"100000/s\"}\n", url);
+             "    rate_limits: {slack: \"100000/s\"}\n" H_SCOPE, url);
     harness *h = h_new(yaml);
     assert_int_equal(alert_config_set(h->cfg, "alerting", "[slack, webhook]", NULL), ALERT_OK);
     h_start(h);
@@ -657,6 +681,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(alert_types_gate),
         cmocka_unit_test(no_alerting_no_alerts),
+        cmocka_unit_test(environment_variables_feed_the_targets),
         cmocka_unit_test(per_type_webhook_urls),
         cmocka_unit_test(identical_alerts_coalesce),
         cmocka_unit_test(batch_size_flushes_early),

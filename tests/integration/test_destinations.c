@@ -400,7 +400,7 @@ static void tls_is_verified_unless_told_otherwise(void **state)
         harness *h = h_new(NULL);
         char yaml[512];
         snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [webhook]\n  alerting_args:\n"
-                 "    webhook_url: \"https://127.0.0.1:%d/hook\"\n    insecure_skip_verify: %s\n",
+                 "    webhook_url: \"https://127.0.0.1:%d/hook\"\n    insecure_skip_verify: %s\n" H_SCOPE,
                  port, insecure ? "true" : "false");
         assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
         h_start(h);
@@ -473,7 +473,7 @@ static void email_through_real_smtp(void **state)
     harness *h = h_new(NULL);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
-             "general_settings:\n  alerting: [email]\n  alerting_args:\n"
+             "general_settings:\n  alerting: [email]\n  alerting_args:\n" H_SCOPE
              "    smtp_host: 127.0.0.1\n    smtp_port: %d\n    smtp_username: alerts\n"
              "    smtp_password: s3cr3t-pa55\n    smtp_sender_email: proxy@example.test\n"
              "    email_recipients: [oncall@example.test, lead@example.test]\n", s.port);
@@ -503,6 +503,79 @@ static void email_through_real_smtp(void **state)
     free(msg);
     for (int i = 0; i < h->n_log; i++)
         assert_null(strstr(h->log[i], "s3cr3t-pa55"));
+    h_free(h);
+    sink_stop(&s);
+}
+
+/* issue 12, item 5: as LiteLLM, the webhook and e-mail get budget alerts only unless
+ * webhook_alert_types / email_alert_types say otherwise; Slack still gets everything. */
+static void webhook_and_email_scope_is_litellms(void **state)
+{
+    (void)state;
+    sink s;
+    sink_start(&s, NULL, NULL);
+    harness *h = h_new(NULL);
+    char url[256], yaml[1024];
+    rcv_url(h->rcv, "/hook", url, sizeof url);
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n  alerting: [slack, webhook, email]\n  alerting_args:\n"
+             "    webhook_url: \"%s\"\n"
+             "    smtp_host: 127.0.0.1\n    smtp_port: %d\n    email_recipients: [ops@example.test]\n",
+             url, s.port);
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    h_start(h);
+    emit(h, "llm_exceptions", "not for the webhook");
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "k1";
+    b.spend = 101;
+    b.max_budget = 100;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    alert_stats st;
+    for (int i = 0; i < 100; i++) {
+        h_advance(h, 0);
+        h_stats(h, &st);
+        if (st.deliveries_ok >= 4 && st.queue_depth == 0)
+            break;
+    }
+    assert_int_equal(st.deliveries_ok, 4);          /* 2 to Slack, 1 webhook, 1 e-mail */
+    int hook = 0, slack = 0;
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(h->rcv, i, &q), 0);
+        if (strcmp(q.path, "/hook") == 0) {
+            hook++;
+            assert_non_null(strstr(q.body, "\"event\":\"budget_crossed\""));
+            assert_null(strstr(q.body, "not for the webhook"));
+        } else {
+            slack++;
+        }
+        rcv_request_free(&q);
+    }
+    assert_int_equal(hook, 1);
+    assert_int_equal(slack, 2);
+    char *first = sink_read(&s, 1, "eml");
+    assert_non_null(first);
+    assert_non_null(strstr(first, "Budget Crossed"));
+    assert_null(sink_read(&s, 2, "eml"));
+    free(first);
+    h_free(h);
+
+    /* widened: the webhook now gets llm_exceptions in the generic shape too */
+    h = h_dest("webhook", "webhook_url", "/hook", NULL);
+    assert_int_equal(alert_config_set(h->cfg, "alerting_args.webhook_alert_types",
+                                      "[llm_exceptions]", NULL), ALERT_OK);
+    h_start(h);
+    emit(h, "llm_exceptions", "now for the webhook");
+    emit(h, "db_exceptions", "still not");
+    h_advance(h, 0);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    rcv_request q;
+    assert_int_equal(rcv_get(h->rcv, 0, &q), 0);
+    assert_non_null(strstr(q.body, "\"event\":\"llm_exceptions\""));
+    rcv_request_free(&q);
     h_free(h);
     sink_stop(&s);
 }
@@ -627,7 +700,7 @@ static void email_transient_failure_is_retried(void **state)
     harness *h = h_new(NULL);
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
-             "general_settings:\n  alerting: [email]\n  alerting_args:\n"
+             "general_settings:\n  alerting: [email]\n  alerting_args:\n" H_SCOPE
              "    smtp_host: 127.0.0.1\n    smtp_port: %d\n    email_recipients: [oncall@example.test]\n",
              s.port);
     assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), NULL), ALERT_OK);
@@ -732,7 +805,7 @@ static void no_secret_leaks_when_everything_fails(void **state)
     snprintf(yaml, sizeof yaml,
              "general_settings:\n"
              "  alerting: [slack, discord, ms_teams, webhook, pagerduty, alertmanager, email]\n"
-             "  alerting_args:\n"
+             "  alerting_args:\n" H_SCOPE
              "    slack_webhook_url: \"%s/services/T0/B0/SLACKSECRET\"\n"
              "    discord_webhook_url: \"%s/api/webhooks/1/DISCORDSECRET\"\n"
              "    ms_teams_webhook_url: \"%s/workflows/TEAMSSECRET\"\n"
@@ -817,6 +890,7 @@ int main(void)
         cmocka_unit_test(alertmanager_api),
         cmocka_unit_test(alertmanager_episode_reposted_then_resolved),
         cmocka_unit_test(email_through_real_smtp),
+        cmocka_unit_test(webhook_and_email_scope_is_litellms),
         cmocka_unit_test(budget_email_goes_to_its_owners_too),
         cmocka_unit_test(email_transient_failure_is_retried),
         cmocka_unit_test(email_address_injection_is_dropped),

@@ -29,6 +29,72 @@ static void hanging_fires_once_at_threshold(void **state)
     h_free(h);
 }
 
+/* Issue 12, item 1: with worker_threads: 0, a request started before the host's first
+ * alert_poll, which comes after its deadline, alerts at that first poll (before, the
+ * wheel's first advance skipped it: never with this clock, a turn late with the real one). */
+static void hanging_before_the_first_poll_injected_clock(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    h_req(h, "gpt-4", "call-early", 0);
+    h_advance(h, 305000);                   /* the first poll, 5 s after the deadline */
+    assert_int_equal(rcv_count(h->rcv), 1);
+    char *t = h_text(h, 0);
+    assert_non_null(strstr(t, "`Requests are hanging - 300s+ request time`"));
+    free(t);
+    h_advance(h, 600000);
+    assert_int_equal(rcv_count(h->rcv), 1);    /* once */
+    h_free(h);
+}
+
+static int64_t real_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The same with the real clock: the alert is there after the first poll (asserted on
+ * the order of events, not on times). */
+static void hanging_before_the_first_poll_real_clock(void **state)
+{
+    (void)state;
+    rcv *r = rcv_start(0);
+    assert_non_null(r);
+    char url[256], yaml[1024];
+    rcv_url(r, "/services/T000/B000/SECRETPATH", url, sizeof url);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [slack]\n  alerting_threshold: 0.05\n"
+             "  alerting_args:\n    worker_threads: 0\n    slack_webhook_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n    http_timeout: 2\n", url);
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    alert_ctx *ctx;
+    assert_int_equal(alert_ctx_create(&ctx, cfg, NULL), ALERT_OK);
+    alert_request q;
+    assert_int_equal(alert_request_init(&q, ALERT_REQUEST_VERSION), ALERT_OK);
+    q.model = "gpt-4";
+    q.call_id = "call-real";
+    alert_req_id id = 0;
+    int64_t started = real_now_ms();
+    assert_int_equal(alert_on_request_start(ctx, &q, &id), ALERT_OK);
+    /* the scenario itself: the deadline (50 ms) passes before the host first polls */
+    struct timespec pause = { 0, 20 * 1000000L };
+    while (real_now_ms() - started < 200)
+        nanosleep(&pause, NULL);
+    assert_int_equal(alert_poll(ctx, 0), ALERT_OK);       /* poll 1 */
+    alert_stats st;
+    assert_int_equal(alert_stats_init(&st, ALERT_STATS_VERSION), ALERT_OK);
+    assert_int_equal(alert_stats_get(ctx, &st), ALERT_OK);
+    assert_int_equal(st.alerts_raised, 1);                  /* raised by poll 1 */
+    assert_int_equal(alert_flush(ctx, 5000), ALERT_OK);
+    assert_int_equal(rcv_count(r), 1);
+    alert_ctx_destroy(ctx);
+    alert_config_free(cfg);
+    rcv_stop(r);
+}
+
 static void hanging_61_in_one_tick(void **state)
 {
     (void)state;
@@ -301,8 +367,8 @@ static void metadata_is_appended_or_dropped(void **state)
     assert_int_equal(alert_on_request_failure(h->ctx, id2, &f), ALERT_OK);
     h_advance(h, 0);
     assert_int_equal(rcv_count(h->rcv), 2);
-    int with = h_find(h, "\n\n*Alerting Metadata*: \nteam: `search`"
-                         "\n\n*Alerting Metadata*: \nrunbook: `7`");
+    int with = h_find(h, "\n\n*Alerting Metadata*: \nteam: `search`\n\n"
+                         "\n\n*Alerting Metadata*: \nrunbook: `7`\n\n");
     assert_true(with >= 0);
     char *t = h_text(h, (size_t)with);
     assert_null(strstr(t, "hunter2"));
@@ -351,6 +417,8 @@ int main(void)
     h_clear_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hanging_fires_once_at_threshold),
+        cmocka_unit_test(hanging_before_the_first_poll_injected_clock),
+        cmocka_unit_test(hanging_before_the_first_poll_real_clock),
         cmocka_unit_test(hanging_61_in_one_tick),
         cmocka_unit_test(ended_failed_cancelled_never_hang),
         cmocka_unit_test(slot_reuse_does_not_inherit_a_timer),

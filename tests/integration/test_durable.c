@@ -59,7 +59,8 @@ static alert_ctx *webhook_ctx_with(int port, const char *state_path, const char 
     snprintf(yaml, sizeof yaml,
              "alerting: [webhook]\n"
              "alerting_args:\n  worker_threads: 0\n  webhook_url: \"http://127.0.0.1:%d/hook\"\n"
-             "  state_path: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 2\n%s", port,
+             "  state_path: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 2\n"
+             "  webhook_alert_types: [budget_alerts, llm_exceptions, db_exceptions]\n%s", port,
              state_path, extra);
     assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);
     alert_ctx *ctx = NULL;

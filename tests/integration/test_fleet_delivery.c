@@ -134,7 +134,8 @@ static alert_ctx *webhook_replica(int port, int redis_port, int threads)
              "alerting_args:\n  worker_threads: %d\n  webhook_url: \"http://127.0.0.1:%d/hook\"\n"
              "  shutdown_timeout: 0.1\n  http_timeout: 2\n"
              "  redis_url: \"redis://127.0.0.1:%d\"\n  fleet_timeout: 2\n"
-             "  fleet_sync_interval: 0.1\n  fleet_takeover_after: 1\n", threads, port, redis_port);
+             "  fleet_sync_interval: 0.1\n  fleet_takeover_after: 1\n"
+             "  webhook_alert_types: [db_exceptions]\n", threads, port, redis_port);
     alert_ctx *ctx = NULL;
     alert_error err = ALERT_ERROR_INIT;
     if (alert_config_load_string(cfg, yaml, strlen(yaml), &err) == ALERT_OK)

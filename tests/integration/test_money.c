@@ -215,7 +215,7 @@ static void weekly_spend_report(void **state)
     }
     assert_int_equal(h_count(h, "Spend Report"), 0);
     h_advance(h, 86400000);                    /* 2026-01-08 00:00: seven days have passed */
-    assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
+    assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-08-2026` (7 days)*"), 1);
     assert_int_equal(h_count(h, "Team: `ads` | Spend: `$60.0`\nTeam: `search` | Spend: `$12.3457`"), 1);
     assert_int_equal(h_count(h, "Tag: `prod` | Spend: `$72.3457`"), 1);
     h_advance(h, 86400000);
@@ -254,7 +254,8 @@ static void restart_keeps_marks_and_ledger(void **state)
 static void spend_tracked_and_tracking_failures(void **state)
 {
     (void)state;
-    harness *h = h_dest("webhook", "webhook_url", "/hook", "    customer_spend_webhook: true\n");
+    harness *h = h_dest("webhook", "webhook_url", "/hook", "    customer_spend_webhook: true\n"
+                        "    webhook_alert_types: [budget_alerts, failed_tracking_spend]\n");
     h_start(h);
     alert_spend s = spend_of(0.25, "search", 0);
     s.customer_id = "cust-7";
@@ -370,7 +371,7 @@ static void glitches_do_not_move_the_calendar(void **state)
             h_advance(h, 86400000);
         assert_int_equal(h_count(h, "Spend Report"), 0);
         h_advance(h, 86400000);                 /* 2026-01-08: the report of the week */
-        assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*"), 1);
+        assert_int_equal(h_count(h, "*💸 Spend Report for `01-01-2026 - 01-08-2026` (7 days)*"), 1);
         assert_int_equal(h_count(h, "Team: `search` | Spend: `$12.0`"), 1);
         if (k > 0)      /* clamped: counted on the day it arrived */
             assert_int_equal(h_count(h, "Team: `ads` | Spend: `$1.0`"), 1);

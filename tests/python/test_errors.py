@@ -91,7 +91,8 @@ class ErrorsFromCalls(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "config.yaml")
             with open(path, "w") as f:
-                f.write("general_settings:\n  alert_types: [llm_exceptions, no_such_type]\n")
+                # an unknown alert type is only a warning now (issue 12, item 2)
+                f.write("general_settings:\n  alerting_threshold: no_such_number\n")
             with self.assertRaises(alerting.ConfigError) as cm:
                 alerting.Config.from_file(path)
         err = cm.exception
@@ -99,7 +100,7 @@ class ErrorsFromCalls(unittest.TestCase):
         self.assertEqual(err.line, 2)
         self.assertGreater(err.column, 1)
         self.assertTrue(str(err).startswith(f"{path}:2:{err.column}: "), str(err))
-        self.assertIn("no_such_type", str(err))
+        self.assertIn("alerting_threshold", str(err))
 
     def test_malformed_yaml(self):
         with self.assertRaises(alerting.ConfigError) as cm:

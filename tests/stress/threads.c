@@ -58,7 +58,8 @@ int main(void)
     char url[200], yaml[512];
     rcv_url(rv, "/hook", url, sizeof url);
     snprintf(yaml, sizeof yaml, "alerting: [webhook]\nalerting_threshold: 0.05\n"
-             "alerting_args: {webhook_url: \"%s\", flush_interval: 0.05}\n", url);
+             "alerting_args: {webhook_url: \"%s\", flush_interval: 0.05,\n"
+             "  webhook_alert_types: [llm_exceptions, llm_too_slow, llm_requests_hanging]}\n", url);
     alert_config *cfg;
     alert_config_new(&cfg);
     if (alert_config_load_string(cfg, yaml, strlen(yaml), NULL) != ALERT_OK ||

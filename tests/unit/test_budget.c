@@ -558,12 +558,15 @@ static void test_projection_alert(void **state)
     observe(b, in, at(2024, 6, 15, 9), &g);
     assert_int_equal(g.n, 1);
     assert_string_equal(g.a[0]->plain, "Key Budget: Projected Limit Exceeded\n\n"
-                                       "*spend:* `56.0`\n*max_budget:* `1000.0`\n"
+                                       "*spend:* `56.0`\n*max_budget:* `100.0`\n"
                                        "*soft_budget:* `100.0`\n*key_alias:* `k`\n"
                                        "*projected_exceeded_date:* `2024-06-26`\n"
                                        "*projected_spend:* `116.0`\n*event_group:* `key`\n");
     assert_non_null(strstr(g.a[0]->webhook_json,
                            "\"projected_exceeded_date\":\"2024-06-26\",\"projected_spend\":116.0,"));
+    /* issue 12, item 6: LiteLLM's fields, max_budget = the soft budget */
+    assert_non_null(strstr(g.a[0]->webhook_json, "{\"spend\":56.0,\"max_budget\":100.0,"
+                                                 "\"soft_budget\":100.0,"));
     assert_non_null(strstr(g.a[0]->webhook_json, "\"event\":\"projected_limit_exceeded\","
                            "\"event_message\":\"Key Budget: Projected Limit Exceeded\"}"));
     got_settle(&g, 1);

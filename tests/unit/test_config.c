@@ -99,8 +99,8 @@ static void test_defaults(void **state)
     alert_config *cfg = new_config();
     assert_int_equal(cfg->alerting.n, 0);
     assert_int_equal(cfg->alerting_set, 0);
-    assert_double_equal(cfg->alerting_threshold, 300);
-    assert_string_equal(cfg->alerting_threshold_text, "300");
+    assert_double_equal(cfg->alerting_threshold, 600);
+    assert_string_equal(cfg->alerting_threshold_text, "600");
     assert_int_equal(cfg->alert_types, al_type_default_mask());
     assert_false(cfg->alert_types & bit(AL_T_USER_SPEND_ANOMALIES));
     assert_true(cfg->alert_types & bit(AL_T_LLM_TOO_SLOW));
@@ -153,7 +153,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->n_rate_limits, 0);
     assert_null(cfg->webhook_secret);
     assert_int_equal(cfg->email_recipients.n, 0);
-    assert_int_equal(cfg->customer_spend_webhook, 0);
+    assert_int_equal(cfg->customer_spend_webhook, 1);
     assert_int_equal(cfg->disable_secret_redaction, 0);
     assert_int_equal(cfg->insecure_skip_verify, 0);
     assert_double_equal(cfg->alertmanager_resolve_after, 3600);
@@ -369,7 +369,7 @@ static void test_empty_documents(void **state)
     assert_int_equal(alert_config_load_string(cfg, "general_settings:\n", 18, &err), ALERT_OK);
     assert_int_equal(alert_config_load_string(cfg, "litellm_settings: {}\n", 21, &err), ALERT_OK);
     assert_int_equal(cfg->alerting_set, 0);
-    assert_double_equal(cfg->alerting_threshold, 300);
+    assert_double_equal(cfg->alerting_threshold, 600);
     alert_config_free(cfg);
 }
 
@@ -405,6 +405,54 @@ static void test_missing_file(void **state)
 }
 
 /* ---- os.environ/ -------------------------------------------------------------- */
+
+/* issue 12, items 3 and 4: environment_variables is an overlay (the process environment
+ * is not touched); SLACK_DAILY_REPORT_FREQUENCY read as Python's int(); LiteLLM's defaults */
+static void test_environment_variables_overlay(void **state)
+{
+    (void)state;
+    unsetenv("LIBALERTING_TEST_OVERLAY_HOOK");
+    unsetenv("SLACK_DAILY_REPORT_FREQUENCY");
+    alert_config *cfg = load_ok(DATA "ok_environment_variables.yaml");
+    assert_string_equal(cfg->alert_to_webhook_url[AL_T_LLM_EXCEPTIONS].items[0],
+                        "http://127.0.0.1:9/overlay");
+    assert_string_equal(al_config_getenv(cfg, "LIBALERTING_TEST_OVERLAY_HOOK"),
+                        "http://127.0.0.1:9/overlay");
+    assert_null(getenv("LIBALERTING_TEST_OVERLAY_HOOK"));
+    assert_double_equal(cfg->alerting_threshold, 600);      /* omitted: the proxy's default */
+    assert_int_equal(cfg->customer_spend_webhook, 1);
+    /* read when a ctx is created, on its copy */
+    alert_config copy;
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 3600);
+    al_config_release(&copy);
+    /* the key wins over the variable */
+    set_ok(cfg, "alerting_args.daily_report_frequency", "60");
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 60);
+    al_config_release(&copy);
+    alert_config_free(cfg);
+
+    /* int() refuses "3600.0": a warning, the default stays */
+    setenv("SLACK_DAILY_REPORT_FREQUENCY", "3600.0", 1);
+    cfg = new_config();
+    log_capture logs = { 0 };
+    alert_config_set_log(cfg, capture_log, &logs);
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 43200);
+    assert_int_equal(logs.warnings, 1);
+    al_config_release(&copy);
+    setenv("SLACK_DAILY_REPORT_FREQUENCY", "+7200", 1);
+    assert_int_equal(al_config_copy(&copy, cfg), ALERT_OK);
+    al_config_env_defaults(&copy);
+    assert_double_equal(copy.daily_report_frequency, 7200);
+    al_config_release(&copy);
+    unsetenv("SLACK_DAILY_REPORT_FREQUENCY");
+    alert_config_free(cfg);
+}
 
 static void test_env_resolution(void **state)
 {
@@ -471,8 +519,8 @@ static void test_set_scalars(void **state)
     assert_double_equal(cfg->alerting_threshold, 7);
     /* an empty value is YAML null: back to the default */
     set_ok(cfg, "alerting_threshold", "");
-    assert_double_equal(cfg->alerting_threshold, 300);
-    assert_string_equal(cfg->alerting_threshold_text, "300");
+    assert_double_equal(cfg->alerting_threshold, 600);
+    assert_string_equal(cfg->alerting_threshold_text, "600");
     set_ok(cfg, "smtp_password", "~");
     assert_null(cfg->smtp_password);
     alert_config_free(cfg);
@@ -544,13 +592,14 @@ static void test_set_errors(void **state)
     alert_config *cfg = new_config();
     set_ok(cfg, "alert_types", "[llm_exceptions]");
     alert_error err = ALERT_ERROR_INIT;
-    assert_int_equal(alert_config_set(cfg, "alert_types", "[llm_exceptions, bogus]", &err),
-                     ALERT_ERR_CONFIG);
-    assert_string_equal(err.source, "alert_types");
-    assert_int_equal(err.line, 1);
-    assert_int_equal(err.column, 18);
-    assert_non_null(strstr(err.text, "unknown alert type 'bogus'"));
-    assert_int_equal(cfg->alert_types, bit(AL_T_LLM_EXCEPTIONS));
+    /* issue 12, item 2: an unknown type is a warning, the name ignored */
+    log_capture logs = { 0 };
+    alert_config_set_log(cfg, capture_log, &logs);
+    set_ok(cfg, "alert_types", "[llm_too_slow, bogus]");
+    assert_int_equal(cfg->alert_types, bit(AL_T_LLM_TOO_SLOW));
+    assert_int_equal(logs.warnings, 1);
+    assert_non_null(strstr(logs.all, "unknown alert type 'bogus'"));
+    set_ok(cfg, "alert_types", "[llm_exceptions]");
 
     assert_int_equal(alert_config_set(cfg, "alerting_args.flush_interval", "-2", &err),
                      ALERT_ERR_CONFIG);
@@ -563,11 +612,10 @@ static void test_set_errors(void **state)
     assert_string_equal(err.source, "alerting");
     assert_int_equal(err.line, 1);
     assert_int_equal(err.column, 7);
-    assert_int_equal(alert_config_set(cfg, "alert_to_webhook_url.nope", "http://x", &err),
-                     ALERT_ERR_CONFIG);
-    assert_int_equal(err.line, 0);
-    assert_int_equal(err.column, 0);
-    assert_non_null(strstr(err.text, "unknown alert type 'nope'"));
+    set_ok(cfg, "alert_to_webhook_url.nope", "http://x");
+    assert_int_equal(logs.warnings, 2);
+    assert_non_null(strstr(logs.all, "unknown alert type 'nope'"));
+    alert_config_set_log(cfg, NULL, NULL);
 
     /* the message names the key, never the secret */
     assert_int_equal(alert_config_set(cfg, "webhook_secret", "[whsec_topsecretvalue]", &err),
@@ -719,9 +767,6 @@ static const error_case error_cases[] = {
     { "negative_count.yaml", 4, 35, "minor_outage_alert_threshold: must not be negative" },
     { "fraction_count.yaml", 3, 15, "batch_size: expected a whole number" },
     { "bool_for_number.yaml", 4, 16, "max_queue: expected a number, not a boolean" },
-    { "unknown_alert_type.yaml", 5, 7, "unknown alert type 'llm_too_slw'" },
-    { "unknown_route_type.yaml", 5, 5, "unknown alert type 'llm_exception'" },
-    { "unknown_digest_type.yaml", 4, 5, "unknown alert type 'slow'" },
     { "bad_duration.yaml", 7, 24, "budget_duration" },
     { "bad_entity.yaml", 4, 16, "unknown entity 'galaxy'" },
     { "missing_entity.yaml", 4, 7, "missing entity" },
@@ -739,7 +784,6 @@ static const error_case error_cases[] = {
     { "bad_digest_interval.yaml", 4, 51, "digest_interval: must be greater than 0" },
     { "empty_destination.yaml", 2, 19, "must not be empty" },
     { "secret_list_for_scalar.yaml", 5, 7, "webhook_secret: expected a single value" },
-    { "secret_as_alert_type.yaml", 2, 31, "unknown alert type" },
     { "crlf_bad_number.yaml", 3, 23, "expected a number" },
     /* issue 9, items 2, 13 and 14 (also seeds of tests/fuzz/fuzz_config) */
     { "bad_deep_nesting.yaml", 1, 74, "YAML limit: nesting deeper than 64" },
@@ -751,6 +795,86 @@ static const error_case error_cases[] = {
     { "bad_secret_destination.yaml", 2, 19, "alerting[1]: an entry that looks like a URL" },
 };
 #define N_ERROR_CASES (sizeof error_cases / sizeof error_cases[0])
+
+/* issue 12, item 5: the webhook and e-mail scopes, budget_alerts by default */
+static void test_scope_keys(void **state)
+{
+    (void)state;
+    alert_config *cfg = new_config();
+    assert_int_equal(cfg->webhook_alert_types, bit(AL_T_BUDGET_ALERTS));
+    assert_int_equal(cfg->email_alert_types, bit(AL_T_BUDGET_ALERTS));
+    const char *yaml = "general_settings:\n  alerting_args:\n"
+                       "    webhook_alert_types: [budget_alerts, llm_exceptions, outage_alerts]\n"
+                       "    email_alert_types: llm_requests_hanging\n";
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), NULL), ALERT_OK);
+    assert_int_equal(cfg->webhook_alert_types, bit(AL_T_BUDGET_ALERTS) |
+                     bit(AL_T_LLM_EXCEPTIONS) | bit(AL_T_OUTAGE_ALERTS));
+    assert_int_equal(cfg->email_alert_types, bit(AL_T_LLM_REQUESTS_HANGING));
+    set_ok(cfg, "alerting_args.webhook_alert_types", "~");
+    assert_int_equal(cfg->webhook_alert_types, bit(AL_T_BUDGET_ALERTS));
+    set_ok(cfg, "email_alert_types", "[db_exceptions]");
+    assert_int_equal(cfg->email_alert_types, bit(AL_T_DB_EXCEPTIONS));
+    alert_config_free(cfg);
+}
+
+/* issue 12, item 2: what LiteLLM accepts loads, with warnings (tests/data/config/warn_*). */
+typedef struct warn_case {
+    const char *file;
+    int warnings;
+    const char *text;       /* a part of the expected warnings */
+} warn_case;
+
+static const warn_case warn_cases[] = {
+    { "warn_unknown_alert_type.yaml", 1, "unknown alert type 'llm_too_slw' at" },
+    { "warn_unknown_route_type.yaml", 1, "unknown alert type 'llm_exception'" },
+    { "warn_unknown_digest_type.yaml", 1, "unknown alert type 'slow'" },
+    { "warn_secret_as_alert_type.yaml", 1, "unknown alert type '(an entry that looks like" },
+    { "warn_empty_channel.yaml", 2, "llm_too_slow[0]: an empty channel is ignored" },
+};
+#define N_WARN_CASES (sizeof warn_cases / sizeof warn_cases[0])
+
+static void test_warn_cases(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_WARN_CASES; i++) {
+        const warn_case *c = &warn_cases[i];
+        char path[256];
+        snprintf(path, sizeof path, DATA "%s", c->file);
+        alert_config *cfg = new_config();
+        log_capture logs = { 0 };
+        alert_config_set_log(cfg, capture_log, &logs);
+        alert_error err = ALERT_ERROR_INIT;
+        int rc = alert_config_load_file(cfg, path, &err);
+        if (rc != ALERT_OK || logs.warnings != c->warnings || !strstr(logs.all, c->text))
+            fail_msg("%s: got %d '%s', %d warnings '%s'", c->file, rc, err.text, logs.warnings,
+                     logs.all);
+        if (strstr(logs.all, "SECRETTOKEN") || strstr(logs.all, "hooks.slack.com"))
+            fail_msg("%s: a warning repeats a secret: %s", c->file, logs.all);
+        alert_config_free(cfg);
+    }
+    /* the misspelt type is dropped, the others kept */
+    alert_config *cfg = load_ok(DATA "warn_unknown_alert_type.yaml");
+    assert_int_equal(cfg->alert_types, bit(AL_T_LLM_EXCEPTIONS) | bit(AL_T_BUDGET_ALERTS));
+    alert_config_free(cfg);
+    cfg = load_ok(DATA "warn_unknown_route_type.yaml");
+    assert_int_equal(cfg->alert_to_webhook_url[AL_T_LLM_EXCEPTIONS].n, 1);
+    alert_config_free(cfg);
+    /* empty channels unset; a non-URL one is kept until alert_ctx_create, which unsets it */
+    cfg = load_ok(DATA "warn_empty_channel.yaml");
+    assert_int_equal(cfg->alert_to_webhook_url[AL_T_LLM_EXCEPTIONS].n, 0);
+    assert_int_equal(cfg->alert_to_webhook_url[AL_T_LLM_TOO_SLOW].n, 1);
+    log_capture logs = { 0 };
+    alert_config_set_log(cfg, capture_log, &logs);
+    set_ok(cfg, "alerting_args.worker_threads", "0");
+    alert_ctx *ctx = NULL;
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_ctx_create(&ctx, cfg, &err), ALERT_OK);
+    assert_non_null(strstr(logs.all, "alert_to_webhook_url.budget_alerts[0] is not an http or "
+                                     "https URL: that channel is unset"));
+    assert_null(strstr(logs.all, "not a url"));
+    alert_ctx_destroy(ctx);
+    alert_config_free(cfg);
+}
 
 /* Secrets the error files contain: no error text may repeat them. */
 static const char *const file_secrets[] = { "whsec_", "SECRETTOKEN", "hooks.slack.com" };
@@ -772,7 +896,7 @@ static void check_error_case(const error_case *c)
     /* nothing changed */
     assert_int_equal(cfg->alerting.n, 0);
     assert_int_equal(cfg->alerting_set, 0);
-    assert_double_equal(cfg->alerting_threshold, 300);
+    assert_double_equal(cfg->alerting_threshold, 600);
     assert_int_equal(cfg->alert_types, al_type_default_mask());
     assert_int_equal(cfg->n_budgets, 0);
     alert_config_free(cfg);
@@ -800,6 +924,14 @@ static void test_error_cases_cover_data_dir(void **state)
             continue;
         if (strncmp(e->d_name, "ok_", 3) == 0)
             continue;
+        if (strncmp(e->d_name, "warn_", 5) == 0) {
+            int listed = 0;
+            for (size_t i = 0; i < N_WARN_CASES && !listed; i++)
+                listed = strcmp(warn_cases[i].file, e->d_name) == 0;
+            if (!listed)
+                fail_msg("%s is not in warn_cases", e->d_name);
+            continue;
+        }
         int found = 0;
         for (size_t i = 0; i < N_ERROR_CASES && !found; i++)
             found = strcmp(error_cases[i].file, e->d_name) == 0;
@@ -1383,9 +1515,6 @@ static void test_secret_names_not_echoed(void **state)
         /* a rate_limits or alert_to_webhook_url key */
         "rate_limits: {\"" HOOK "\": 1/s}\n",
         "alerting_args: {rate_limits: {R0UTINGKEY0123456789abcdefabcdef: 1/s}}\n",
-        "alert_to_webhook_url: {\"" HOOK "\": " HOOK "}\n",
-        "alert_type_config: {\"" HOOK "\": {digest: true}}\n",
-        "alert_types: [\"" HOOK "\"]\n",
     };
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
         alert_config *cfg = new_config();
@@ -1402,6 +1531,10 @@ static void test_secret_names_not_echoed(void **state)
         "alerting_args: {\"" HOOK "\": 1}\n",
         "alerting_args: {R0UTINGKEY0123456789abcdefabcdef: 1}\n",
         "budgets: [{entity: team, \"" HOOK "\": 1}]\n",
+        /* unknown alert types are warnings too (issue 12, item 2) */
+        "alert_to_webhook_url: {\"" HOOK "\": " HOOK "}\n",
+        "alert_type_config: {\"" HOOK "\": {digest: true}}\n",
+        "alert_types: [\"" HOOK "\"]\n",
     };
     for (size_t i = 0; i < sizeof warnings / sizeof warnings[0]; i++) {
         alert_config *cfg = new_config();
@@ -1428,6 +1561,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_warn_cases),
+        cmocka_unit_test(test_scope_keys),
+        cmocka_unit_test(test_environment_variables_overlay),
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_full_litellm),
         cmocka_unit_test(test_bare_file),

@@ -59,7 +59,7 @@ static al_ledger *fixed_ledger(void)
 }
 
 static const char week_report[] =
-    "*\xF0\x9F\x92\xB8 Spend Report for `06-03-2024 - 06-09-2024` (7 days)*\n"
+    "*\xF0\x9F\x92\xB8 Spend Report for `06-03-2024 - 06-10-2024` (7 days)*\n"
     "\n*Team Spend Report:*\n"
     "Team: `beta` | Spend: `$60.0`\n"
     "Team: `alpha` | Spend: `$12.3456`\n"
@@ -119,7 +119,7 @@ static void test_report_schedule(void **state)
     assert_int_equal(al_spend_report_due(l, &st, 7, at(2024, 6, 17, 0), &a), ALERT_OK);
     assert_non_null(a);
     assert_string_equal(a->plain,
-        "*\xF0\x9F\x92\xB8 Spend Report for `06-10-2024 - 06-16-2024` (7 days)*\n"
+        "*\xF0\x9F\x92\xB8 Spend Report for `06-10-2024 - 06-17-2024` (7 days)*\n"
         "\n*Team Spend Report:*\nTeam: `alpha` | Spend: `$1000.0`\n"
         "\n*Tag Spend Report:*\nTag: `prod` | Spend: `$1000.0`\n");
     finish(a, 1);

@@ -255,7 +255,7 @@ static void projected_limit(void **state)
     budget_ev(g, b, june15);
     al_alert *a = g_one(g, AL_T_BUDGET_ALERTS);
     assert_string_equal(a->plain, "Key Budget: Projected Limit Exceeded\n\n"
-                                  "*spend:* `56.0`\n*max_budget:* `1000.0`\n"
+                                  "*spend:* `56.0`\n*max_budget:* `100.0`\n"
                                   "*soft_budget:* `100.0`\n*key_alias:* `k`\n"
                                   "*projected_exceeded_date:* `2026-06-26`\n"
                                   "*projected_spend:* `116.0`\n*event_group:* `key`\n");
@@ -347,7 +347,7 @@ static void weekly_report_and_settle(void **state)
     al_money_tick(g->ctx, T0 + 7 * DAY);     /* 2026-01-08: seven days have passed */
     al_alert *a = g_one(g, AL_T_SPEND_REPORTS);
     assert_int_equal(a->level, ALERT_LEVEL_LOW);
-    has(a->message, "*\xF0\x9F\x92\xB8 Spend Report for `01-01-2026 - 01-07-2026` (7 days)*");
+    has(a->message, "*\xF0\x9F\x92\xB8 Spend Report for `01-01-2026 - 01-08-2026` (7 days)*");
     has(a->message, "Team: `ads` | Spend: `$60.0`\nTeam: `search` | Spend: `$12.3457`");
     has(a->message, "Tag: `prod` | Spend: `$72.3457`");
     prefix(a->settle_key, "report|spend|");
@@ -356,7 +356,7 @@ static void weekly_report_and_settle(void **state)
     g_settle(g, 0);                         /* not delivered: raised again */
     al_money_tick(g->ctx, T0 + 7 * DAY + 7200000);
     a = g_one(g, AL_T_SPEND_REPORTS);
-    has(a->message, "Spend Report for `01-01-2026 - 01-07-2026` (7 days)");
+    has(a->message, "Spend Report for `01-01-2026 - 01-08-2026` (7 days)");
     g_settle(g, 1);                         /* delivered: done */
     al_money_tick(g->ctx, T0 + 8 * DAY);
     assert_int_equal(g->n, 0);

@@ -102,7 +102,7 @@ static void test_minor_then_major_once(void **state)
     assert_int_equal(a->resolved, 0);
     assert_int_equal(a->at_ms, t0 + 5 * S);
     assert_string_equal(a->message,
-                        MINOR_HEAD DEP_FIELDS "\n\n*Errors:*\n\nAPI Errors: 5\n\n\n\n");
+                        MINOR_HEAD DEP_FIELDS "\n\n*Errors:*\n\nAPI Errors: 5\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     assert_string_equal(a->plain, a->message);
     assert_string_equal(a->subject, "deployment dep-1");
     assert_string_equal(a->model, "gpt-4");
@@ -118,7 +118,7 @@ static void test_minor_then_major_once(void **state)
     assert_int_equal(a->level, ALERT_LEVEL_HIGH);
     assert_int_equal(a->severity_major, 1);
     assert_string_equal(a->message,
-                        MAJOR_HEAD DEP_FIELDS "\n\n*Errors:*\n\nAPI Errors: 10\n\n\n\n");
+                        MAJOR_HEAD DEP_FIELDS "\n\n*Errors:*\n\nAPI Errors: 10\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     assert_string_equal(a->subject, "deployment dep-1");
     for (int i = 11; i <= 50; i++)
         assert_int_equal(feed(o, &g, "dep-1", NULL, 500, t0 + i * S), 0);
@@ -180,7 +180,7 @@ static void test_statuses_that_do_not_count(void **state)
         feed(o, &g, "dep-1", NULL, 408, 100 * S + i * S);
     assert_int_equal(g.n, 1);
     assert_string_equal(g.v[0]->message,
-                        MINOR_HEAD DEP_FIELDS "\n\n*Errors:*\n\nTimeout Errors: 5\n\n\n\n");
+                        MINOR_HEAD DEP_FIELDS "\n\n*Errors:*\n\nTimeout Errors: 5\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     got_free(&g);
     al_outage_free(o);
 }
@@ -216,7 +216,7 @@ static void test_region_two_deployments(void **state)
     assert_int_equal(a->severity_major, 0);
     assert_string_equal(a->message,
                         MINOR_HEAD "\n*Region Name:* `us-central1`\n*Provider:* `vertex_ai`\n"
-                        "\n\n*Errors:*\n\nTimeout Errors: 2\n\nAPI Errors: 3\n\n\n\n");
+                        "\n\n*Errors:*\n\nTimeout Errors: 2\n\nAPI Errors: 3\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     assert_string_equal(a->subject, "region vertex_ai/us-central1");
     assert_string_equal(a->region, "us-central1");
     assert_string_equal(a->provider, "vertex_ai");
@@ -315,7 +315,7 @@ static void test_no_deployment_key_ignored(void **state)
     /* no provider, no api base: None, and no API Base line (LiteLLM) */
     assert_string_equal(g.v[0]->message,
                         MINOR_HEAD "\n*Model Name:* `azure/x`\n*Provider:* `None`\n"
-                        "\n\n*Errors:*\n\nAPI Errors: 5\n\n\n\n");
+                        "\n\n*Errors:*\n\nAPI Errors: 5\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     got_free(&g);
     al_outage_free(o);
 }
@@ -588,10 +588,10 @@ static void test_escaping_and_late_events(void **state)
     assert_int_equal(g.n, 1);
     assert_string_equal(g.v[0]->message,
                         MINOR_HEAD "\n*Model Name:* `&lt;!channel&gt; &amp; co`\n*Provider:* `p&gt;`\n"
-                        "*API Base:* `http://h/?a=1&amp;b=2`\n\n\n*Errors:*\n\nAPI Errors: 5\n\n\n\n");
+                        "*API Base:* `http://h/?a=1&amp;b=2`\n\n\n*Errors:*\n\nAPI Errors: 5\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     assert_string_equal(g.v[0]->plain,
                         MINOR_HEAD "\n*Model Name:* `<!channel> & co`\n*Provider:* `p>`\n"
-                        "*API Base:* `http://h/?a=1&b=2`\n\n\n*Errors:*\n\nAPI Errors: 5\n\n\n\n");
+                        "*API Base:* `http://h/?a=1&b=2`\n\n\n*Errors:*\n\nAPI Errors: 5\n\n\n*Last Check:* `0.0s ago`\n\n\n");
     assert_int_equal(g.v[0]->at_ms, 10 * S);
     got_free(&g);
     al_outage_free(o);

@@ -57,6 +57,38 @@ static void fires_once_on_time(void **state)
     al_wheel_free(w);
 }
 
+/* issue 12, item 1: entries added before the first advance, already due when it comes
+ * (a request started before the host's first alert_poll), fire at that advance; before,
+ * the first advance began at its own tick and they waited a whole turn of the wheel. */
+static void due_before_the_first_advance(void **state)
+{
+    (void)state;
+    al_wheel *w = al_wheel_new(10, 4096, 4);
+    fired *f = calloc(1, sizeof *f);
+    assert_int_equal(al_wheel_add(w, 1, 1, 1000), 0);      /* due long before the poll */
+    assert_int_equal(al_wheel_add(w, 2, 1, 4990), 0);
+    assert_int_equal(al_wheel_add(w, 3, 1, 9000), 0);      /* not due yet */
+    f->now = 5000;
+    assert_int_equal(al_wheel_advance(w, f->now, on_fire, f), 2);
+    assert_int_equal(f->n, 2);
+    f->now = 8999;
+    assert_int_equal(al_wheel_advance(w, f->now, on_fire, f), 0);
+    f->now = 9000;
+    assert_int_equal(al_wheel_advance(w, f->now, on_fire, f), 1);
+    assert_int_equal(f->idx[2], 3);
+    assert_int_equal(al_wheel_count(w), 0);
+
+    /* far behind (more than a turn): still fired at the first advance */
+    al_wheel *w2 = al_wheel_new(1, 64, 4);
+    f->n = 0;
+    assert_int_equal(al_wheel_add(w2, 5, 1, 10), 0);
+    f->now = 100000;
+    assert_int_equal(al_wheel_advance(w2, f->now, on_fire, f), 1);
+    al_wheel_free(w2);
+    free(f);
+    al_wheel_free(w);
+}
+
 static void far_future_survives_many_turns(void **state)
 {
     (void)state;
@@ -145,6 +177,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fires_once_on_time),
+        cmocka_unit_test(due_before_the_first_advance),
         cmocka_unit_test(far_future_survives_many_turns),
         cmocka_unit_test(replacing_an_entry_moves_it),
         cmocka_unit_test(late_entries_and_long_pauses),
