@@ -104,6 +104,7 @@ void al_state_init(al_state *s, const al_state_ops *ops)
 {
     memset(s, 0, sizeof *s);
     s->ops = ops;
+    s->durable = ops->durable;
 }
 
 void al_state_fini(al_state *s)
@@ -124,7 +125,7 @@ const char *al_state_name(const al_state *s)
 
 int al_state_durable(const al_state *s)
 {
-    return s && s->ops->durable;
+    return s && s->durable;
 }
 
 const char *al_state_last_error(const al_state *s)
@@ -178,7 +179,7 @@ int al_state_mark_claim(al_state *s, const char *key, const char *holder, int64_
         if (strncmp(v, PENDING_PREFIX, sizeof PENDING_PREFIX - 1) == 0 &&
             strcmp(v + sizeof PENDING_PREFIX - 1, holder) == 0)
             *out = AL_CLAIM_HELD;
-        else if (strncmp(v, PENDING_PREFIX, sizeof PENDING_PREFIX - 1) == 0 && !s->ops->durable)
+        else if (strncmp(v, PENDING_PREFIX, sizeof PENDING_PREFIX - 1) == 0 && !s->durable)
             *out = AL_CLAIM_HELD;       /* memory is this process's: its holder is alive */
         else
             *out = AL_CLAIM_SENT;       /* sent, or pending by a process that is gone */

@@ -60,6 +60,7 @@ void al_smap_free(al_smap *m, void (*free_value)(void *));
 /* Every backend's struct starts with this. */
 struct al_state {
     const al_state_ops *ops;
+    int durable;                /* ops->durable, unless the backend says otherwise */
     uint64_t last_batch;        /* the highest counter batch applied */
     al_smap windows;            /* key -> al_window */
 };

@@ -966,7 +966,7 @@ static size_t red_pending(al_state *s)
 
 static const al_state_ops red_ops = {
     .name = "redis",
-    .durable = 0,               /* set from the local backend at open */
+    .durable = 0,               /* the wrapped local backend's, set at open (base.durable) */
     .close = red_close,
     .last_error = red_last_error,
     .begin = red_begin,
@@ -992,33 +992,6 @@ static const al_state_ops red_ops = {
     .pending = red_pending,
 };
 
-static const al_state_ops red_ops_durable = {
-    .name = "redis",
-    .durable = 1,
-    .close = red_close,
-    .last_error = red_last_error,
-    .begin = red_begin,
-    .commit = red_commit,
-    .mark_put = red_mark_put,
-    .mark_get = red_mark_get,
-    .mark_purge = red_mark_purge,
-    .schedule_put = red_schedule_put,
-    .schedule_get = red_schedule_get,
-    .counter_add = red_counter_add,
-    .counter_get = red_counter_get,
-    .counters_load = red_counters_load,
-    .counters_prune = red_counters_prune,
-    .spool_put = red_spool_put,
-    .spool_update = red_spool_update,
-    .spool_delete = red_spool_delete,
-    .spool_load = red_spool_load,
-    .spool_take_lost = red_spool_take_lost,
-    .fleet_claim = red_fleet_claim,
-    .fleet_settle = red_fleet_settle,
-    .round = red_round,
-    .stats = red_stats,
-    .pending = red_pending,
-};
 
 int al_state_open_redis(al_state **out, al_state *local, const al_fleet_conf *c)
 {
@@ -1032,7 +1005,8 @@ int al_state_open_redis(al_state **out, al_state *local, const al_fleet_conf *c)
         al_state_close(local);
         return ALERT_ERR_NOMEM;
     }
-    al_state_init(&r->base, al_state_durable(local) ? &red_ops_durable : &red_ops);
+    al_state_init(&r->base, &red_ops);
+    r->base.durable = al_state_durable(local);     /* its spool is the local one's */
     r->local = local;
     r->conf = *c;
     r->conf.host = al_strdup(c->host);
