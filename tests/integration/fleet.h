@@ -15,6 +15,49 @@ typedef struct redis_proc {
     char dir[64];
 } redis_proc;
 
+/* Starts redis-server on r->port and r->dir, without persistence, and waits until it
+ * answers PING: 0, or -1 when it exited first (its port was taken). */
+static inline int redis_spawn(redis_proc *r)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    r->pid = fork();
+    assert_true(r->pid >= 0);
+    if (r->pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--dir", r->dir, "--daemonize", "no",
+               (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        struct timeval tv = { 0, 200000 };
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+        int ok = 0;
+        if (c && !c->err) {
+            redisReply *rep = redisCommand(c, "PING");
+            ok = rep && rep->type == REDIS_REPLY_STATUS;
+            freeReplyObject(rep);
+        }
+        if (c)
+            redisFree(c);
+        if (ok)
+            return 0;
+        int status;
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            return -1;
+        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a process to start */
+        nanosleep(&ts, NULL);
+    }
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+    return -1;
+}
+
 /* Starts redis-server on a free loopback port, without persistence; waits until it
  * answers PING. Skips the test when redis-server is not installed. */
 static inline redis_proc *redis_start(void)
@@ -29,42 +72,8 @@ static inline redis_proc *redis_start(void)
     assert_non_null(mkdtemp(r->dir));
     for (int attempt = 0; attempt < 5; attempt++) {
         r->port = h_free_port();
-        char port[16];
-        snprintf(port, sizeof port, "%d", r->port);
-        r->pid = fork();
-        assert_true(r->pid >= 0);
-        if (r->pid == 0) {
-            int fd = open("/dev/null", O_WRONLY);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-            }
-            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-                   "--save", "", "--appendonly", "no", "--dir", r->dir, "--daemonize", "no",
-                   (char *)NULL);
-            _exit(127);
-        }
-        for (int i = 0; i < 500; i++) {
-            struct timeval tv = { 0, 200000 };
-            redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
-            if (c && !c->err) {
-                redisReply *rep = redisCommand(c, "PING");
-                int ok = rep && rep->type == REDIS_REPLY_STATUS;
-                freeReplyObject(rep);
-                redisFree(c);
-                if (ok)
-                    return r;
-            } else if (c) {
-                redisFree(c);
-            }
-            int status;
-            if (waitpid(r->pid, &status, WNOHANG) == r->pid)
-                break;                      /* the port was taken meanwhile: again */
-            struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a process to start */
-            nanosleep(&ts, NULL);
-        }
-        kill(r->pid, SIGKILL);
-        waitpid(r->pid, NULL, 0);
+        if (redis_spawn(r) == 0)
+            return r;
     }
     fail_msg("redis-server did not start");
     return NULL;

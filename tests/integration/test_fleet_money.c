@@ -152,41 +152,11 @@ static void redis_down(redis_proc *r, int keep)
     r->pid = 0;
 }
 
-/* Starts redis-server again on r's port and directory; waits until it answers PING. */
+/* Starts redis-server again on r's port and directory. */
 static void redis_up(redis_proc *r)
 {
-    char port[16];
-    snprintf(port, sizeof port, "%d", r->port);
-    r->pid = fork();
-    assert_true(r->pid >= 0);
-    if (r->pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--dir", r->dir, "--daemonize", "no",
-               (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 1000; i++) {
-        struct timeval tv = { 0, 200000 };
-        redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
-        int ok = 0;
-        if (c && !c->err) {
-            redisReply *rep = redisCommand(c, "PING");
-            ok = rep && rep->type == REDIS_REPLY_STATUS;
-            freeReplyObject(rep);
-        }
-        redisFree(c);
-        if (ok)
-            return;
-        assert_int_equal(waitpid(r->pid, NULL, WNOHANG), 0);
-        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a process to start */
-        nanosleep(&ts, NULL);
-    }
-    fail_msg("redis-server did not start again");
+    if (redis_spawn(r) != 0)
+        fail_msg("redis-server did not start again");
 }
 
 /* Polls every replica until each has logged that it is back on Redis (the coordinator
