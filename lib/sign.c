@@ -37,6 +37,18 @@ int al_sha256_hex(const void *data, size_t len, char out[65])
     return 0;
 }
 
+int al_sha1_hex(const void *data, size_t len, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (!out || (!data && len))
+        return -1;
+    if (EVP_Digest(data ? data : "", len, md, &md_len, EVP_sha1(), NULL) != 1 || md_len != 20)
+        return -1;
+    to_hex(md, 20, out);
+    return 0;
+}
+
 int al_is_sha256_hex(const char *s)
 {
     if (!s)

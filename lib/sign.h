@@ -8,6 +8,10 @@
 /* SHA-256 of data as 64 lowercase hex digits + NUL. 0 or -1. */
 int al_sha256_hex(const void *data, size_t len, char out[65]);
 
+/* SHA-1 of data as 40 lowercase hex digits + NUL: the name Redis gives a script
+ * (EVALSHA), never for anything secret. 0 or -1. */
+int al_sha1_hex(const void *data, size_t len, char out[41]);
+
 /* 1 when s is 64 hex digits. */
 int al_is_sha256_hex(const char *s);
 

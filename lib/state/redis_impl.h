@@ -79,9 +79,10 @@ struct redis_state {
     int threaded;
     pthread_t thread;
     redisContext *c;
-    const char *loaded[32];     /* scripts loaded on this connection, and their sha */
-    char loaded_sha[32][41];
-    size_t n_loaded;
+    const char *scripts[32];    /* the scripts seen, their sha, and whether this connection */
+    char script_sha[32][41];    /* has loaded them */
+    int script_loaded[32];
+    size_t n_scripts;
     int64_t reconnect_at_ms, reconnect_wait_ms;
     int said_down;              /* "unreachable" was logged for this outage */
     rlist retry;                /* ops kept until Redis answers them */

@@ -330,7 +330,8 @@ static int co_connect(redis_state *r, int64_t deadline)
         return -1;
     }
     r->reconnect_wait_ms = 0;
-    r->n_loaded = 0;                    /* scripts are loaded again on first use */
+    for (size_t i = 0; i < r->n_scripts; i++)
+        r->script_loaded[i] = 0;        /* a new connection loads them again on first use */
     co_check_policy(r, deadline);
     if (!r->c->err) {
         /* the heartbeat first, so that the others see this replica as live */
@@ -360,25 +361,35 @@ static int answer_of(const redisReply *rep)
     return -1;
 }
 
-/* The sha of a script loaded on this connection (SCRIPT LOAD on first use); NULL
- * when Redis would not load it. */
+/* A script's slot: its sha (SHA-1 of the text, computed here once) and whether this
+ * connection has loaded it. -1 when the table is full or the hash fails. */
+static int script_slot(redis_state *r, const char *lua)
+{
+    for (size_t i = 0; i < r->n_scripts; i++)
+        if (r->scripts[i] == lua)
+            return (int)i;
+    if (r->n_scripts == sizeof r->scripts / sizeof r->scripts[0] ||
+        al_sha1_hex(lua, strlen(lua), r->script_sha[r->n_scripts]) != 0)
+        return -1;
+    r->scripts[r->n_scripts] = lua;
+    r->script_loaded[r->n_scripts] = 0;
+    return (int)r->n_scripts++;
+}
+
+/* The sha of a script loaded on this connection, loading it now if need be (one round
+ * trip: for the occasional checks, not the rounds); NULL when Redis would not. */
 static const char *script_sha(redis_state *r, const char *lua, int64_t deadline)
 {
-    for (size_t i = 0; i < r->n_loaded; i++)
-        if (r->loaded[i] == lua)
-            return r->loaded_sha[i];
-    if (r->n_loaded == sizeof r->loaded / sizeof r->loaded[0])
-        r->n_loaded = 0;                /* more scripts than slots: load again */
-    const char *argv[3] = { "SCRIPT", "LOAD", lua };
-    redisReply *rep = co_command(r, deadline, 3, argv);
-    const char *sha = NULL;
-    if (rep && rep->type == REDIS_REPLY_STRING && rep->len == 40) {
-        r->loaded[r->n_loaded] = lua;
-        memcpy(r->loaded_sha[r->n_loaded], rep->str, 41);
-        sha = r->loaded_sha[r->n_loaded++];
+    int i = script_slot(r, lua);
+    if (i < 0)
+        return NULL;
+    if (!r->script_loaded[i]) {
+        const char *argv[3] = { "SCRIPT", "LOAD", lua };
+        redisReply *rep = co_command(r, deadline, 3, argv);
+        r->script_loaded[i] = rep && rep->type == REDIS_REPLY_STRING && rep->len == 40;
+        freeReplyObject(rep);
     }
-    freeReplyObject(rep);
-    return sha;
+    return r->script_loaded[i] ? r->script_sha[i] : NULL;
 }
 
 /* Sends the posted operations and a heartbeat as one pipeline; answers go to doneq,
@@ -424,14 +435,28 @@ static void co_round_once(redis_state *r)
     const char *beat[5] = { "SET", r->heartbeat_key, "1", "PX", hb };
     size_t n = 0;
     int failed = 0;
-    /* first the scripts this connection has not loaded yet, one command each */
+    /* one round trip: the scripts this connection has not loaded yet (SCRIPT LOAD), the
+     * heartbeat and every op (EVALSHA of the sha computed here) in one pipeline */
+    int loads[32];
+    size_t n_loads = 0;
     for (rop *o = ops; o && !failed; o = o->next) {
-        const char *sha = o->lua ? script_sha(r, o->lua, deadline) : NULL;
-        if (o->lua && !sha)
+        if (!o->lua)
+            continue;
+        int i = script_slot(r, o->lua);
+        if (i < 0) {
             failed = 1;
-        else if (sha) {
-            al_free(o->argv[1]);
-            if (!(o->argv[1] = al_strdup(sha)))
+            break;
+        }
+        al_free(o->argv[1]);
+        if (!(o->argv[1] = al_strdup(r->script_sha[i]))) {
+            failed = 1;
+            break;
+        }
+        if (!r->script_loaded[i]) {
+            const char *argv[3] = { "SCRIPT", "LOAD", o->lua };
+            r->script_loaded[i] = 1;        /* settled by the reply below */
+            loads[n_loads++] = i;
+            if (redisAppendCommandArgv(r->c, 3, argv, NULL) != REDIS_OK)
                 failed = 1;
         }
     }
@@ -443,6 +468,18 @@ static void co_round_once(redis_state *r)
             failed = 1;
     }
     redisReply *rep = NULL;
+    for (size_t k = 0; k < n_loads; k++) {
+        rep = NULL;
+        if (!failed) {
+            redisSetTimeout(r->c, tv_of(deadline - real_ms()));
+            if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
+                failed = 1;
+        }
+        if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40)
+            r->script_loaded[loads[k]] = 0;     /* its EVALSHA answers NOSCRIPT: loaded again */
+        freeReplyObject(rep);
+    }
+    rep = NULL;
     if (!failed) {
         redisSetTimeout(r->c, tv_of(deadline - real_ms()));
         if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
