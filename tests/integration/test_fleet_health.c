@@ -300,6 +300,97 @@ static void partial_reports_past_grace(void **state)
     f_free(f);
 }
 
+#define AM_OUTAGE "\"alertname\":\"outage_alerts\""
+#define AM_BUDGET "\"alertname\":\"budget_alerts\""
+#define AM_DAILY "\"alertname\":\"daily_reports\""
+#define AM_PROD "\"instance\":\"prod\""
+
+/* How many requests hold both needles. */
+static int f_count2(fleet *f, const char *a, const char *b)
+{
+    int n = 0;
+    for (size_t i = 0; i < rcv_count(f->rcv); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(f->rcv, i, &q), 0);
+        if (strstr(q.body, a) && strstr(q.body, b))
+            n++;
+        rcv_request_free(&q);
+    }
+    return n;
+}
+
+/* A replica that posts to Alertmanager (the fleet's receiver), fleet "prod". */
+static void am_replica(fleet *f, int port)
+{
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    alert_config_set_clock(cfg, f_clock, f);
+    alert_config_set_log(cfg, f_log, f);
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n"
+             "  alerting: [alertmanager]\n"
+             "  alert_types: [outage_alerts, daily_reports, budget_alerts, db_exceptions]\n"
+             "  alerting_args:\n"
+             "    worker_threads: 0\n"
+             "    alertmanager_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n"
+             "    instance_name: replica-%d\n"
+             "    redis_url: \"redis://127.0.0.1:%d\"\n"
+             "    fleet_name: prod\n"
+             "    fleet_timeout: 2\n"
+             FAST DAILY,
+             f->url, f->n, port);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    assert_int_equal(alert_ctx_create(&f->ctx[f->n], cfg, &err), ALERT_OK);
+    alert_config_free(cfg);
+    f->n++;
+}
+
+/* Fleet-wide alerts (outages, reports, budgets) carry the fleet's name as Alertmanager's
+ * instance label, so the ones replicas send alone while Redis is away merge there; a
+ * replica's own alert (a database error) keeps the replica's name. */
+static void fleet_wide_alerts_carry_the_fleet_name(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(0, r->port, "outage_alerts", NULL);
+    am_replica(f, r->port);
+    am_replica(f, r->port);
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 3, 2 });
+    for (int i = 0; i < 2; i++) {
+        alert_budget b;
+        alert_budget_init(&b, ALERT_BUDGET_VERSION);
+        b.entity = ALERT_ENTITY_KEY;
+        b.entity_id = "sk-1";
+        b.spend = 120;
+        b.max_budget = 100;
+        assert_int_equal(alert_on_budget(f->ctx[i], &b), ALERT_OK);
+    }
+    assert_int_equal(alert_on_db_error(f->ctx[1], "connection refused"), ALERT_OK);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, AM_OUTAGE), 1);
+    assert_int_equal(f_count2(f, AM_OUTAGE, AM_PROD), 1);
+    assert_int_equal(f_count(f, AM_BUDGET), 1);
+    assert_int_equal(f_count2(f, AM_BUDGET, AM_PROD), 1);
+    assert_int_equal(f_count2(f, "db_exceptions", "\"instance\":\"replica-1\""), 1);
+    f_advance(f, 3600000);
+    assert_int_equal(f_count(f, AM_DAILY), 1);
+    assert_int_equal(f_count2(f, AM_DAILY, AM_PROD), 1);
+    /* Redis away: each replica alerts alone, under the same labels */
+    redis_stop(r);
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-us", NULL, (int[]){ 5, 5 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count2(f, AM_OUTAGE, "gemini-us"), 2);
+    assert_int_equal(f_count2(f, "gemini-us", AM_PROD), 2);
+    /* only the database error names a replica */
+    assert_int_equal(f_count(f, "replica-"), 1);
+    f_free(f);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -312,6 +403,7 @@ int main(void)
         cmocka_unit_test(fallback_report_summed_once),
         cmocka_unit_test(dead_claimant_report_taken_over),
         cmocka_unit_test(partial_reports_past_grace),
+        cmocka_unit_test(fleet_wide_alerts_carry_the_fleet_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
