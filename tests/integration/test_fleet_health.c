@@ -391,6 +391,87 @@ static void fleet_wide_alerts_carry_the_fleet_name(void **state)
     f_free(f);
 }
 
+/* ---- the worker threads (worker_threads: 1, real time) ---------------------------- */
+
+/* A replica with its own worker thread, on the real clock. */
+static void threaded_replica(fleet *f, int port)
+{
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    alert_config_set_log(cfg, f_log, f);
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n"
+             "  alerting: [slack]\n"
+             "  alert_types: [outage_alerts]\n"
+             "  alerting_args:\n"
+             "    worker_threads: 1\n"
+             "    slack_webhook_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n"
+             "    instance_name: replica-%d\n"
+             "    redis_url: \"redis://127.0.0.1:%d\"\n"
+             "    fleet_sync_interval: 0.05\n"
+             "    fleet_timeout: 2\n",
+             f->url, f->n, port);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    assert_int_equal(alert_ctx_create(&f->ctx[f->n], cfg, &err), ALERT_OK);
+    alert_config_free(cfg);
+    f->n++;
+}
+
+static uint64_t rounds_of(alert_ctx *ctx)
+{
+    alert_stats st = ALERT_STATS_INIT;
+    assert_int_equal(alert_stats_get(ctx, &st), ALERT_OK);
+    return st.fleet_rounds;
+}
+
+/* Until every replica has run two more rounds (what it posted before is answered and
+ * acted on) and delivered what it queued; bounded by 10 s of real time. */
+static void settle_threads(fleet *f)
+{
+    uint64_t from[MAX_REPLICAS];
+    for (int i = 0; i < f->n; i++)
+        from[i] = rounds_of(f->ctx[i]);
+    for (int i = 0; i < f->n; i++)
+        for (int k = 0; k < 1000 && rounds_of(f->ctx[i]) < from[i] + 2; k++) {
+            struct timespec ts = { 0, 10 * 1000000L };      /* the worker runs meanwhile */
+            nanosleep(&ts, NULL);
+        }
+    for (int i = 0; i < f->n; i++) {
+        assert_true(rounds_of(f->ctx[i]) >= from[i] + 2);
+        assert_int_equal(alert_flush(f->ctx[i], 5000), ALERT_OK);
+    }
+}
+
+/* The outage rule with worker threads: failures spread 2/1/1, then one more, on three
+ * replicas whose workers and coordinators run on their own: one Minor for the fleet. */
+static void outage_with_worker_threads(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(0, r->port, "outage_alerts", NULL);
+    for (int i = 0; i < 3; i++)
+        threaded_replica(f, r->port);
+    settle_threads(f);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 1, 1 });
+    settle_threads(f);
+    assert_int_equal(f_count(f, "Service Outage"), 0);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 0, 0, 1 });
+    assert_int_equal(rcv_wait(f->rcv, 1, 10000), 0);
+    settle_threads(f);
+    settle_threads(f);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    assert_int_equal(rcv_count(f->rcv), 1);
+    redisReply *n = redis_do(r, "ZCARD {alerting:default}:outage:d|vertex/gemini-eu:win");
+    assert_non_null(n);
+    assert_int_equal(n->integer, 5);
+    freeReplyObject(n);
+    f_free(f);
+    redis_stop(r);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -404,6 +485,7 @@ int main(void)
         cmocka_unit_test(dead_claimant_report_taken_over),
         cmocka_unit_test(partial_reports_past_grace),
         cmocka_unit_test(fleet_wide_alerts_carry_the_fleet_name),
+        cmocka_unit_test(outage_with_worker_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
