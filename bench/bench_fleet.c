@@ -148,7 +148,8 @@ static alert_ctx *make_ctx(int threads, int fleet, const char *extra)
     char yaml[1024];
     snprintf(yaml, sizeof yaml,
              "general_settings:\n  alerting: [count]\n  alerting_threshold: 300\n"
-             "  alert_types: [llm_exceptions, llm_too_slow, budget_alerts, outage_alerts]\n"
+             "  alert_types: [llm_exceptions, llm_too_slow, budget_alerts, outage_alerts, "
+             "daily_reports]\n"
              "  alerting_args:\n    worker_threads: %d\n    shutdown_timeout: 0.1\n"
              "    batch_size: 1000000\n    fleet: %s\n    redis_url: \"redis://127.0.0.1:%d\"\n%s",
              threads, fleet ? "true" : "false", redis_port, extra ? extra : "");
@@ -226,10 +227,24 @@ static void hook_cost(void)
 }
 
 /* 10 000 requests/s for LOAD_SECONDS, 1 % failing, alert_on_spend on every request: what
- * one replica sends to Redis (commands counted by Redis itself). */
-static void load(void)
+ * one replica sends to Redis (commands counted by Redis itself) now that the fleet shares
+ * tracked spend (a budget set with alert_set_budget, far from its steps), the spend
+ * ledger (key and team cells), outage windows (the failures of one deployment: 500 in
+ * its 5 s window, under the minor threshold, so no alert) and the daily report's
+ * counters; with failing 0, no failure at all. */
+static void load(int failing)
 {
-    alert_ctx *ctx = make_ctx(1, 1, NULL);
+    alert_ctx *ctx = make_ctx(1, 1, "    daily_report_frequency: 86400\n"
+                                    "    outage_alert_ttl: 5\n"
+                                    "    minor_outage_alert_threshold: 999\n"
+                                    "    major_outage_alert_threshold: 1000\n");
+    alert_budget bud;
+    alert_budget_init(&bud, ALERT_BUDGET_VERSION);
+    bud.entity = ALERT_ENTITY_KEY;
+    bud.entity_id = "hashed-prod-search";
+    bud.key_alias = "prod-search";
+    bud.max_budget = 1e9;
+    alert_set_budget(ctx, &bud, "30d");
     sleep_ms(300);                          /* connected */
     alert_stats st0 = ALERT_STATS_INIT, st1 = ALERT_STATS_INIT;
     alert_stats_get(ctx, &st0);
@@ -247,7 +262,9 @@ static void load(void)
     alert_spend sp;
     alert_spend_init(&sp, ALERT_SPEND_VERSION);
     sp.cost = 0.00625;
+    sp.key_hash = "hashed-prod-search";
     sp.key_alias = "prod-search";
+    sp.team_alias = "search";
     sp.model = "gpt-4o";
     double t0 = now_ns();
     unsigned long n = 0;
@@ -257,7 +274,7 @@ static void load(void)
             alert_req_id id;
             if (alert_on_request_start(ctx, &r, &id) != ALERT_OK)
                 continue;
-            if (n % 100 == 0)
+            if (failing && n % 100 == 0)
                 alert_on_request_failure(ctx, id, &fl);
             else
                 alert_on_request_end(ctx, id, &resp);
@@ -271,10 +288,13 @@ static void load(void)
     double secs = (now_ns() - t0) / 1e9;
     alert_stats_get(ctx, &st1);
     uint64_t c1 = redis_commands();
-    printf("fleet: %d requests/s, 1 %% failing, spend on each: %.1f rounds/s, %.1f Redis "
-           "commands/s (fleet_sync_interval 1 s; redis counts its INFO calls too)\n",
-           LOAD_RPS, (double)(st1.fleet_rounds - st0.fleet_rounds) / secs,
-           (double)(c1 - c0) / secs);
+    double rounds = (double)(st1.fleet_rounds - st0.fleet_rounds);
+    printf("fleet: %d requests/s, %s, spend on each (tracked budget, ledger, outage "
+           "windows, daily counters shared): %.1f rounds/s, %.0f Redis commands/s (%.0f per "
+           "round, the commands inside scripts counted; fleet_sync_interval 1 s), %llu round "
+           "errors\n", LOAD_RPS, failing ? "1 % failing" : "none failing", rounds / secs,
+           (double)(c1 - c0) / secs, rounds > 0 ? (double)(c1 - c0) / rounds : 0.0,
+           (unsigned long long)(st1.fleet_round_errors - st0.fleet_round_errors));
     alert_ctx_destroy(ctx);
 }
 
@@ -376,7 +396,8 @@ int main(void)
     }
     hook_cost();
     claim_latency();
-    load();
+    load(1);
+    load(0);
     frozen();
     redis_stop();
     return 0;

@@ -4,13 +4,16 @@
  *
  * Three contexts of one configuration (three replicas behind a load balancer, here in
  * one process) share the redis-server at 127.0.0.1:REDIS_PORT. Each delivers to the
- * receiver and to a console transport that prints which replica sent the alert. The
- * story: a key's budget climbs and every replica reads the same spend from the host's
- * database; then Redis is stopped (REDIS_PID) and alerts still go out, each replica
- * deciding alone. It ends with each replica's fleet counters.
+ * receiver and to a console transport that prints which replica sent the alert.
  *
- * More fleet acts (outages summed over replicas, one daily report with summed counts,
- * tracked spend crossing a budget) fit as more act_*() functions below. */
+ * The replicas run without worker threads (worker_threads: 0) on one simulated clock
+ * (alert_config_set_clock): the story spans an hour of the proxy's time in a second, and
+ * each step runs every replica's passes (alert_poll) until nothing is due, so the output
+ * is the same at every run. The acts: a key's budget read from the host's database by
+ * every replica (one alert per step); a deployment failing on all three replicas (one
+ * outage alert); one daily report with the counts of all three; a budget the library
+ * tracks, crossed by the replicas' summed spend; then Redis stopped, and alerts still go
+ * out, each replica deciding alone. It ends with each replica's fleet counters. */
 #include <alerting.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +29,13 @@
 
 static const char *const names[REPLICAS] = { "replica-a", "replica-b", "replica-c" };
 static alert_ctx *replica[REPLICAS];
+static int64_t now_ms;          /* the simulated clock every replica reads */
+
+static int64_t sim_clock(void *userdata)
+{
+    (void)userdata;
+    return now_ms;
+}
 
 static void say(const char *what)
 {
@@ -36,18 +46,33 @@ static void say(const char *what)
     fflush(stdout);
 }
 
-/* A custom transport: one line per delivery, naming the replica that sent it. */
+/* The line at p, without the markup around it. */
+static void print_line(const char *who, const char *prefix, const char *p)
+{
+    while (*p == '\n' || *p == '\t' || *p == ' ' || *p == '*')
+        p++;
+    const char *nl = strchr(p, '\n');
+    int n = (int)(nl ? nl - p : (long)strlen(p));
+    while (n > 0 && (p[n - 1] == '*' || p[n - 1] == ' '))
+        n--;
+    printf("  [%s] %s%.*s\n", who, prefix, n, p);
+}
+
+/* A custom transport: one line per delivery naming the replica that sent it; for a
+ * daily report, its per-deployment lines. */
 static int console_send(const alert_delivery *d, void *userdata)
 {
-    const char *text = d->text ? d->text : "";
-    const char *line = strstr(text, "Budget");     /* the line that says which step */
-    while (line && line > text && line[-1] != '\n')
-        line--;
-    if (!line)
-        line = text;
-    const char *nl = strchr(line, '\n');
-    printf("  [%s] sent: %.*s\n", (const char *)userdata,
-           (int)(nl ? nl - line : (long)strlen(line)), line);
+    const char *who = userdata, *text = d->text ? d->text : "";
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "sent %s: ", d->alert_type ? d->alert_type : "alert");
+    const char *msg = strstr(text, "Message: ");
+    if (msg) {
+        print_line(who, prefix, msg + 9);
+    } else {
+        print_line(who, prefix, "one report for the fleet");
+        for (const char *p = strstr(text, "Deployment: "); p; p = strstr(p + 1, "Deployment: "))
+            print_line(who, "    ", p);
+    }
     fflush(stdout);
     return ALERT_OK;
 }
@@ -69,17 +94,22 @@ static alert_ctx *start_replica(int i, const char *receiver, int redis_port)
     t.send = console_send;
     alert_config_add_transport(cfg, "console", &t, (void *)names[i]);
     alert_config_set_log(cfg, on_log, (void *)names[i]);
+    alert_config_set_clock(cfg, sim_clock, NULL);
     char yaml[1024];
+    /* fleet_sync_interval: a round on every pass, as the clock here jumps by seconds */
     snprintf(yaml, sizeof yaml,
              "general_settings:\n"
              "  alerting: [slack, console]\n"
-             "  alert_types: [budget_alerts]\n"
+             "  alert_types: [budget_alerts, outage_alerts, daily_reports]\n"
              "  alerting_args:\n"
+             "    worker_threads: 0\n"
              "    slack_webhook_url: \"%s\"\n"
              "    instance_name: %s\n"
              "    redis_url: \"redis://127.0.0.1:%d\"\n"
              "    fleet_name: demo\n"
-             "    fleet_claim_timeout: 1\n"
+             "    fleet_sync_interval: 0.001\n"
+             "    fleet_timeout: 1\n"
+             "    daily_report_frequency: 3600\n"
              "    shutdown_timeout: 1\n",
              receiver, names[i], redis_port);
     alert_ctx *ctx = NULL;
@@ -92,31 +122,16 @@ static alert_ctx *start_replica(int i, const char *receiver, int redis_port)
     return ctx;
 }
 
-static uint64_t decided(void)
+/* The clock moves on by ms; every replica runs its passes until nothing is due, three
+ * times over, so that what one asked Redis in a pass is answered in the next. */
+static void advance(int64_t ms)
 {
-    uint64_t n = 0;
-    for (int i = 0; i < REPLICAS; i++) {
-        alert_stats st = ALERT_STATS_INIT;
-        alert_stats_get(replica[i], &st);
-        n += st.fleet_claims_won + st.fleet_claims_lost + st.fleet_claims_unanswered;
-    }
-    return n;
-}
-
-/* Until n more claims are decided (each replica raises the step and claims it), and
- * what won is delivered: a flush wakes each worker for a pass. */
-static void wait_decided(uint64_t n)
-{
-    static uint64_t seen;
-    for (int k = 0; k < 250 && decided() < seen + n; k++) {     /* 5 s at most */
-        for (int i = 0; i < REPLICAS; i++)
-            alert_flush(replica[i], 50);
-        struct timespec ts = { 0, 20 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
-    seen = decided();
-    for (int i = 0; i < REPLICAS; i++)
-        alert_flush(replica[i], 5000);
+    now_ms += ms;
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < REPLICAS; i++) {
+            alert_poll(replica[i], 0);
+            alert_flush(replica[i], 5000);
+        }
 }
 
 /* Every replica reads the key's spend from the host's database and tells its library. */
@@ -130,10 +145,10 @@ static void all_read_budget(const char *key, double spend)
         b.key_alias = key;
         b.spend = spend;
         b.max_budget = 100;
-        b.budget_reset_at_ms = ((int64_t)time(NULL) + 30 * 86400) * 1000;
+        b.budget_reset_at_ms = now_ms + 30LL * 86400 * 1000;
         alert_on_budget(replica[i], &b);
     }
-    wait_decided(REPLICAS);
+    advance(1000);
 }
 
 static void act_budget(void)
@@ -143,6 +158,87 @@ static void act_budget(void)
     all_read_budget("sk-prod-search", 87);
     all_read_budget("sk-prod-search", 96);
     all_read_budget("sk-prod-search", 104);
+}
+
+/* One request through a replica: failed with status, or answered in latency_ms. */
+static void request(alert_ctx *ctx, const char *deployment, int status, int64_t latency_ms)
+{
+    alert_request r;
+    alert_request_init(&r, ALERT_REQUEST_VERSION);
+    r.model = "gemini-pro";
+    r.deployment = deployment;
+    r.provider = "vertex_ai";
+    r.api_base = "https://vertex.example";
+    r.start_ms = now_ms;
+    alert_req_id id;
+    if (alert_on_request_start(ctx, &r, &id) != ALERT_OK)
+        return;
+    if (status) {
+        alert_failure f;
+        alert_failure_init(&f, ALERT_FAILURE_VERSION);
+        f.status_code = status;
+        f.message = "upstream error";
+        alert_on_request_failure(ctx, id, &f);
+    } else {
+        alert_response resp;
+        alert_response_init(&resp, ALERT_RESPONSE_VERSION);
+        resp.end_ms = now_ms + latency_ms;
+        resp.completion_tokens = 100;
+        alert_on_request_end(ctx, id, &resp);
+    }
+}
+
+static void act_outage(void)
+{
+    say("A deployment fails on all three replicas: 2 + 2 + 1 failures in a minute");
+    printf("  alone, none reaches the minor-outage threshold of 5; the fleet counts 5:\n"
+           "  one outage alert.\n");
+    static const int spread[REPLICAS] = { 2, 2, 1 };
+    for (int i = 0; i < REPLICAS; i++)
+        for (int k = 0; k < spread[i]; k++)
+            request(replica[i], "vertex/gemini-eu", k % 2 ? 408 : 500, 0);
+    advance(1000);
+}
+
+static void act_daily_report(void)
+{
+    say("The hour's daily report (daily_report_frequency: 1 h here)");
+    printf("  the 5 failures above came 2 + 2 + 1 from three replicas, and each served a slow\n"
+           "  request: one report, with the fleet's counts.\n");
+    for (int i = 0; i < REPLICAS; i++)
+        request(replica[i], "openai/gpt-4o-slow", 0, 12000);
+    /* the window ends an hour after the fleet anchored it; the report is claimed a sync
+     * interval later, by one replica */
+    for (int step = 0; step < 60; step++)
+        advance(60000);
+}
+
+static void act_tracked_budget(void)
+{
+    say("A $100 budget the library tracks (alert_set_budget + alert_on_spend)");
+    printf("  $35 of spend on each replica: none crosses $100 alone; their sum, $105, does:\n"
+           "  one \"Budget Crossed\" for the fleet (with its 85 %% and 95 %% steps before it).\n");
+    for (int i = 0; i < REPLICAS; i++) {
+        alert_budget b;
+        alert_budget_init(&b, ALERT_BUDGET_VERSION);
+        b.entity = ALERT_ENTITY_TEAM;
+        b.entity_id = "team-research";
+        b.team_alias = "research";
+        b.max_budget = 100;
+        alert_set_budget(replica[i], &b, "30d");
+    }
+    advance(1000);
+    for (int dollars = 0; dollars < 35; dollars++) {
+        for (int i = 0; i < REPLICAS; i++) {
+            alert_spend s = ALERT_SPEND_INIT;
+            s.cost = 1.0;
+            s.team_id = "team-research";
+            s.team_alias = "research";
+            alert_on_spend(replica[i], &s);
+        }
+        advance(100);
+    }
+    advance(1000);
 }
 
 static int redis_port;
@@ -169,7 +265,9 @@ static void act_redis_stopped(pid_t redis_pid)
         struct timespec ts = { 0, 50 * 1000000L };
         nanosleep(&ts, NULL);
     }
+    advance(1000);          /* each replica's round fails: it goes single-process */
     all_read_budget("sk-batch-jobs", 120);
+    advance(3000);          /* past fleet_claim_timeout, should a claim still wait */
 }
 
 int main(int argc, char **argv)
@@ -180,13 +278,16 @@ int main(int argc, char **argv)
     }
     redis_port = atoi(argv[2]);
     pid_t redis_pid = (pid_t)atoi(argv[3]);
+    now_ms = (int64_t)time(NULL) * 1000;
     say("Three replicas start, sharing Redis at 127.0.0.1");
     for (int i = 0; i < REPLICAS; i++)
         replica[i] = start_replica(i, argv[1], redis_port);
-    struct timespec ts = { 0, 300 * 1000000L };     /* their coordinators connect */
-    nanosleep(&ts, NULL);
+    advance(0);             /* they connect and anchor the fleet's report windows */
 
     act_budget();
+    act_outage();
+    act_daily_report();
+    act_tracked_budget();
     act_redis_stopped(redis_pid);
 
     say("What each replica counted");

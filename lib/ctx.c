@@ -518,6 +518,8 @@ static int ctx_build(alert_ctx **out, const alert_config *cfg, alert_error *err,
         ctx_free(ctx);
         return rc;
     }
+    if (al_state_fleet(ctx->state))
+        ctx->fmt.fleet = ctx->cfg.fleet_name ? ctx->cfg.fleet_name : "default";
     al_state_begin(ctx->state);
     rc = al_money_new(ctx, &ctx->money);
     al_state_commit(ctx->state);

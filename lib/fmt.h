@@ -16,6 +16,8 @@ typedef struct al_fmt_env {
     int64_t now_ms;                     /* ctx clock: e-mail Date, Alertmanager endsAt on resolve */
     double alertmanager_resolve_after_s; /* <= 0 or not finite: 3600 */
     const char *proxy_base_url;         /* "Proxy URL" line, Alertmanager generatorURL; NULL: none */
+    const char *fleet;                  /* fleet mode: fleet_name, the Alertmanager instance label of
+                                           fleet-wide alerts; NULL: not in a fleet */
 } al_fmt_env;
 
 typedef struct al_text {

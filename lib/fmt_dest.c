@@ -588,6 +588,26 @@ static const char *entity_name(int entity)
     }
 }
 
+/* The instance label: the fleet's name for what the fleet decides once (outages, reports,
+ * budgets; FLEET.md), so that Alertmanager merges what replicas sent alone while Redis was
+ * away; the replica's name for the rest. */
+static const char *am_instance(const al_fmt_env *env, const al_alert *a)
+{
+    if (!env->fleet)
+        return env->instance;
+    switch (a->type) {
+    case AL_T_OUTAGE_ALERTS:
+    case AL_T_REGION_OUTAGE_ALERTS:
+    case AL_T_DAILY_REPORTS:
+    case AL_T_FALLBACK_REPORTS:
+    case AL_T_SPEND_REPORTS:
+    case AL_T_BUDGET_ALERTS:
+        return env->fleet;
+    default:
+        return env->instance;
+    }
+}
+
 char *al_fmt_alertmanager_body(const al_fmt_env *env, const al_alert *a)
 {
     if (!env || !a)
@@ -613,7 +633,7 @@ char *al_fmt_alertmanager_body(const al_fmt_env *env, const al_alert *a)
     json_t *labels = json_object();
     int bad = jset(labels, "alertname", json_string(type_name(a)));
     bad |= jset(labels, "severity", json_string(al_fmt_am_severity(a)));
-    bad |= jset_known(labels, "instance", env->instance);
+    bad |= jset_known(labels, "instance", am_instance(env, a));
     bad |= jset_known(labels, "model", a->model);
     bad |= jset_known(labels, "deployment", a->deployment);
     bad |= jset_known(labels, "region", a->region);

@@ -902,7 +902,7 @@ static al_fmt_env fmt_env(const al_outbox *o)
 {
     const alert_ctx *ctx = o->ctx;
     al_fmt_env env = { ctx->instance, al_ctx_now(ctx), ctx->cfg.alertmanager_resolve_after,
-                       ctx->cfg.proxy_base_url };
+                       ctx->cfg.proxy_base_url, ctx->fmt.fleet };
     return env;
 }
 

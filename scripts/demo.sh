@@ -97,7 +97,8 @@ kill "$rpid" 2>/dev/null || true
 wait "$rpid" 2>/dev/null || true
 posts=$(grep -c '^── #' "$D/fleet-receiver.log" || true)
 echo
-echo " In short: the receiver got $posts posts from three replicas: one per budget step while"
-echo " Redis was up, one per replica once it was stopped (duplicates, never a loss)."
+echo " In short: the receiver got $posts posts from three replicas: while Redis was up, one per"
+echo " budget step, one outage, one daily report; once it was stopped, one per replica"
+echo " (duplicates, never a loss)."
 echo "════════════════════════════════════════════════════════════════════════"
 exit "$fstatus"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Fleet mode, deliveries (docs-fleet-delivery.md), against a real redis-server and the
- * real loopback receiver: one rate limit and one Retry-After block for the whole fleet;
+/* Fleet mode, deliveries (libalerting-fleet(7), "Pending deliveries"), against a real
+ * redis-server and the real loopback receiver: one rate limit and one Retry-After block for the whole fleet;
  * a replica's pending deliveries adopted by the others when it is killed. */
 
 #include <fcntl.h>

@@ -300,6 +300,178 @@ static void partial_reports_past_grace(void **state)
     f_free(f);
 }
 
+#define AM_OUTAGE "\"alertname\":\"outage_alerts\""
+#define AM_BUDGET "\"alertname\":\"budget_alerts\""
+#define AM_DAILY "\"alertname\":\"daily_reports\""
+#define AM_PROD "\"instance\":\"prod\""
+
+/* How many requests hold both needles. */
+static int f_count2(fleet *f, const char *a, const char *b)
+{
+    int n = 0;
+    for (size_t i = 0; i < rcv_count(f->rcv); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(f->rcv, i, &q), 0);
+        if (strstr(q.body, a) && strstr(q.body, b))
+            n++;
+        rcv_request_free(&q);
+    }
+    return n;
+}
+
+/* A replica that posts to Alertmanager (the fleet's receiver), fleet "prod". */
+static void am_replica(fleet *f, int port)
+{
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    alert_config_set_clock(cfg, f_clock, f);
+    alert_config_set_log(cfg, f_log, f);
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n"
+             "  alerting: [alertmanager]\n"
+             "  alert_types: [outage_alerts, daily_reports, budget_alerts, db_exceptions]\n"
+             "  alerting_args:\n"
+             "    worker_threads: 0\n"
+             "    alertmanager_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n"
+             "    instance_name: replica-%d\n"
+             "    redis_url: \"redis://127.0.0.1:%d\"\n"
+             "    fleet_name: prod\n"
+             "    fleet_timeout: 2\n"
+             FAST DAILY,
+             f->url, f->n, port);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    assert_int_equal(alert_ctx_create(&f->ctx[f->n], cfg, &err), ALERT_OK);
+    alert_config_free(cfg);
+    f->n++;
+}
+
+/* Fleet-wide alerts (outages, reports, budgets) carry the fleet's name as Alertmanager's
+ * instance label, so the ones replicas send alone while Redis is away merge there; a
+ * replica's own alert (a database error) keeps the replica's name. */
+static void fleet_wide_alerts_carry_the_fleet_name(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(0, r->port, "outage_alerts", NULL);
+    am_replica(f, r->port);
+    am_replica(f, r->port);
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 3, 2 });
+    for (int i = 0; i < 2; i++) {
+        alert_budget b;
+        alert_budget_init(&b, ALERT_BUDGET_VERSION);
+        b.entity = ALERT_ENTITY_KEY;
+        b.entity_id = "sk-1";
+        b.spend = 120;
+        b.max_budget = 100;
+        assert_int_equal(alert_on_budget(f->ctx[i], &b), ALERT_OK);
+    }
+    assert_int_equal(alert_on_db_error(f->ctx[1], "connection refused"), ALERT_OK);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, AM_OUTAGE), 1);
+    assert_int_equal(f_count2(f, AM_OUTAGE, AM_PROD), 1);
+    assert_int_equal(f_count(f, AM_BUDGET), 1);
+    assert_int_equal(f_count2(f, AM_BUDGET, AM_PROD), 1);
+    assert_int_equal(f_count2(f, "db_exceptions", "\"instance\":\"replica-1\""), 1);
+    f_advance(f, 3600000);
+    assert_int_equal(f_count(f, AM_DAILY), 1);
+    assert_int_equal(f_count2(f, AM_DAILY, AM_PROD), 1);
+    /* Redis away: each replica alerts alone, under the same labels */
+    redis_stop(r);
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-us", NULL, (int[]){ 5, 5 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count2(f, AM_OUTAGE, "gemini-us"), 2);
+    assert_int_equal(f_count2(f, "gemini-us", AM_PROD), 2);
+    /* only the database error names a replica */
+    assert_int_equal(f_count(f, "replica-"), 1);
+    f_free(f);
+}
+
+/* ---- the worker threads (worker_threads: 1, real time) ---------------------------- */
+
+/* A replica with its own worker thread, on the real clock. */
+static void threaded_replica(fleet *f, int port)
+{
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    alert_config_set_log(cfg, f_log, f);
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "general_settings:\n"
+             "  alerting: [slack]\n"
+             "  alert_types: [outage_alerts]\n"
+             "  alerting_args:\n"
+             "    worker_threads: 1\n"
+             "    slack_webhook_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n"
+             "    instance_name: replica-%d\n"
+             "    redis_url: \"redis://127.0.0.1:%d\"\n"
+             "    fleet_sync_interval: 0.05\n"
+             "    fleet_timeout: 2\n",
+             f->url, f->n, port);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    assert_int_equal(alert_ctx_create(&f->ctx[f->n], cfg, &err), ALERT_OK);
+    alert_config_free(cfg);
+    f->n++;
+}
+
+static uint64_t rounds_of(alert_ctx *ctx)
+{
+    alert_stats st = ALERT_STATS_INIT;
+    assert_int_equal(alert_stats_get(ctx, &st), ALERT_OK);
+    return st.fleet_rounds;
+}
+
+/* Until every replica has run two more rounds (what it posted before is answered and
+ * acted on) and delivered what it queued; bounded by 10 s of real time. */
+static void settle_threads(fleet *f)
+{
+    uint64_t from[MAX_REPLICAS];
+    for (int i = 0; i < f->n; i++)
+        from[i] = rounds_of(f->ctx[i]);
+    for (int i = 0; i < f->n; i++)
+        for (int k = 0; k < 1000 && rounds_of(f->ctx[i]) < from[i] + 2; k++) {
+            struct timespec ts = { 0, 10 * 1000000L };      /* the worker runs meanwhile */
+            nanosleep(&ts, NULL);
+        }
+    for (int i = 0; i < f->n; i++) {
+        assert_true(rounds_of(f->ctx[i]) >= from[i] + 2);
+        assert_int_equal(alert_flush(f->ctx[i], 5000), ALERT_OK);
+    }
+}
+
+/* The outage rule with worker threads: failures spread 2/1/1, then one more, on three
+ * replicas whose workers and coordinators run on their own: one Minor for the fleet. */
+static void outage_with_worker_threads(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(0, r->port, "outage_alerts", NULL);
+    for (int i = 0; i < 3; i++)
+        threaded_replica(f, r->port);
+    settle_threads(f);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 1, 1 });
+    settle_threads(f);
+    assert_int_equal(f_count(f, "Service Outage"), 0);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 0, 0, 1 });
+    assert_int_equal(rcv_wait(f->rcv, 1, 10000), 0);
+    settle_threads(f);
+    settle_threads(f);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    assert_int_equal(rcv_count(f->rcv), 1);
+    redisReply *n = redis_do(r, "ZCARD {alerting:default}:outage:d|vertex/gemini-eu:win");
+    assert_non_null(n);
+    assert_int_equal(n->integer, 5);
+    freeReplyObject(n);
+    f_free(f);
+    redis_stop(r);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -312,6 +484,8 @@ int main(void)
         cmocka_unit_test(fallback_report_summed_once),
         cmocka_unit_test(dead_claimant_report_taken_over),
         cmocka_unit_test(partial_reports_past_grace),
+        cmocka_unit_test(fleet_wide_alerts_carry_the_fleet_name),
+        cmocka_unit_test(outage_with_worker_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,7 +108,7 @@ static al_alert *outage_alert(void)
 
 static al_fmt_env test_env(void)
 {
-    al_fmt_env env = { "proxy-eu-1", AT_MS + 3211, 3600, "https://proxy.example.com" };
+    al_fmt_env env = { "proxy-eu-1", AT_MS + 3211, 3600, "https://proxy.example.com", NULL };
     return env;
 }
 
@@ -412,7 +412,7 @@ static void test_pagerduty_golden(void **state)
 static void test_pagerduty_summary(void **state)
 {
     (void)state;
-    al_fmt_env env = { NULL, 0, 0, NULL };
+    al_fmt_env env = { NULL, 0, 0, NULL, NULL };
     al_alert *a = make_alert(AL_T_LLM_EXCEPTIONS, ALERT_LEVEL_HIGH, "");
     char *s = al_fmt_pagerduty_body(&env, a, "k",
                                     "High LLM API Failure Rate: 12 in the last 60 seconds.");
