@@ -536,6 +536,31 @@ static void compat_webhook_soft_budget(void **state)
     h_free(h);
 }
 
+/* One observation above both the soft and the max budget: ONE alert and one
+ * budget_crossed event, LiteLLM's two texts run together (issue 12, item 6). */
+static void compat_webhook_soft_and_max(void **state)
+{
+    (void)state;
+    harness *h = h_dest("webhook", "webhook_url", "/hook", NULL);
+    h_start(h);
+    alert_budget b;
+    budget_of(&b, ALERT_ENTITY_KEY, "k6", 120, 100, 80);
+    b.key_hash = "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b";
+    b.key_alias = "test-key";
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    golden_body(h, 0, "{\"spend\":120.0,\"max_budget\":100.0,\"soft_budget\":80.0,"
+                      "\"token\":\"88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b\","
+                      "\"customer_id\":null,\"user_id\":null,\"team_id\":null,\"team_alias\":null,"
+                      "\"organization_id\":null,\"user_email\":null,\"key_alias\":\"test-key\","
+                      "\"projected_exceeded_date\":null,\"projected_spend\":null,"
+                      "\"event_group\":\"key\",\"alert_emails\":null,\"event\":\"budget_crossed\","
+                      "\"event_message\":\"Soft Budget Crossed: Total Soft Budget:`80.0`Budget Crossed\\n"
+                      " Total Budget:`100.0`\"}");
+    h_free(h);
+}
+
 /* projected_limit_exceeded: max_budget is the soft budget, projected_spend and
  * projected_exceeded_date (the date's str(), YYYY-MM-DD) filled. On the 1st the daily
  * rate is the spend: 10 + 10 x 30 = 310, the soft budget of 100 reached on the 10th. */
@@ -741,6 +766,7 @@ int main(void)
         cmocka_unit_test(compat_management_event_unknown_actor),
         cmocka_unit_test(compat_region_outage),
         cmocka_unit_test(compat_webhook_soft_budget),
+        cmocka_unit_test(compat_webhook_soft_and_max),
         cmocka_unit_test(compat_webhook_projected),
         cmocka_unit_test(compat_email),
     };
