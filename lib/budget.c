@@ -738,7 +738,9 @@ typedef struct view {
     size_t n_emails;
 } view;
 
-enum { K_STEP, K_SOFT, K_PROJ };
+/* K_BOTH: the soft budget and the max budget crossed by one observation, one alert
+ * (LiteLLM's combined text) that settles both marks */
+enum { K_STEP, K_SOFT, K_PROJ, K_BOTH };
 
 typedef struct decision {
     int step;                   /* index into steps, -1: none */
@@ -921,6 +923,8 @@ static char *settle_key(const entry *e, int kind, double pct)
         al_buf_adds(&k, "s");
     else if (kind == K_PROJ)
         al_buf_adds(&k, "p");
+    else if (kind == K_BOTH)
+        al_buf_printf(&k, "c%.17g", pct);   /* the soft mark and the step of pct */
     else
         al_buf_printf(&k, "t%.17g", pct);
     al_buf_printf(&k, "|%s", e->id);
@@ -948,6 +952,15 @@ static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int 
     } else if (kind == K_PROJ) {
         event = "projected_limit_exceeded";
         al_buf_printf(&ev, "%sProjected Limit Exceeded", entity_prefix[v->entity]);
+    } else if (kind == K_BOTH) {
+        /* LiteLLM appends the max check's text to the soft one, without a separator,
+         * and the max check's event wins */
+        char max_num[48];
+        event = "budget_crossed";
+        al_fmt_pyfloat(num, sizeof num, v->soft_budget);
+        al_fmt_pyfloat(max_num, sizeof max_num, v->max_budget);
+        al_buf_printf(&ev, "Soft Budget Crossed: Total Soft Budget:`%s`Budget Crossed\n Total Budget:`%s`",
+                      num, max_num);
     } else if (st->crossed) {
         event = "budget_crossed";
         al_fmt_pyfloat(num, sizeof num, v->max_budget);
@@ -995,7 +1008,7 @@ static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int 
         al_text_free(&t);
     if (ok) {
         a->entity = v->entity;
-        if (kind == K_STEP && st->crossed)
+        if ((kind == K_STEP && st->crossed) || kind == K_BOTH)
             a->page = AL_PAGE_ALSO;         /* PagerDuty gets a budget crossed */
         a->webhook_json = budget_json(v, event, event_message, projected, date);
         al_buf s = AL_BUF_INIT;
@@ -1013,7 +1026,8 @@ static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int 
         al_alert_free(a);
         return NULL;
     }
-    a->fleet_key = fleet_key(b, e, kind, st ? st->pct : 0);
+    /* a combined alert claims the max step for the fleet (the step decides its event) */
+    a->fleet_key = fleet_key(b, e, kind == K_BOTH ? K_STEP : kind, st ? st->pct : 0);
     if (!a->fleet_key) {
         al_free(key);
         al_alert_free(a);
@@ -1036,13 +1050,16 @@ static int push(al_alert ***out, size_t *n_out, al_alert *a)
     return ALERT_OK;
 }
 
-/* Raises what d says on e, in amount order: soft or the max step first, projection last. */
+/* Raises what d says on e, in amount order: soft or the max step first, projection last.
+ * The soft budget and the max budget crossed at once are one alert, as LiteLLM's. */
 static int raise_marks(al_budgets *b, entry *e, const view *v, const decision *d,
                        int64_t now_ms, al_alert ***out, size_t *n_out)
 {
     int order[3], n = 0;
     double step_amount = d->step >= 0 ? b->steps[d->step].pct / 100.0 * v->max_budget : 0;
-    if (d->soft && d->step >= 0 && v->soft_budget > step_amount) {
+    if (d->soft && d->step >= 0 && b->steps[d->step].crossed) {
+        order[n++] = K_BOTH;
+    } else if (d->soft && d->step >= 0 && v->soft_budget > step_amount) {
         order[n++] = K_STEP;
         order[n++] = K_SOFT;
     } else {
@@ -1056,7 +1073,7 @@ static int raise_marks(al_budgets *b, entry *e, const view *v, const decision *d
 
     int rc = ALERT_OK;
     for (int i = 0; i < n && rc == ALERT_OK; i++) {
-        const step *st = order[i] == K_STEP ? &b->steps[d->step] : NULL;
+        const step *st = order[i] == K_STEP || order[i] == K_BOTH ? &b->steps[d->step] : NULL;
         al_alert *a = budget_alert(b, e, v, order[i], st, d, now_ms);
         if (!a) {
             rc = ALERT_ERR_NOMEM;
@@ -1069,12 +1086,12 @@ static int raise_marks(al_budgets *b, entry *e, const view *v, const decision *d
             break;
         }
         mark raised = { MARK_PENDING, e->gen };
-        if (order[i] == K_SOFT) {
+        if (order[i] == K_SOFT || order[i] == K_BOTH)
             e->soft = raised;
-        } else if (order[i] == K_PROJ) {
+        if (order[i] == K_PROJ) {
             e->proj = raised;
             e->proj_month = month_index(now_ms);
-        } else {
+        } else if (order[i] == K_STEP || order[i] == K_BOTH) {
             e->steps[d->step] = raised;
             /* a jump fires only the highest step: the ones below are spent */
             for (int j = 0; j < d->step; j++)
@@ -1489,21 +1506,24 @@ void al_budgets_settle(void *ud, const char *key, int ok)
     }
     if (!e)
         return;
-    mark *m = NULL;
-    if (*p == 's') {
-        m = &e->soft;
+    mark *m[2] = { NULL, NULL };
+    if (*p == 's' || *p == 'c') {
+        m[0] = &e->soft;
     } else if (*p == 'p') {
-        m = &e->proj;
-    } else if (*p == 't') {
+        m[0] = &e->proj;
+    }
+    if (*p == 't' || *p == 'c') {
         double pct = strtod(p + 1, NULL);
         for (size_t i = 0; i < e->n_steps; i++)
             if (b->steps[i].pct == pct)
-                m = &e->steps[i];
+                m[1] = &e->steps[i];
     }
-    if (!m || m->state != MARK_PENDING || m->gen != (uint32_t)gen)
-        return;                 /* re-armed (new period) or settled meanwhile */
-    m->state = ok ? MARK_SENT : MARK_ARMED;
-    mark_dirty(b, e);
+    for (int i = 0; i < 2; i++) {
+        if (!m[i] || m[i]->state != MARK_PENDING || m[i]->gen != (uint32_t)gen)
+            continue;           /* re-armed (new period) or settled meanwhile */
+        m[i]->state = ok ? MARK_SENT : MARK_ARMED;
+        mark_dirty(b, e);
+    }
 }
 
 /* ---- projection ------------------------------------------------------------------- */

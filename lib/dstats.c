@@ -9,6 +9,7 @@
 typedef struct dentry {
     _Atomic(const char *) dep;
     _Atomic(const char *) api_base;
+    _Atomic(const char *) model;
     _Atomic uint64_t requests, failed, latency_us_sum, latency_n;
 } dentry;
 
@@ -48,7 +49,7 @@ static inline size_t ptr_hash(const void *p)
 }
 
 void al_dstats_add(al_dstats *d, unsigned stripe, const char *dep, const char *api_base,
-                   int failed, uint64_t latency_us_per_token)
+                   const char *model, int failed, uint64_t latency_us_per_token)
 {
     dentry *t = d->tables[stripe];
     for (size_t i = ptr_hash(dep) & d->mask, n = 0; n <= d->mask; i = (i + 1) & d->mask, n++) {
@@ -65,6 +66,8 @@ void al_dstats_add(al_dstats *d, unsigned stripe, const char *dep, const char *a
             continue;
         if (api_base)
             atomic_store_explicit(&t[i].api_base, api_base, memory_order_relaxed);
+        if (model)
+            atomic_store_explicit(&t[i].model, model, memory_order_relaxed);
         atomic_fetch_add_explicit(&t[i].requests, 1, memory_order_relaxed);
         if (failed) {
             atomic_fetch_add_explicit(&t[i].failed, 1, memory_order_relaxed);
@@ -107,6 +110,9 @@ size_t al_dstats_collect(al_dstats *d, al_dstat_total **out)
             const char *base = atomic_load_explicit(&e->api_base, memory_order_relaxed);
             if (base)
                 v[j].api_base = base;
+            const char *model = atomic_load_explicit(&e->model, memory_order_relaxed);
+            if (model)
+                v[j].model = model;
             v[j].requests += atomic_load_explicit(&e->requests, memory_order_relaxed);
             v[j].failed += atomic_load_explicit(&e->failed, memory_order_relaxed);
             v[j].latency_us_sum += atomic_load_explicit(&e->latency_us_sum, memory_order_relaxed);

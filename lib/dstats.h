@@ -16,6 +16,7 @@ typedef struct al_dstats al_dstats;
 typedef struct al_dstat_total {
     const char *deployment;     /* interned */
     const char *api_base;       /* interned, the last seen; NULL unknown */
+    const char *model;          /* interned, the last seen; NULL unknown */
     uint64_t requests;
     uint64_t failed;
     uint64_t latency_us_sum;    /* sum of per-request latency per output token, in us */
@@ -24,9 +25,10 @@ typedef struct al_dstat_total {
 
 al_dstats *al_dstats_new(size_t per_stripe_pow2);
 void al_dstats_free(al_dstats *d);
-/* One finished request; dep and api_base are interned pointers. */
+/* One finished request; dep, api_base and model are interned pointers (NULL:
+ * unknown, the last known one stays). */
 void al_dstats_add(al_dstats *d, unsigned stripe, const char *dep, const char *api_base,
-                   int failed, uint64_t latency_us_per_token);
+                   const char *model, int failed, uint64_t latency_us_per_token);
 /* Worker: the totals per deployment over every stripe (out is al_malloc'ed). */
 size_t al_dstats_collect(al_dstats *d, al_dstat_total **out);
 uint64_t al_dstats_overflow(const al_dstats *d);

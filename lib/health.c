@@ -210,6 +210,7 @@ static void daily_report(alert_ctx *ctx, int64_t now)
         const al_dstat_total *b = find(f->baseline, f->n_baseline, cur[i].deployment);
         v[i].deployment = cur[i].deployment;
         v[i].api_base = cur[i].api_base;
+        v[i].model = cur[i].model;
         v[i].failed = cur[i].failed - (b ? b->failed : 0);
         v[i].requests = cur[i].requests - (b ? b->requests : 0);
         v[i].latency_sum_s = (double)(cur[i].latency_us_sum - (b ? b->latency_us_sum : 0)) / 1e6;
@@ -925,6 +926,7 @@ static void partial_report(alert_ctx *ctx, fleet_report *r, int64_t now)
             const al_dstat_total *b = find(h->partial_base, h->n_partial_base, cur[i].deployment);
             v[i].deployment = cur[i].deployment;
             v[i].api_base = cur[i].api_base;
+            v[i].model = cur[i].model;
             v[i].failed = cur[i].failed - (b ? b->failed : 0);
             v[i].requests = cur[i].requests - (b ? b->requests : 0);
             v[i].latency_sum_s = (double)(cur[i].latency_us_sum - (b ? b->latency_us_sum : 0)) / 1e6;

@@ -317,8 +317,8 @@ static const char *deployment_key(alert_ctx *ctx, const al_slot *s, const char *
 }
 
 static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s, const char *late_id,
-                               const char *late_name, const char *late_base, int failed, int64_t dur_ms,
-                               int64_t tokens)
+                               const char *late_name, const char *late_base, const char *late_model,
+                               int failed, int64_t dur_ms, int64_t tokens)
 {
     const char *dep = deployment_key(ctx, s, late_id, late_name);
     if (!dep)
@@ -326,10 +326,14 @@ static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s
     const char *base = late_base ? al_intern(ctx->intern, late_base,
                                              prefix_bytes(late_base, AL_LABEL_MAX, AL_LABEL_MAX))
                                  : s->label[AL_LBL_API_BASE];
+    /* the report names a deployment by its model, as LiteLLM's (litellm_params.model) */
+    const char *model = late_model ? al_intern(ctx->intern, late_model,
+                                               prefix_bytes(late_model, AL_LABEL_MAX, AL_LABEL_MAX))
+                                   : s->label[AL_LBL_MODEL];
     uint64_t us = dur_ms > 0 ? (uint64_t)dur_ms * 1000u : 0;
     if (tokens > 0)
         us /= (uint64_t)tokens;
-    al_dstats_add(ctx->dstats, stripe, dep, base, failed, us);
+    al_dstats_add(ctx->dstats, stripe, dep, base, model, failed, us);
 }
 
 int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
@@ -350,7 +354,7 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
     unsigned stripe = al_inflight_stripe();
     if (ctx->dstats)
         count_daily(ctx, stripe, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
-                    resp ? resp->api_base : NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
+                    resp ? resp->api_base : NULL, NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
     int slow = al_type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
     int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
     if (slow || resolved) {
@@ -470,7 +474,8 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
         return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_on_request_failure: request id %llu is "
                            "not in flight (already ended, failed or cancelled)", (unsigned long long)id);
     if (ctx->dstats)
-        count_daily(ctx, al_inflight_stripe(), s, f->deployment_id, f->deployment, f->api_base, 1, end - s->start_ms, -1);
+        count_daily(ctx, al_inflight_stripe(), s, f->deployment_id, f->deployment, f->api_base, f->model, 1,
+                    end - s->start_ms, -1);
     if (alert) {
         slot_strings(s, strs, lens, late);
         al_event *e = failure_event(ctx, f, strs, lens, s->start_ms, end);

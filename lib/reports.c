@@ -39,13 +39,19 @@ static int cmp_str(const char *a, const char *b)
     return strcmp(a, b);
 }
 
+/* LiteLLM names a deployment by its model; the deployment when that is unknown */
+static const char *shown_name(const al_deploy_totals *t)
+{
+    return t->model ? t->model : t->deployment;
+}
+
 /* Highest value first; ties by name, API base, then the order given. */
 static int cmp_ranked(const void *pa, const void *pb)
 {
     const ranked *a = pa, *b = pb;
     if (a->value != b->value)
         return a->value > b->value ? -1 : 1;
-    int c = cmp_str(a->t->deployment, b->t->deployment);
+    int c = cmp_str(shown_name(a->t), shown_name(b->t));
     if (c == 0)
         c = cmp_str(a->t->api_base, b->t->api_base);
     if (c == 0)
@@ -116,7 +122,7 @@ al_alert *al_daily_report(const al_deploy_totals *v, size_t n, int64_t now_ms, d
         al_text_lit(&t, "\tNone\n");
     for (size_t i = 0; i < nf; i++) {
         al_text_printf(&t, "\t%zu. Deployment: `", i + 1);
-        al_text_val(&t, failed[i].t->deployment);
+        al_text_val(&t, shown_name(failed[i].t));
         al_text_printf(&t, "`, Failed Requests: `%llu`,  API Base: `",
                        (unsigned long long)failed[i].t->failed);
         al_text_val(&t, failed[i].t->api_base);
@@ -129,7 +135,7 @@ al_alert *al_daily_report(const al_deploy_totals *v, size_t n, int64_t now_ms, d
         char num[64];
         al_fmt_round(num, sizeof num, slow[i].value, 3);
         al_text_printf(&t, "\t%zu. Deployment: `", i + 1);
-        al_text_val(&t, slow[i].t->deployment);
+        al_text_val(&t, shown_name(slow[i].t));
         al_text_printf(&t, "`, Latency per output token: `%ss/token`,  API Base: `", num);
         al_text_val(&t, slow[i].t->api_base);
         al_text_lit(&t, "`\n\n");

@@ -17,12 +17,13 @@ int al_schedule_due(int64_t last_ms, int64_t period_ms, int64_t now_ms);
 
 /* One deployment's counters since the last report. */
 typedef struct al_deploy_totals {
-    const char *deployment;     /* printed as Deployment (LiteLLM: the deployment's model) */
+    const char *deployment;     /* the key; printed when the model is unknown */
     const char *api_base;       /* NULL prints None */
     uint64_t failed;            /* failed requests */
     uint64_t requests;          /* requests ended (informative; not printed) */
     double latency_sum_s;       /* sum of al_latency_per_token() over ended requests */
     uint64_t latency_count;     /* how many were summed */
+    const char *model;          /* printed as Deployment, as LiteLLM's (litellm_params.model); NULL unknown */
 } al_deploy_totals;
 
 /* The value one ended request adds to latency_sum_s: duration / completion

@@ -7,7 +7,7 @@ static void failed_call(harness *h, const char *deployment, const char *provider
 {
     alert_request r;
     alert_request_init(&r, ALERT_REQUEST_VERSION);
-    r.model = "gemini-pro";
+    r.model = deployment;        /* the daily report names a deployment by its model */
     r.deployment = deployment;
     r.provider = provider;
     r.region = region;

@@ -441,6 +441,41 @@ static void test_soft_and_max_together(void **state)
     al_budgets_free(b);
 }
 
+/* issue 12, item 6: soft 80 and max 100 crossed by one observation are ONE alert and one
+ * budget_crossed event with LiteLLM's combined message; it settles both marks. */
+static void test_soft_and_max_crossed_at_once(void **state)
+{
+    (void)state;
+    al_budgets *b = defaults();
+    got g = { 0 };
+    alert_budget in = budget(ALERT_ENTITY_KEY, "k", 120, 100, 80);
+    in.key_hash = "abc";
+    observe(b, in, NOW, &g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.a[0]->plain,
+                        "Soft Budget Crossed: Total Soft Budget:`80.0`Budget Crossed\n Total Budget:`100.0`\n\n"
+                        "*spend:* `120.0`\n*max_budget:* `100.0`\n*soft_budget:* `80.0`\n"
+                        "*event_group:* `key`\n");
+    assert_non_null(strstr(g.a[0]->webhook_json, "\"event\":\"budget_crossed\",\"event_message\":"
+                           "\"Soft Budget Crossed: Total Soft Budget:`80.0`Budget Crossed\\n Total Budget:`100.0`\"}"));
+    /* failed: both marks re-armed, one alert again */
+    got_settle(&g, 0);
+    observe(b, in, NOW, &g);
+    assert_int_equal(g.n, 1);
+    assert_memory_equal(g.a[0]->plain, "Soft Budget Crossed: Total Soft Budget:`80.0`Budget Crossed", 59);
+    /* delivered: both marks sent, nothing more */
+    got_settle(&g, 1);
+    observe(b, in, NOW, &g);
+    assert_int_equal(g.n, 0);
+    /* a new soft budget re-arms the soft mark only: the soft alert alone */
+    in.soft_budget = 90;
+    observe(b, in, NOW, &g);
+    assert_int_equal(g.n, 1);
+    assert_memory_equal(g.a[0]->plain, "Soft Budget Crossed: Total Soft Budget:`90.0`\n", 46);
+    got_settle(&g, 1);
+    al_budgets_free(b);
+}
+
 static void test_invalid_inputs(void **state)
 {
     (void)state;
@@ -1042,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_settle_of_old_period_ignored),
         cmocka_unit_test(test_configured_thresholds),
         cmocka_unit_test(test_soft_and_max_together),
+        cmocka_unit_test(test_soft_and_max_crossed_at_once),
         cmocka_unit_test(test_invalid_inputs),
         cmocka_unit_test(test_zero_and_negative_budgets),
         cmocka_unit_test(test_projection_math),

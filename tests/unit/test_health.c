@@ -153,12 +153,13 @@ static void region_outage(void **state)
 #define HOUR 3600000LL
 #define REPORTS "    daily_report_frequency: 3600\n", "  alert_types: [daily_reports, fallback_reports]\n"
 
-/* n failed requests of deployment dep, and one that succeeded, through the hooks. */
+/* n failed requests of deployment dep, and one that succeeded, through the hooks; the
+ * model is dep too, since the daily report names a deployment by its model. */
 static void requests(glue *g, const char *dep, int n_failed)
 {
     alert_request r;
     alert_request_init(&r, ALERT_REQUEST_VERSION);
-    r.model = "gpt-4";
+    r.model = dep;
     r.deployment = dep;
     r.api_base = "https://a.example";
     r.start_ms = g->now;

@@ -40,7 +40,7 @@ static void test_latency_per_token(void **state)
 static al_deploy_totals dep(const char *name, const char *api_base, uint64_t failed, double lat_sum,
                             uint64_t lat_count)
 {
-    al_deploy_totals t = { name, api_base, failed, lat_count, lat_sum, lat_count };
+    al_deploy_totals t = { name, api_base, failed, lat_count, lat_sum, lat_count, NULL };
     return t;
 }
 
