@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make bench: deliveries per second to a loopback receiver over 1 and 64
  * connections, the worker's CPU time per delivered alert, and the hook cost while
  * the queue is full and the receiver is down. Figures, not tests. */

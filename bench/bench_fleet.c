@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make bench: fleet mode's figures against a redis-server this program starts on a
  * loopback port (and stops): the hooks' cost with fleet mode on and off, the commands and
  * rounds per second a replica sends to Redis under load, the longest worker pass while

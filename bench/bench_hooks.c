@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* make bench: the cost of the request hooks on the caller's thread, their scaling
  * on two threads, allocations and memory per in-flight request, and the worker's
  * time for one tick with a million requests in flight. Figures, not tests.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Instructions per start+end pair on the caller's thread, counted by callgrind only
 # inside alert_on_request_start and alert_on_request_end (callees included), for
 # the realistic and the minimal request. Two run lengths: their difference per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fleet_sim: three replicas of a proxy alerting as one through Redis, for `make demo`.
  *
  *   fleet_sim RECEIVER_URL REDIS_PORT REDIS_PID

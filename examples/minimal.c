@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The smallest use: one alert to Slack ($SLACK_WEBHOOK_URL), delivered before exit. */
 #include <alerting.h>
 #include <stdio.h>

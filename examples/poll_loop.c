@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libalerting inside a poll(2) event loop, without a worker thread (worker_threads: 0):
  * alert_poll_timeout says how long the loop may sleep, and the wakeup callback makes an
  * eventfd readable when a hook queues work (the place of uv_async_send in libuv).

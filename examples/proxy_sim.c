@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy_sim: a simulated LLM proxy that uses libalerting the way a real one does,
  * for `make demo`.
  *

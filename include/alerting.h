@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libalerting - embeddable alerting for LLM gateways and proxies.
  *

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The alert value: creation, references, freeing (which settles it), metadata,
+ * and the table of alert types. */
 #include "alert.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The alert value and the table of alert types (name, default, level). */
 #ifndef AL_ALERT_H
 #define AL_ALERT_H

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The one allocation funnel (alloc.h): counting, and failing the Nth allocation
+ * for the tests. */
 #include "alloc.h"
 
 #include <stdatomic.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The one allocation funnel (like redis's zmalloc): every allocation of the
  * library goes through here, so tests can fail the Nth one and the bench can
  * count them. */

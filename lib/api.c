@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Version, status codes, global init and the struct initialisers. */
 #include <curl/curl.h>
 #include <pthread.h>

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Budget alerts (budget.h): one threshold state machine per entity, id and budget
+ * period; LiteLLM's texts and webhook JSON; declared budgets; the month-end projection. */
 #include "budget.h"
 
 #include <errno.h>

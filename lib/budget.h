@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Budget alerts (BEHAVIOUR section 3): one threshold state machine per (entity kind,
  * entity id, budget period), the compat texts and webhook JSON, the month-end projection;
  * and small dedup marks with a "pending" state (failed_tracking_spend, user spend events).

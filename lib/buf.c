@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* A growable byte buffer whose failed allocation is remembered, not returned
+ * at every append (buf.h). */
 #include "buf.h"
 
 #include <stdarg.h>

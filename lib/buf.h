@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A growable byte buffer; a failed allocation sets oom and later appends are no-ops,
  * so builders check once at the end. */
 #ifndef AL_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The config object: defaults, deep copies, and loading from YAML.
  *
  * Every load and every alert_config_set works on a scratch copy that replaces

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The config object: every key of BEHAVIOUR.md section 9 as a typed field.
  * Loading (YAML through libyaml) and alert_config_set write these fields;
  * alert_ctx_create copies what it needs (al_config_copy) and resolves the

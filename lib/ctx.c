@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alert_ctx: creation, the worker (thread or alert_poll), flush, shutdown. */
 #include "ctx.h"
 

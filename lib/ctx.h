@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The engine: what an alert_ctx holds, shared by the modules behind it.
  * Host threads touch only `inflight`, `intern`, `events` and the atomic
  * counters; everything else belongs to the worker. */

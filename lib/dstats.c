@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-deployment request counters for the daily report, one table per stripe
+ * so the hooks never share a cache line (dstats.h). */
 #include "dstats.h"
 
 #include <stdatomic.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-deployment request counters for the daily report. The hooks add to them on
  * the caller's thread: each stripe has its own table, so threads do not share
  * cache lines; counters only grow, and the worker reports the difference from

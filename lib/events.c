@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The events queue from the host's threads to the worker, and its pool of
+ * blocks (events.h). */
 #include "events.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Events from the host's threads to the worker that carry text: slow and failed
  * requests, alert_emit, resolved hanging requests. Each event is one allocation
  * (the record and its strings); the queue is a short critical section.

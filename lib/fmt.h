@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Formatting of alerts: the compat text envelope (Slack, Teams, Discord, email),
  * the generic event JSON, and a builder that writes an alert's text twice,
  * escaped for Slack and plain. */

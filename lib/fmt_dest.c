@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Each destination's payload (fmt_dest.h): Slack, Discord, Teams, PagerDuty,
+ * Alertmanager, e-mail, and the Standard Webhooks signature. */
 #include "fmt_dest.h"
 
 #include <jansson.h>

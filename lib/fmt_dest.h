@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Payloads of each destination (BEHAVIOUR §6): Slack, Discord, Teams, PagerDuty,
  * Alertmanager, e-mail, and the Standard Webhooks signature. Pure functions: they read
  * only their arguments (no ctx, no clock, no environment) and return a new string from

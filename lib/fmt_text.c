@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The text envelope every text destination shares, the generic event JSON, and
+ * the builder that writes an alert's text escaped and plain (fmt.h). */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>

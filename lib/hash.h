@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A fast non-cryptographic hash of short byte strings (labels, alert texts),
  * eight bytes a step. Not for anything an attacker chooses to collide with a
  * cost: callers compare the bytes too. */

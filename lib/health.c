@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Deployment health on the worker (health.h): outage windows, the daily and
+ * fallback reports on their schedules, and the operations events. */
 #include "health.h"
 
 #include <inttypes.h>

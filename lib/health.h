@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Deployment health on the worker (issue 5): outage windows fed by failures, the daily
  * and fallback reports on their schedules, and the operations events. Glue between
  * the pure modules (outage, reports, ops) and the ctx: routing, the store, settling. */

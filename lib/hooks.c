@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The request hooks and the other entry points that run on the host's threads.
  * The request hooks allocate nothing in steady state: a slot and its block come
  * from the stripe's free lists, labels are interned, and only a slow or failed

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* In-flight request slots and the per-stripe start rings (inflight.h): what the
+ * request hooks touch on the host's threads. */
 #include "inflight.h"
 
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Slots for in-flight requests and the per-stripe start rings.
  *
  * A request is a slot (fixed, 128 bytes) plus, when it has high-cardinality

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Interning of low-cardinality labels, lock-free, with per-source hints
+ * (intern.h). */
 #include "intern.h"
 
 #include <stdatomic.h>

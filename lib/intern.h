@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interning of low-cardinality labels (model, deployment, api_base, region, ...).
  * Lock-free for readers and writers; entries live until the table is destroyed.
  * Bounded: when full, al_intern returns NULL and the caller copies the label. */

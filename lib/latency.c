@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Slow, hanging and failed requests become alerts here, on the worker. */
 #include "latency.h"
 

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The spend ledger (ledger.h): cost by UTC day and dimension, the N-day and
+ * monthly spend reports, the user spend thresholds and anomalies. */
 #include "ledger.h"
 
 #include <inttypes.h>

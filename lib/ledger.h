@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The spend ledger: cost aggregated by UTC day x (team alias, tag, user, key, customer),
  * for the spend reports (BEHAVIOUR section 5) and the user spend checks (section 1).
  * Bounded: only the last days_kept days are kept (a ring of per-day tables); names are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alerting_metadata: a JSON object given by the host, appended to alerts one item
  * per key. Parsed and cleaned on the worker, never on the hot path. */
 #include <jansson.h>

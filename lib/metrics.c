@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alert_metrics_format: the counters as Prometheus text (exposition format 0.0.4),
  * with one series per destination target and per alert type. */
 #include <inttypes.h>

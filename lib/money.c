@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Budgets and spend on the worker (money.h): budgets, the ledger, spend reports
+ * and tracking failures, glued to the router and the state. */
 #include "money.h"
 
 #include <math.h>

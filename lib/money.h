@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Budgets and spend on the worker (issue 4): the threshold state machines, the
  * ledger, spend reports, user spend checks and tracking failures, glued to the
  * router and the state. The hooks pack spend and budget events (hooks.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Operations events: DB errors, cooldowns, management events (ops.h). */
 #include "ops.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Operations events (BEHAVIOUR.md section 1): DB errors, deployment cooldowns,
  * management events (new_model_added and the key/team/user types). Pure builders
  * of al_alert values plus the cooldown dedup table; worker-side, no clock reads. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Outage windows: see outage.h for the model (rings of the last K failure times,
  * episodes, LRU bound). */
 #include "outage.h"

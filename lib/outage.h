@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Deployment and region outages (BEHAVIOUR.md section 4): sliding windows of
  * counted failures (status 408 and >= 500), a Minor and a Major alert once per
  * episode, and with send_resolved one "recovered" message when the episode ends.

@@ -1,3 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+/* Pending deliveries (outbox.h): batching and coalescing, rate limits, retries
+ * and Retry-After, dead targets, the spool, and the transports (libcurl multi, SMTP,
+ * custom vtables). */
 #include "outbox.h"
 
 #include <curl/curl.h>
@@ -44,7 +48,7 @@ struct al_target {
     double rate_per_ms, burst, tokens;
     int64_t refill_ms;
     size_t pack_limit;      /* bytes of text one packed message may carry; 0: never packed */
-    /* fleet mode (docs-fleet-delivery.md): the target as the fleet names it (a hash, never
+    /* fleet mode (libalerting-fleet(7)): the target as the fleet names it (a hash, never
      * the URL); fleet_rate: this pass's tokens are the fleet's grant, not the local refill;
      * rate_div: Redis away, the local bucket runs at rate / live replicas */
     char fleet_hash[65];
@@ -584,7 +588,7 @@ static al_state *store_of(const al_outbox *o)
     return o->ctx->state;
 }
 
-/* ---- fleet mode: the outbox mirrored for the fleet (docs-fleet-delivery.md) ---- */
+/* ---- fleet mode: the outbox mirrored for the fleet (libalerting-fleet(7)) ---- */
 
 /* Message times run on the worker's clock; the fleet's on the wall clock. */
 static int64_t wall_of(al_outbox *o, int64_t mono)

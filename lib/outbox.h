@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pending deliveries: batching and coalescing, retries with backoff, Retry-After,
  * give-up and dead targets, and the transports that carry them (libcurl multi for
  * HTTP, the host's vtable for custom transports). Worker-owned. */

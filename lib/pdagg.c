@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* PagerDuty's failure and hanging aggregates: bounded windows of timestamps
+ * (pdagg.h). */
 #include "pdagg.h"
 
 #include "alerting.h"

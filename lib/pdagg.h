@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* PagerDuty's compat aggregates (BEHAVIOUR.md section 6): many failures, or many
  * hanging requests, within a window raise one page. A window keeps at most
  * `threshold` timestamps, so memory is bounded by the threshold. Worker-only. */

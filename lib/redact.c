@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* Secret scrubbing of free text and of JSON (redact.h). */
 #include "redact.h"
 
 #include <string.h>

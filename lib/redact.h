@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Secret scrubbing of free text (BEHAVIOUR.md section 7). */
 #ifndef AL_REDACT_H
 #define AL_REDACT_H

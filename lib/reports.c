@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Daily and fallback reports: decisions and compat texts (reports.h). */
 #include "reports.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Daily deployment report and fallback report (BEHAVIOUR.md section 5): the
  * schedule decision, the fallback counters and the compat texts. Pure worker-side
  * code: the caller owns the clock, the daily counters, the store and the send. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where alerts go: the alert_types gate, then each destination in `alerting`,
  * resolved once at alert_ctx_create. */
 #include "route.h"

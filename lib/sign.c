@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Hashes, HMAC signatures, base64 and randomness: the one module over OpenSSL
+ * (sign.h). */
 #include "sign.h"
 
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hashes, signatures, base64 and randomness through OpenSSL libcrypto (EVP only): the
  * one module that includes OpenSSL. */
 #ifndef AL_SIGN_H

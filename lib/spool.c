@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* An alert as JSON and back, so a pending delivery survives a restart (spool.h). */
 #include "spool.h"
 
 #include <jansson.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An alert as JSON, so that a pending delivery can be kept in the store and its
  * payload rebuilt after a restart (BEHAVIOUR.md section 6, at-least-once). */
 #ifndef AL_SPOOL_H

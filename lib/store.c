@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite store behind state_path (store.h): spool, marks, schedules and the
+ * ledger in one WAL database, locked to one process. */
 #include "store.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Durable state (state_path): the outbox spool, threshold and dedup marks, report
  * schedules and the spend ledger, in one SQLite database in WAL mode. Worker-owned:
  * one thread uses a store at a time, so the connection is opened NOMUTEX and the

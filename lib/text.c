@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Text helpers (text.h): UTF-8 repair and cutting, Slack escaping, numbers as
+ * Python prints them. */
 #include "text.h"
 
 #include <math.h>

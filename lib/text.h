@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Text helpers: UTF-8 repair and truncation, Slack escaping, numbers printed
  * as Python prints a float. Pure functions; results from al_malloc. */
 #ifndef AL_TEXT_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* The hashed timer wheel of hanging detection (wheel.h). */
 #include "wheel.h"
 
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A hashed timer wheel for hanging detection, owned by the worker. Each
  * in-flight request is in it at most once, at start + threshold; its node is
  * indexed by the request's slot, so adding allocates only when a new chunk of

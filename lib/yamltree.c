@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* A small YAML node tree from libyaml's events, with positions and the limits
+ * that keep a hostile file cheap (yamltree.h). */
 #include "yamltree.h"
 
 #include <stdio.h>

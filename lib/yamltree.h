@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small YAML node tree built from libyaml's events, so the config code can
  * walk a document with positions without any yaml_* type leaving this module.
  * Aliases point at the anchored node (shared, never copied), so every node is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make check: the C examples run against a loopback receiver and deliver.
 # Prints "examples: N passed, N failed".
 B=${1:-build}

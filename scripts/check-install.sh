@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check-install.sh: the installed library as a user meets it.
 #
 #   sh scripts/check-install.sh            # from anywhere; runs make in the repo root

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make meta: checks that hold the public surface, the documentation and the
 # examples to the header include/alerting.h.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check-python.sh: the Python package `alerting` as a user gets it, and its tests.
 #
 #   sh scripts/check-python.sh [LIBRARY]     # LIBRARY: default $ALERTING_LIBRARY, else

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # make demo: a local receiver stands in for Slack; the simulated proxy runs its
 # traffic through libalerting; then what the receiver got is shown.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs the Debian packages the build and the tests need, when they are missing.
 # As root it runs apt-get; otherwise it says what to install and fails.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Extracts the C examples of the documentation so that they can be compiled:
 #   - from an mdoc page, every `.Bd -literal` ... `.Ed` block inside `.Sh EXAMPLES`,
 #     with the roff escapes undone (\e, \&, \-, \(aq, \(dq, \(rs);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs each fuzzer for N seconds from its seeds (tests/data) into a scratch corpus.
 # Prints "fuzz: N passed, N failed"; a crash leaves its input under build/fuzz/.
 secs=$1; shift

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs test binaries, prints one line per binary and a closing "N passed, N failed".
 # Tests talk only to loopback: inherited delivery targets are cleared first.
 suite=$1; shift

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alerting-check: checks a libalerting (or LiteLLM) configuration file before it is
  * deployed, prints its effective values, or sends a test alert. See alerting-check(1).
  * Only the public API: the program is also an example of it. */

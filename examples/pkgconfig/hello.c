@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hello: a program built only with `pkg-config --cflags --libs libalerting`, against an
  * installed libalerting (scripts/check-install.sh builds it against a `make install
  * DESTDIR=...` tree).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """gateway.py: a simulated LLM gateway written in Python, using libalerting through the
 `alerting` package the way a real one would. The same story as examples/proxy_sim.c.
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Fleet mode, deliveries (FLEET.md "What is shared"; docs-fleet-delivery.md):
+/* Fleet mode, deliveries (FLEET.md "What is shared"; libalerting-fleet(7)):
  *
  * - shared rate limits: one token bucket per target in Redis ("rate:<target hash>"),
  *   taken from by one script, and a Retry-After block in the same hash: a 429 seen by one

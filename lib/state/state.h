@@ -251,7 +251,7 @@ int al_state_fleet_report_claim(al_state *s, al_fleet_client *k, const char *rep
                                 int64_t now_ms, int64_t period_ms);
 /* The won window's fate: ok drops it; else its counters merge into the open window. */
 int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, int ok);
-/* ---- fleet mode: deliveries (redis_outbox.c; docs-fleet-delivery.md) ----------------
+/* ---- fleet mode: deliveries (redis_outbox.c; libalerting-fleet(7)) ----------------
  * Shared rate limits: bucket names a target by a hash (never its URL). Asks the fleet
  * for up to want tokens of the bucket (per_ms, burst) on the next round; out->granted
  * gives the tokens answered since the last call (spend them now or lose them), and

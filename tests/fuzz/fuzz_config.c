@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: any bytes as a YAML config file. Never a crash or leak; an error always
  * carries a code the API knows, and a line/column inside the input when it has one.
  * A config that loads holds every documented limit (durations, list sizes), and

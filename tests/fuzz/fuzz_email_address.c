@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: any bytes through the e-mail address check that guards every SMTP envelope
  * (MAIL FROM, RCPT TO) and the To: header. An accepted address is bounded, ASCII, has no
  * control character (CR/LF would be SMTP commands), no angle bracket, no space outside its

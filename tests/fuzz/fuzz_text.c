@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: any bytes through the text pipeline every alert takes: UTF-8 repair,
  * secret scrubbing, Slack escaping, truncation, metadata parsing. The output is always
  * valid UTF-8 and never longer than its bounds. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared pieces of the integration tests: an injected clock, a loopback receiver,
  * a ctx driven by alert_poll, and readers for what the receiver got. */
 #ifndef HARNESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every public function given NULL, a version-0 struct or a bad value returns an
  * error, never crashes; the codes and their names are stable. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The compatibility suite (issue 12, items 6 and 8): one golden text per alert type and
  * one golden JSON per webhook event, each built from LiteLLM's format strings
  * (shared/design/reference/litellm-alerting.md) with the fields this library fills.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cross-checks against implementations that are not ours: the Standard Webhooks
  * reference verifier (npm), and a real Prometheus Alertmanager reading back what
  * we posted. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Routing and delivery: the alert_types gate, alert_to_webhook_url, batching and
  * coalescing, retries, Retry-After, give-up, custom transports, secrets. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every destination against real servers on loopback: Discord, Teams, signed
  * webhooks, PagerDuty, Alertmanager's API, e-mail through a real SMTP server. */
 #include <openssl/evp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hanging, slow and failed requests, end to end: hooks -> worker -> Slack receiver. */
 #include "harness.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Nothing lost: a receiver that is down for a while, and a process killed with
  * deliveries pending and started again on the same state_path. */
 

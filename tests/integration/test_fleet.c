@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fleet health end to end: outage windows from the failure hook, region outages,
  * recovery, the daily and fallback reports on the ctx clock, operations events. */
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Issue 9, items 2 and 3 end to end, against the loopback receiver: what a rich
  * destination receives cannot carry a forged mention or link, whatever its URL looks
  * like, and log_to_console never logs a credential. */

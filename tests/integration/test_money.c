@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Budgets and spend end to end: thresholds once per period, the compat texts and
  * webhook JSON, library-tracked budgets, spend reports, restarts, spend_tracked,
  * tracking failures. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The operator's toolkit (issue 13): every failed call says why, a config is checked
  * without side effects, values are set literally and read back masked, metrics come as
  * Prometheus text, a poll loop knows when to call next, a config is reloaded live. */

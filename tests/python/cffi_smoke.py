@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """cffi in ABI mode over include/alerting.h: no compiler build step, only the header.
 
 Run by test_cffi.py with whichever Python has cffi (the one running the tests, else

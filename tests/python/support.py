@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the Python tests: the library under test, a clean environment, an
 injected clock and a loopback HTTP receiver that records what it is sent.
 

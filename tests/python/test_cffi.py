@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The header is usable from cffi's ABI mode (no C compiler build step)."""
 import os
 import shutil

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Config: loading, key by key, Python values as YAML, the package's surface."""
 import os
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Status codes become exceptions: one class per ALERT_ERR_*, with code, name and text."""
 import os
 import pickle

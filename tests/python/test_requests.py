@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hanging, slow and failed requests end to end: Python hooks -> libalerting -> the
 loopback receiver, on the injected clock, with poll()/flush() and no sleeping."""
 import unittest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """8 Python threads x 10 000 requests through one Alerting with its worker thread on and
 the real clock: no crash, every request accounted for, no alert lost."""
 import gc

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The operator's toolkit from Python: metrics as Prometheus text and a prometheus_client
 collector (issue 13)."""
 import asyncio

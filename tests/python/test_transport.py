@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Custom transports written in Python: what they receive, retry, give-up, threads."""
 import threading
 import unittest

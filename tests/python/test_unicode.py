@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Strings C cannot take as UTF-8 (lone surrogates: os.fsdecode of bad bytes, a JSON
 "\\ud83d" escape cut in half) and arguments that cannot be passed at all: the host never
 gets an encoding error from an alerting call, and a request always ends, so nothing is

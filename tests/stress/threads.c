@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Races: two host threads run every hook while the worker thread delivers and the
  * main thread flushes and reads the counters. Built with -fsanitize=thread by
  * `make check` (any report fails it); the counts are checked too. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scriptable HTTP/1.1 receiver (see receiver.h).
  *
  * One accept thread polls the listening socket and a wake-up pipe; each connection gets its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A scriptable HTTP/1.1 receiver on 127.0.0.1 for tests, benchmarks and the demo.
  *
  * A real server (POSIX sockets, one thread per connection) that tests start in-process and

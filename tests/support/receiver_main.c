@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alert-receiver: the test receiver as a program, for `make demo` and for humans.
  *
  *   alert-receiver [--port N] [--port-file PATH] [--fail-first N] [--quiet]

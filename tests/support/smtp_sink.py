@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A real SMTP server on 127.0.0.1 for the tests (Debian's python3-aiosmtpd).
 
     smtp_sink.py OUTDIR [--port-file F] [--auth USER:PASSWORD] [--fail-first N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """An HTTPS receiver on 127.0.0.1 with the certificate it is given (self-signed in the
 tests): answers every POST with 200 "ok". Writes its port to --port-file once it listens.
 

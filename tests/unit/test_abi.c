@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ABI promise, checked: status codes and struct layouts are fixed forever on
  * this platform (LP64); a field may only be appended. A change here is an ABI break. */
 #include <setjmp.h>

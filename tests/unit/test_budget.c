@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Budget thresholds, soft budgets, projections and declared budgets (budget.c), and
+ * the dedup marks: texts, webhook JSON, ordering, settling and persistence. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

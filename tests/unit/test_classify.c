@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every HTTP status 100-599 mapped to success, retry, rate limit, give-up or dead,
  * per destination kind (as Alertmanager tests its notifiers). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Config loading, alert_config_set, copies, transports and the error cases of
  * tests/data/config/ (run from the repository root). */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* al_email_address_ok: what may reach an SMTP command as a mailbox (RFC 5321). */
 #include <setjmp.h>
 #include <stdarg.h>

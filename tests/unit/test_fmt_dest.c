@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Destination payloads (lib/fmt_dest): each body compared byte for byte with a golden
  * file of tests/data/payloads/ (run from the repository root), the limits, the e-mail
  * headers, the Standard Webhooks signature and allocation failure. */

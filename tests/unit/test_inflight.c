@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* In-flight slots under two threads: every handle unique while live, stale handles
  * refused, nothing lost or leaked, and the start rings deliver every start. */
 #include <setjmp.h>

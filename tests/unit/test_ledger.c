@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* The spend ledger (ledger.c): cells by day and dimension, the N-day and monthly
+ * spend reports, the user spend thresholds and anomalies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

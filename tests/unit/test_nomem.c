@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Allocation failure everywhere (jansson's chaos test): fail the Nth allocation of
  * ctx creation, the hooks, the worker and destruction; every call returns OK or
  * ALERT_ERR_NOMEM, nothing crashes, and the sanitizer build sees no leak. */

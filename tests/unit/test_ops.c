@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* Operations alerts (ops.c): DB errors, deployment cooldowns and management events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+/* Outage windows (outage.c): minor and major per deployment and region, episodes
+ * and their end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The delivery queue under overload: a full queue drops the oldest message of the lowest
  * level without walking the queue (alert_ctx_destroy and every enqueue stay cheap at
  * max_queue 100 000), and notices stay within max_queue + AL_OUTBOX_NOTICE_RESERVE. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The test receiver against real libcurl (and raw sockets for what curl would never send).
  * Everything stays on 127.0.0.1: proxy variables are cleared and every handle sets an empty
  * proxy. No sleeps: waits are rcv_wait, curl's own blocking calls and blocking sockets. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* Secret scrubbing (redact.c) of free text and JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

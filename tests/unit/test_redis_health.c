@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fleet health scripts (lib/state/redis_health.c), run with EVAL against a real
  * redis-server on a loopback port, one edge case at a time. */
 #include <setjmp.h>

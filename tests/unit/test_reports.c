@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* The daily and fallback reports (reports.c): schedule, counters and texts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

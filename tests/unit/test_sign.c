@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* Hashes, Standard Webhooks signatures and base64 (sign.c), against known vectors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The durable store: what is written survives close, reopen and SIGKILL; one
  * opener per path, in this process or another; errors are codes, never crashes. */
 #include <setjmp.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT */
+/* Text helpers (text.c): UTF-8 repair and cutting, Slack escaping, Python floats. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

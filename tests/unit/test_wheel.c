@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The timer wheel: fires each entry once, at or after its due time and within one
  * tick of it when polled every tick; replaced entries never fire twice. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """libalerting for Python: LiteLLM-style alerting for LLM gateways, over ctypes.
 
     import alerting

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Config, Alerting and Request: the Python face of libalerting."""
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The C side: finding libalerting, its structs and its function prototypes.
 
 Everything here mirrors include/alerting.h one to one. Struct fields keep the header's

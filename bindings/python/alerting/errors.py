@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Exceptions: AlertingError and one subclass per ALERT_ERR_* code.
 
 Each subclass also derives from the built-in exception closest in meaning, so ordinary
