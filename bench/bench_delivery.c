@@ -25,7 +25,8 @@ static alert_ctx *make(const char *url, const char *extra)
     alert_config_new(&cfg);
     char yaml[1024];
     snprintf(yaml, sizeof yaml, "alerting: [webhook]\nalerting_args:\n  worker_threads: 0\n"
-             "  webhook_url: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 5\n%s", url, extra);
+             "  webhook_url: \"%s\"\n  shutdown_timeout: 0.1\n  http_timeout: 5\n"
+             "  webhook_alert_types: [db_exceptions]\n%s", url, extra);
     alert_error err = ALERT_ERROR_INIT;
     if (alert_config_load_string(cfg, yaml, strlen(yaml), &err) != ALERT_OK) {
         fprintf(stderr, "bench: %s\n", err.text);
@@ -73,7 +74,8 @@ static void hooks_while_down(void)
     alert_config *cfg;
     alert_config_new(&cfg);
     const char *yaml = "alerting: [webhook]\nalerting_args:\n  webhook_url: \"http://127.0.0.1:9/hook\"\n"
-                       "  shutdown_timeout: 0.1\n  max_queue: 100000\n";
+                       "  shutdown_timeout: 0.1\n  max_queue: 100000\n"
+                       "  webhook_alert_types: [db_exceptions]\n";
     alert_config_load_string(cfg, yaml, strlen(yaml), NULL);
     alert_ctx *ctx;
     if (alert_ctx_create(&ctx, cfg, NULL) != ALERT_OK)
