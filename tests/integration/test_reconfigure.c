@@ -1,0 +1,265 @@
+/* alert_ctx_reconfigure: a new configuration on a running context, all or nothing.
+ * Poll mode and the injected clock, except where the worker thread is the point. */
+#include "harness.h"
+
+/* A configuration for h's context: its clock and log (they cannot change live), the
+ * harness's base keys, then yaml. */
+static alert_config *cfg_with(harness *h, const char *yaml)
+{
+    alert_config *c = NULL;
+    assert_int_equal(alert_config_new(&c), ALERT_OK);
+    assert_int_equal(alert_config_set_clock(c, h_clock, h), ALERT_OK);
+    assert_int_equal(alert_config_set_log(c, h_log, h), ALERT_OK);
+    char base[1024];
+    snprintf(base, sizeof base,
+             "general_settings:\n"
+             "  alerting: [slack]\n"
+             "  alerting_threshold: 300\n"
+             "  alerting_args:\n"
+             "    worker_threads: 0\n"
+             "    slack_webhook_url: \"%s\"\n"
+             "    shutdown_timeout: 0.2\n"
+             "    http_timeout: 2\n", h->url);
+    alert_error err = ALERT_ERROR_INIT;
+    if (alert_config_load_string(c, base, strlen(base), &err) != ALERT_OK ||
+        (yaml && alert_config_load_string(c, yaml, strlen(yaml), &err) != ALERT_OK))
+        fail_msg("config: %d:%d %s", err.line, err.column, err.text);
+    return c;
+}
+
+static int reconfigure(harness *h, const char *yaml, alert_error *err)
+{
+    alert_config *c = cfg_with(h, yaml);
+    int rc = alert_ctx_reconfigure(h->ctx, c, err);
+    alert_config_free(c);   /* the context keeps its own copy */
+    return rc;
+}
+
+static int path_count(harness *h, const char *path)
+{
+    int n = 0;
+    for (size_t i = 0; i < rcv_count(h->rcv); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(h->rcv, i, &q), 0);
+        n += strcmp(q.path, path) == 0;
+        rcv_request_free(&q);
+    }
+    return n;
+}
+
+static int logged(harness *h, const char *needle)
+{
+    for (int i = 0; i < h->n_log; i++)
+        if (strstr(h->log[i], needle))
+            return 1;
+    return 0;
+}
+
+/* A request in flight under a 300 s threshold hangs 5 s after start once the threshold
+ * is 5 s, and its id stays valid. */
+static void test_hanging_follows_new_threshold(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    alert_req_id id = h_req(h, "gpt-4o", "call-1", h->now);
+    h_advance(h, 10000);
+    assert_int_equal(rcv_count(h->rcv), 0);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, "general_settings:\n  alerting_threshold: 5\n", &err), ALERT_OK);
+    h_advance(h, 100);
+    assert_true(h_find(h, "Requests are hanging") >= 0);
+    assert_int_equal(alert_on_request_end(h->ctx, id, NULL), ALERT_OK);
+    h_free(h);
+}
+
+/* The other way: a longer threshold moves a deadline that has not come yet. */
+static void test_hanging_deadline_moves_later(void **state)
+{
+    (void)state;
+    harness *h = h_new("general_settings:\n  alerting_threshold: 5\n");
+    h_start(h);
+    alert_req_id id = h_req(h, "gpt-4o", "call-2", h->now);
+    h_advance(h, 1000);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, "general_settings:\n  alerting_threshold: 600\n", &err), ALERT_OK);
+    h_advance(h, 60000);
+    assert_int_equal(rcv_count(h->rcv), 0);
+    h_advance(h, 540000);
+    assert_true(h_find(h, "Requests are hanging") >= 0);
+    assert_int_equal(alert_on_request_end(h->ctx, id, NULL), ALERT_OK);
+    h_free(h);
+}
+
+/* Deliveries waiting for their batch, and one waiting for its retry, go to the new URL. */
+static void test_changed_target_gets_pending(void **state)
+{
+    (void)state;
+    harness *h = h_new("general_settings:\n  alerting_args:\n    flush_interval: 60\n");
+    h_start(h);
+    rcv_push(h->rcv, 503, NULL, "busy");
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "first", NULL), ALERT_OK);
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    h->now += 61000;
+    alert_stats s;
+    for (int i = 0; i < 500; i++) {     /* answered 503: a retry waits (backoff) */
+        assert_int_equal(alert_poll(h->ctx, 10), ALERT_OK);
+        h_stats(h, &s);
+        if (s.deliveries_retried)
+            break;
+    }
+    assert_int_equal(s.deliveries_retried, 1);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "second", NULL), ALERT_OK);
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);      /* batched, for 60 s */
+    char url[256], yaml[512];
+    rcv_url(h->rcv, "/new/SECRET2", url, sizeof url);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting_args:\n    flush_interval: 60\n"
+             "    slack_webhook_url: \"%s\"\n", url);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, yaml, &err), ALERT_OK);
+    h_advance(h, 120000);
+    assert_int_equal(path_count(h, "/new/SECRET2"), 2);
+    assert_int_equal(path_count(h, "/services/T000/B000/SECRETPATH"), 1);   /* the 503 only */
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_ok, 2);
+    assert_int_equal(s.queue_depth, 0);
+    h_free(h);
+}
+
+/* A removed destination's pending deliveries are dropped, counted and logged; the
+ * others stay. */
+static void test_removed_destination_dropped(void **state)
+{
+    (void)state;
+    char wh[256], yaml[512];
+    harness *h = h_new(NULL);
+    rcv_url(h->rcv, "/hook", wh, sizeof wh);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [slack, webhook]\n"
+             "  alerting_args:\n    flush_interval: 60\n    webhook_url: \"%s\"\n", wh);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    h_start(h);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "one", NULL), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "two", NULL), ALERT_OK);
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.queue_depth, 4);
+    assert_int_equal(reconfigure(h, "general_settings:\n  alerting_args:\n    flush_interval: 60\n", &err),
+                     ALERT_OK);
+    h_stats(h, &s);
+    assert_int_equal(s.deliveries_dropped, 2);
+    assert_int_equal(s.queue_depth, 2);
+    assert_true(logged(h, "2 pending deliveries to webhook (http://127.0.0.1:"));
+    assert_true(logged(h, "dropped: the destination was removed"));
+    for (int i = 0; i < h->n_log; i++)
+        assert_null(strstr(h->log[i], "/hook"));     /* the URL is a secret */
+    h_advance(h, 61000);
+    assert_int_equal(path_count(h, "/hook"), 0);
+    assert_int_equal(path_count(h, "/services/T000/B000/SECRETPATH"), 2);
+    assert_int_equal(alert_send_test(h->ctx, "webhook"), ALERT_ERR_NOT_FOUND);
+    h_free(h);
+}
+
+/* A config alert_ctx_create would refuse changes nothing: the threshold, the target and
+ * the pending delivery stay as they were. */
+static void test_invalid_config_changes_nothing(void **state)
+{
+    (void)state;
+    harness *h = h_new("general_settings:\n  alerting_args:\n    flush_interval: 60\n");
+    h_start(h);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "kept", NULL), ALERT_OK);
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    alert_req_id id = h_req(h, "gpt-4o", "call-3", h->now);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, "general_settings:\n  alerting: [slack, carrier_pigeon]\n"
+                                    "  alerting_threshold: 5\n", &err), ALERT_ERR_CONFIG);
+    assert_string_equal(err.source, "alerting");
+    assert_non_null(strstr(alert_ctx_last_error(h->ctx), "nothing was changed"));
+    h_advance(h, 61000);
+    assert_int_equal(path_count(h, "/services/T000/B000/SECRETPATH"), 1);
+    assert_int_equal(h_find(h, "Requests are hanging"), -1);    /* still 300 s */
+    assert_int_equal(alert_on_request_end(h->ctx, id, NULL), ALERT_OK);
+    h_free(h);
+}
+
+/* Keys that cannot change live are refused by name; the same value is fine. */
+static void test_fixed_keys_refused(void **state)
+{
+    (void)state;
+    static const struct { const char *yaml, *key; } cases[] = {
+        { "general_settings:\n  alerting_args:\n    max_inflight: 7\n", "max_inflight" },
+        { "general_settings:\n  alerting_args:\n    worker_threads: 1\n", "worker_threads" },
+        { "general_settings:\n  alerting_args:\n    event_queue_size: 1024\n", "event_queue_size" },
+        { "general_settings:\n  alerting_args:\n    state_path: /tmp/nowhere.db\n", "state_path" },
+        { "general_settings:\n  alerting_args:\n    fleet_name: other\n", "fleet_name" },
+    };
+    harness *h = h_new(NULL);
+    h_start(h);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        alert_error err = ALERT_ERROR_INIT;
+        assert_int_equal(reconfigure(h, cases[i].yaml, &err), ALERT_ERR_CONFIG);
+        assert_string_equal(err.source, cases[i].key);
+        assert_non_null(strstr(alert_ctx_last_error(h->ctx), cases[i].key));
+    }
+    /* another clock */
+    alert_config *c = cfg_with(h, NULL);
+    assert_int_equal(alert_config_set_clock(c, NULL, NULL), ALERT_OK);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_ctx_reconfigure(h->ctx, c, &err), ALERT_ERR_CONFIG);
+    assert_string_equal(err.source, "clock");
+    alert_config_free(c);
+    assert_int_equal(reconfigure(h, NULL, &err), ALERT_OK);
+    assert_int_equal(alert_ctx_reconfigure(h->ctx, NULL, &err), ALERT_ERR_INVALID);
+    h_free(h);
+}
+
+/* alert_types and send_resolved, which the hooks read on host threads, change too. */
+static void test_types_follow(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    h_start(h);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, "general_settings:\n  alert_types: [llm_too_slow]\n", &err), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "filtered", NULL), ALERT_OK);
+    alert_stats s;
+    h_stats(h, &s);
+    assert_int_equal(s.alerts_filtered, 1);
+    h_free(h);
+}
+
+/* With a worker thread the worker applies the change between two passes. */
+static void test_worker_thread(void **state)
+{
+    (void)state;
+    harness *h = h_new("general_settings:\n  alerting_args:\n    worker_threads: 1\n");
+    h_start(h);
+    char url[256], yaml[512];
+    rcv_url(h->rcv, "/threaded/SECRET3", url, sizeof url);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting_args:\n    worker_threads: 1\n"
+             "    slack_webhook_url: \"%s\"\n", url);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, yaml, &err), ALERT_OK);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "after", NULL), ALERT_OK);
+    assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
+    assert_int_equal(path_count(h, "/threaded/SECRET3"), 1);
+    assert_int_equal(path_count(h, "/services/T000/B000/SECRETPATH"), 0);
+    h_free(h);
+}
+
+int main(void)
+{
+    h_clear_env();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hanging_follows_new_threshold),
+        cmocka_unit_test(test_hanging_deadline_moves_later),
+        cmocka_unit_test(test_changed_target_gets_pending),
+        cmocka_unit_test(test_removed_destination_dropped),
+        cmocka_unit_test(test_invalid_config_changes_nothing),
+        cmocka_unit_test(test_fixed_keys_refused),
+        cmocka_unit_test(test_types_follow),
+        cmocka_unit_test(test_worker_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
