@@ -161,6 +161,48 @@ static void test_removed_destination_dropped(void **state)
     h_free(h);
 }
 
+/* state_path: the rows follow. A moved delivery's row names the new target, a removed
+ * destination's row is deleted: the next start replays the one to the new URL only. */
+static void test_spool_rows_follow(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/alert-reconf-XXXXXX", db[128], wh[256], moved[256], yaml[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/state.db", dir);
+    harness *h = h_new(NULL);
+    rcv_url(h->rcv, "/hook", wh, sizeof wh);
+    rcv_url(h->rcv, "/moved/SECRET4", moved, sizeof moved);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [slack, webhook]\n"
+             "  alerting_args:\n    flush_interval: 60\n    webhook_url: \"%s\"\n"
+             "    state_path: \"%s\"\n", wh, db);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    rcv_set_default(h->rcv, 503, NULL, "down");
+    h_start(h);
+    assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "spooled", NULL), ALERT_OK);
+    assert_int_equal(alert_poll(h->ctx, 0), ALERT_OK);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting_args:\n    flush_interval: 60\n"
+             "    slack_webhook_url: \"%s\"\n    state_path: \"%s\"\n", moved, db);
+    assert_int_equal(reconfigure(h, yaml, &err), ALERT_OK);
+    alert_ctx_destroy(h->ctx);      /* the slack delivery gets a 503 at shutdown: kept */
+    h->ctx = NULL;
+    assert_int_equal(path_count(h, "/hook"), 0);
+    rcv_clear(h->rcv);
+    rcv_set_default(h->rcv, 200, NULL, "ok");
+    alert_config *c = cfg_with(h, NULL);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [slack, webhook]\n"
+             "  alerting_args:\n    webhook_url: \"%s\"\n    slack_webhook_url: \"%s\"\n"
+             "    state_path: \"%s\"\n", wh, moved, db);
+    assert_int_equal(alert_config_load_string(c, yaml, strlen(yaml), &err), ALERT_OK);
+    assert_int_equal(alert_ctx_create(&h->ctx, c, &err), ALERT_OK);
+    alert_config_free(c);
+    h_advance(h, 3600000);
+    assert_int_equal(path_count(h, "/moved/SECRET4"), 1);
+    assert_int_equal(path_count(h, "/hook"), 0);
+    h_free(h);
+    h_rmdir(dir);
+}
+
 /* A config alert_ctx_create would refuse changes nothing: the threshold, the target and
  * the pending delivery stay as they were. */
 static void test_invalid_config_changes_nothing(void **state)
@@ -256,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_hanging_deadline_moves_later),
         cmocka_unit_test(test_changed_target_gets_pending),
         cmocka_unit_test(test_removed_destination_dropped),
+        cmocka_unit_test(test_spool_rows_follow),
         cmocka_unit_test(test_invalid_config_changes_nothing),
         cmocka_unit_test(test_fixed_keys_refused),
         cmocka_unit_test(test_types_follow),
