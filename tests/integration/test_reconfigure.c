@@ -161,6 +161,38 @@ static void test_removed_destination_dropped(void **state)
     h_free(h);
 }
 
+static void fail_deployment(harness *h)
+{
+    alert_failure f;
+    alert_failure_init(&f, ALERT_FAILURE_VERSION);
+    f.status_code = 503;
+    f.model = "gpt-4";
+    f.deployment = "azure/gpt-4-eu";
+    f.provider = "azure";
+    f.message = "unavailable";
+    assert_int_equal(alert_on_request_failure(h->ctx, 0, &f), ALERT_OK);
+}
+
+/* An outage window survives: 3 failures before and 2 after make the 5 of a minor outage. */
+static void test_outage_window_survives(void **state)
+{
+    (void)state;
+    harness *h = h_new("general_settings:\n  alert_types: [outage_alerts]\n");
+    h_start(h);
+    for (int i = 0; i < 3; i++)
+        fail_deployment(h);
+    h_advance(h, 1000);
+    assert_int_equal(rcv_count(h->rcv), 0);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, "general_settings:\n  alert_types: [outage_alerts]\n"
+                                    "  alerting_args:\n    instance_name: edge-2\n", &err), ALERT_OK);
+    for (int i = 0; i < 2; i++)
+        fail_deployment(h);
+    h_advance(h, 1000);
+    assert_int_equal(rcv_count(h->rcv), 1);
+    h_free(h);
+}
+
 /* state_path: the rows follow. A moved delivery's row names the new target, a removed
  * destination's row is deleted: the next start replays the one to the new URL only. */
 static void test_spool_rows_follow(void **state)
@@ -298,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_hanging_deadline_moves_later),
         cmocka_unit_test(test_changed_target_gets_pending),
         cmocka_unit_test(test_removed_destination_dropped),
+        cmocka_unit_test(test_outage_window_survives),
         cmocka_unit_test(test_spool_rows_follow),
         cmocka_unit_test(test_invalid_config_changes_nothing),
         cmocka_unit_test(test_fixed_keys_refused),
