@@ -795,7 +795,9 @@ static int reconfigure_apply(alert_ctx *ctx, const alert_config *cfg, alert_erro
         memcpy(&fresh, &ctx->cfg, offsetof(alert_config, clock_fn));
         fresh.transports = ctx->cfg.transports;
         fresh.n_transports = ctx->cfg.n_transports;
-        ctx->cfg = old->cfg;
+        memcpy(&ctx->cfg, &old->cfg, offsetof(alert_config, clock_fn));
+        ctx->cfg.transports = old->cfg.transports;
+        ctx->cfg.n_transports = old->cfg.n_transports;
         pthread_mutex_unlock(&ctx->lock);
         al_wheel_free(wheel);
         al_wheel_free(wheel_pd);

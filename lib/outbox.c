@@ -541,7 +541,9 @@ al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
     set_rate_limit(o, t);
     fleet_name_target(t, url);
     t->next = o->targets;
-    o->targets = t;
+    /* published whole: alert_metrics_format walks the list from any thread, and
+     * alert_ctx_reconfigure adds targets while the context runs */
+    __atomic_store_n(&o->targets, t, __ATOMIC_RELEASE);
     return t;
 }
 
@@ -1877,7 +1879,7 @@ size_t al_outbox_inflight(al_outbox *o)
  * live as long as the outbox, so any thread may walk them. */
 int al_outbox_target_stats(const al_outbox *o, size_t i, al_target_stats *out)
 {
-    const al_target *t = o->targets;
+    const al_target *t = __atomic_load_n(&o->targets, __ATOMIC_ACQUIRE);
     while (t && i--)
         t = t->next;
     if (!t)

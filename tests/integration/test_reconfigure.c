@@ -1,5 +1,8 @@
 /* alert_ctx_reconfigure: a new configuration on a running context, all or nothing.
  * Poll mode and the injected clock, except where the worker thread is the point. */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "harness.h"
 
 /* A configuration for h's context: its clock and log (they cannot change live), the
@@ -303,6 +306,30 @@ static void test_types_follow(void **state)
     h_free(h);
 }
 
+typedef struct hammer {
+    harness *h;
+    _Atomic int stop;
+    int calls;
+} hammer;
+
+/* A host thread in the hooks while the configuration changes under it. */
+static void *hammer_main(void *arg)
+{
+    hammer *m = arg;
+    while (!atomic_load(&m->stop)) {
+        alert_request r;
+        alert_request_init(&r, ALERT_REQUEST_VERSION);
+        r.model = "gpt-4o";
+        r.messages = "hello";
+        alert_req_id id = 0;
+        if (alert_on_request_start(m->h->ctx, &r, &id) == ALERT_OK)
+            alert_on_request_end(m->h->ctx, id, NULL);
+        alert_send_test(m->h->ctx, "slack");
+        m->calls++;
+    }
+    return NULL;
+}
+
 /* With a worker thread the worker applies the change between two passes. */
 static void test_worker_thread(void **state)
 {
@@ -314,10 +341,31 @@ static void test_worker_thread(void **state)
     snprintf(yaml, sizeof yaml, "general_settings:\n  alerting_args:\n    worker_threads: 1\n"
              "    slack_webhook_url: \"%s\"\n", url);
     alert_error err = ALERT_ERROR_INIT;
+    hammer m = { h, 0, 0 };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hammer_main, &m), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(reconfigure(h, "general_settings:\n  alerting_threshold: 1\n"
+                                        "  redact_messages_in_exceptions: true\n  alerting_args:\n"
+                                        "    worker_threads: 1\n    send_resolved: true\n", &err), ALERT_OK);
+        assert_int_equal(reconfigure(h, "general_settings:\n  alerting_args:\n    worker_threads: 1\n",
+                                     &err), ALERT_OK);
+    }
+    atomic_store(&m.stop, 1);
+    pthread_join(th, NULL);
+    assert_true(m.calls > 0);
+    assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
+    rcv_clear(h->rcv);
     assert_int_equal(reconfigure(h, yaml, &err), ALERT_OK);
     assert_int_equal(alert_emit(h->ctx, "llm_exceptions", ALERT_LEVEL_HIGH, "after", NULL), ALERT_OK);
     assert_int_equal(alert_flush(h->ctx, 5000), ALERT_OK);
-    assert_int_equal(path_count(h, "/threaded/SECRET3"), 1);
+    /* what the hammer left queued may ride along to the new target, never the old one */
+    int at = h_find(h, "after");
+    assert_true(at >= 0);
+    rcv_request q;
+    assert_int_equal(rcv_get(h->rcv, (size_t)at, &q), 0);
+    assert_string_equal(q.path, "/threaded/SECRET3");
+    rcv_request_free(&q);
     assert_int_equal(path_count(h, "/services/T000/B000/SECRETPATH"), 0);
     h_free(h);
 }
