@@ -196,6 +196,49 @@ static void test_outage_window_survives(void **state)
     h_free(h);
 }
 
+/* Budget marks and the spend ledger survive, as across a restart (test_money's
+ * restart_keeps_marks_and_ledger), and so does the weekly report's schedule. */
+static void test_marks_and_ledger_survive(void **state)
+{
+    (void)state;
+    static const char *tags[] = { "prod", "search" };
+    const char *types = "general_settings:\n  alert_types: [budget_alerts, spend_reports]\n";
+    harness *h = h_new(types);
+    h_start(h);
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "hashed-key-1";
+    b.key_alias = "prod-key";
+    b.spend = 101;
+    b.max_budget = 100;
+    b.soft_budget = -1;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    alert_spend s;
+    alert_spend_init(&s, ALERT_SPEND_VERSION);
+    s.cost = 5.0;
+    s.team_id = s.team_alias = "search";
+    s.user_id = "u-42";
+    s.tags = tags;
+    s.tag_count = 2;
+    s.at_ms = T0 + 1000;
+    assert_int_equal(alert_on_spend(h->ctx, &s), ALERT_OK);
+    h_advance(h, 86400000 * 3LL);
+    assert_int_equal(h_count(h, "Budget Crossed"), 1);
+    char yaml[256];
+    snprintf(yaml, sizeof yaml, "%s  alerting_args:\n    instance_name: edge-3\n", types);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, yaml, &err), ALERT_OK);
+    b.spend = 102;
+    assert_int_equal(alert_on_budget(h->ctx, &b), ALERT_OK);
+    h_advance(h, 0);
+    assert_int_equal(h_count(h, "Budget Crossed"), 1);       /* the mark held: not twice */
+    for (int d = 3; d < 7; d++)
+        h_advance(h, 86400000);
+    assert_int_equal(h_count(h, "Team: `search` | Spend: `$5.0`"), 1);   /* spent before */
+    h_free(h);
+}
+
 /* state_path: the rows follow. A moved delivery's row names the new target, a removed
  * destination's row is deleted: the next start replays the one to the new URL only. */
 static void test_spool_rows_follow(void **state)
@@ -379,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_changed_target_gets_pending),
         cmocka_unit_test(test_removed_destination_dropped),
         cmocka_unit_test(test_outage_window_survives),
+        cmocka_unit_test(test_marks_and_ledger_survive),
         cmocka_unit_test(test_spool_rows_follow),
         cmocka_unit_test(test_invalid_config_changes_nothing),
         cmocka_unit_test(test_fixed_keys_refused),
