@@ -627,8 +627,9 @@ class Alerting:
         err = _new_error()
         rc = self._lib.alert_ctx_reconfigure(ctx, config._handle(), byref(err))
         check(rc, "alert_ctx_reconfigure", err=err)
-        # the ctx may call the new config's transports and keeps the old ones
-        self._keep.extend(config._keep)
+        # the ctx may call the new config's callbacks and keeps the old ones
+        known = {id(k) for k in self._keep}
+        self._keep.extend(k for k in config._keep if id(k) not in known)
 
     # -- driving the engine --
     def poll(self, timeout_ms: int = 0) -> None:
