@@ -239,6 +239,46 @@ static void test_marks_and_ledger_survive(void **state)
     h_free(h);
 }
 
+/* PagerDuty added live: the hooks flag failures for its aggregate window from then on. */
+static void test_pagerduty_added(void **state)
+{
+    (void)state;
+    harness *h = h_new(NULL);
+    rcv_set_default(h->rcv, 202, NULL, "{\"status\":\"success\"}");
+    h_start(h);
+    alert_failure f;
+    alert_failure_init(&f, ALERT_FAILURE_VERSION);
+    f.status_code = 500;
+    f.model = "gpt-4";
+    f.message = "boom";
+    char pd[256], yaml[512];
+    rcv_url(h->rcv, "/v2/enqueue", pd, sizeof pd);
+    snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [slack, pagerduty]\n"
+             "  alerting_args:\n"
+             "    pagerduty_api_key: \"R0UTINGKEY0123456789abcdefabcdef\"\n"
+             "    pagerduty_url: \"%s\"\n    failure_threshold: 3\n"
+             "    failure_threshold_window_seconds: 60\n", pd);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_on_request_failure(h->ctx, 0, &f), ALERT_OK);
+    h_advance(h, 1000);
+    assert_int_equal(path_count(h, "/v2/enqueue"), 0);     /* no PagerDuty yet */
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(reconfigure(h, yaml, &err), ALERT_OK);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(alert_on_request_failure(h->ctx, 0, &f), ALERT_OK);
+    h_advance(h, 1000);
+    assert_int_equal(path_count(h, "/v2/enqueue"), 0);     /* the window starts empty */
+    assert_int_equal(alert_on_request_failure(h->ctx, 0, &f), ALERT_OK);
+    h_advance(h, 1000);
+    assert_int_equal(path_count(h, "/v2/enqueue"), 1);
+    /* and its window keys are fixed while it stays */
+    char yaml2[600];
+    snprintf(yaml2, sizeof yaml2, "%s    hanging_threshold_fails: 7\n", yaml);
+    assert_int_equal(reconfigure(h, yaml2, &err), ALERT_ERR_CONFIG);
+    assert_string_equal(err.source, "hanging_threshold_fails");
+    h_free(h);
+}
+
 /* state_path: the rows follow. A moved delivery's row names the new target, a removed
  * destination's row is deleted: the next start replays the one to the new URL only. */
 static void test_spool_rows_follow(void **state)
@@ -352,7 +392,7 @@ static void test_types_follow(void **state)
 typedef struct hammer {
     harness *h;
     _Atomic int stop;
-    int calls;
+    _Atomic int calls;
 } hammer;
 
 /* A host thread in the hooks while the configuration changes under it. */
@@ -373,25 +413,29 @@ static void *hammer_main(void *arg)
     return NULL;
 }
 
+/* The injected clock stands still here: Slack's default 1/s would hold back all but
+ * its burst of what the hammer queued. */
+#define FAST_SLACK "    rate_limits: {slack: 100000/s}\n"
+
 /* With a worker thread the worker applies the change between two passes. */
 static void test_worker_thread(void **state)
 {
     (void)state;
-    harness *h = h_new("general_settings:\n  alerting_args:\n    worker_threads: 1\n");
+    harness *h = h_new("general_settings:\n  alerting_args:\n    worker_threads: 1\n" FAST_SLACK);
     h_start(h);
     char url[256], yaml[512];
     rcv_url(h->rcv, "/threaded/SECRET3", url, sizeof url);
     snprintf(yaml, sizeof yaml, "general_settings:\n  alerting_args:\n    worker_threads: 1\n"
-             "    slack_webhook_url: \"%s\"\n", url);
+             "    slack_webhook_url: \"%s\"\n" FAST_SLACK, url);
     alert_error err = ALERT_ERROR_INIT;
     hammer m = { h, 0, 0 };
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, hammer_main, &m), 0);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 5 || (atomic_load(&m.calls) < 20 && i < 5000); i++) {
         assert_int_equal(reconfigure(h, "general_settings:\n  alerting_threshold: 1\n"
                                         "  redact_messages_in_exceptions: true\n  alerting_args:\n"
-                                        "    worker_threads: 1\n    send_resolved: true\n", &err), ALERT_OK);
-        assert_int_equal(reconfigure(h, "general_settings:\n  alerting_args:\n    worker_threads: 1\n",
+                                        "    worker_threads: 1\n    send_resolved: true\n" FAST_SLACK, &err), ALERT_OK);
+        assert_int_equal(reconfigure(h, "general_settings:\n  alerting_args:\n    worker_threads: 1\n" FAST_SLACK,
                                      &err), ALERT_OK);
     }
     atomic_store(&m.stop, 1);
@@ -423,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_removed_destination_dropped),
         cmocka_unit_test(test_outage_window_survives),
         cmocka_unit_test(test_marks_and_ledger_survive),
+        cmocka_unit_test(test_pagerduty_added),
         cmocka_unit_test(test_spool_rows_follow),
         cmocka_unit_test(test_invalid_config_changes_nothing),
         cmocka_unit_test(test_fixed_keys_refused),
