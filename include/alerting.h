@@ -122,6 +122,9 @@ typedef struct alert_ctx alert_ctx;
 
 ALERT_API int alert_ctx_create(alert_ctx **out, const alert_config *cfg, alert_error *err);
 ALERT_API void alert_ctx_destroy(alert_ctx *ctx);
+/* Applies cfg to a running context, all or nothing; in-flight requests and pending
+ * deliveries survive. Keys that cannot change live are ALERT_ERR_CONFIG naming the key. */
+ALERT_API int alert_ctx_reconfigure(alert_ctx *ctx, const alert_config *cfg, alert_error *err);
 ALERT_API int alert_poll(alert_ctx *ctx, int32_t timeout_ms);
 /* worker_threads: 0: how long the host may wait before the next alert_poll (0: now) */
 ALERT_API int alert_poll_timeout(alert_ctx *ctx, int32_t *timeout_ms);

@@ -21,6 +21,12 @@
 #include "route.h"
 #include "sign.h"
 
+/* a configuration alert_ctx_reconfigure replaced, kept until destroy */
+struct al_retired_cfg {
+    struct al_retired_cfg *next;
+    alert_config cfg;
+};
+
 #define DRAIN_BATCH 4096
 #define MAX_WAIT_MS 100
 
@@ -92,6 +98,28 @@ static void dispatch(alert_ctx *ctx, const al_event *e)
     }
 }
 
+static int reconfigure_apply(alert_ctx *ctx, const alert_config *cfg, alert_error *err);
+
+/* alert_ctx_reconfigure with a worker thread: the worker applies the request between
+ * two passes, so nothing it owns changes under it. */
+static void serve_reconfigure(alert_ctx *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    const alert_config *cfg = ctx->reconf_cfg;
+    alert_error *err = ctx->reconf_err;
+    uint64_t ticket = ctx->reconf_requested;
+    pthread_mutex_unlock(&ctx->lock);
+    if (!cfg || ticket == ctx->reconf_done)
+        return;
+    int rc = reconfigure_apply(ctx, cfg, err);
+    pthread_mutex_lock(&ctx->lock);
+    ctx->reconf_rc = rc;
+    ctx->reconf_cfg = NULL;
+    ctx->reconf_done = ticket;
+    pthread_cond_broadcast(&ctx->cond);
+    pthread_mutex_unlock(&ctx->lock);
+}
+
 static void worker_pass(alert_ctx *ctx, int force)
 {
     atomic_store(&ctx->worker_busy, 1);
@@ -148,6 +176,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&ctx->lock);
         if (stop)
             break;
+        serve_reconfigure(ctx);
         worker_pass(ctx, force);
         if (force && al_outbox_idle(ctx->outbox, al_ctx_mono(ctx))) {
             pthread_mutex_lock(&ctx->lock);
@@ -417,6 +446,12 @@ static void ctx_free(alert_ctx *ctx)
     al_inflight_free(ctx->inflight);
     al_intern_free(ctx->intern);
     al_dstats_free(ctx->dstats);
+    while (ctx->retired) {
+        struct al_retired_cfg *next = ctx->retired->next;
+        al_config_release(&ctx->retired->cfg);
+        al_free(ctx->retired);
+        ctx->retired = next;
+    }
     al_evqueue_destroy(&ctx->events);
     al_free(ctx->drain_buf);
     pthread_cond_destroy(&ctx->cond);
@@ -469,6 +504,9 @@ static int ctx_build(alert_ctx **out, const alert_config *cfg, alert_error *err,
     resolve_targets(c);
     ctx->events.max = (size_t)c->event_queue_size;
     ctx->threshold_ms = (int64_t)(c->alerting_threshold * 1000.0);
+    ctx->send_resolved = c->send_resolved != 0;
+    ctx->redact_messages = c->redact_messages != 0;
+    ctx->max_inflight = c->max_inflight;
     ctx->alerting_on = c->alerting.n > 0;
     ctx->enabled = ctx->alerting_on ? c->alert_types : 0;
     if (c->instance_name)
@@ -569,6 +607,294 @@ int alert_config_check(const alert_config *cfg, alert_error *err)
         return al_error_set(err, ALERT_ERR_INVALID, "alert_config_check", 0, 0, "cfg must not be NULL");
     alert_ctx *scratch = NULL;
     return ctx_build(&scratch, cfg, err, 1);
+}
+
+/* ---- alert_ctx_reconfigure ---- */
+
+/* Keys that cannot change on a running context: what was opened or sized at create
+ * (the store, the thread, the tables, the fleet), and what the outage, budget and
+ * report modules read once at create. */
+static const char *const fixed_keys[] = {
+    "state_path", "worker_threads", "max_inflight", "event_queue_size",
+    "fleet", "redis_url", "fleet_name", "fleet_sync_interval", "fleet_timeout",
+    "fleet_claim_timeout", "fleet_takeover_after", "fleet_report_grace", "fleet_rate_limits",
+    "outage_alert_ttl", "region_outage_alert_ttl", "minor_outage_alert_threshold",
+    "major_outage_alert_threshold", "max_tracked_deployments", "daily_report_frequency",
+    "budget_alert_thresholds", "spend_report_frequency", "spend_anomaly_baseline_days",
+    "user_spend_check_interval",
+};
+/* PagerDuty's aggregate windows: fixed while pagerduty stays a destination */
+static const char *const pagerduty_keys[] = {
+    "failure_threshold", "failure_threshold_window_seconds", "hanging_threshold_seconds",
+    "hanging_threshold_fails", "hanging_threshold_window_seconds",
+};
+
+/* A key's effective value (alert_config_get), al_malloc'ed; NULL: out of memory or
+ * not a key alert_config_get knows. */
+static char *key_text(const alert_config *c, const char *key)
+{
+    size_t need = 0;
+    char small[256];
+    int rc = alert_config_get(c, key, small, sizeof small, &need);
+    if (rc == ALERT_OK)
+        return al_strdup(small);
+    if (rc != ALERT_ERR_FULL)
+        return NULL;
+    char *big = al_malloc(need);
+    if (big && alert_config_get(c, key, big, need, &need) != ALERT_OK) {
+        al_free(big);
+        return NULL;
+    }
+    return big;
+}
+
+/* 1 when key differs, 0 when it is the same, -1 out of memory. */
+static int key_changed(const alert_config *a, const alert_config *b, const char *key)
+{
+    char *x = key_text(a, key), *y = key_text(b, key);
+    int rc = (!x || !y) ? -1 : strcmp(x, y) != 0;
+    al_free(x);
+    al_free(y);
+    return rc;
+}
+
+static int str_changed(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* budgets and rate_limits, which alert_config_get does not print */
+static int lists_changed(const alert_config *a, const alert_config *b, const char **key)
+{
+    *key = "budgets";
+    if (a->n_budgets != b->n_budgets)
+        return 1;
+    for (size_t i = 0; i < a->n_budgets; i++) {
+        const al_budget_decl *x = &a->budgets[i], *y = &b->budgets[i];
+        if (x->entity != y->entity || str_changed(x->id, y->id) || x->max_budget != y->max_budget ||
+            x->soft_budget != y->soft_budget || str_changed(x->budget_duration, y->budget_duration))
+            return 1;
+    }
+    *key = "rate_limits";
+    if (a->n_rate_limits != b->n_rate_limits)
+        return 1;
+    for (size_t i = 0; i < a->n_rate_limits; i++)
+        if (str_changed(a->rate_limits[i].destination, b->rate_limits[i].destination) ||
+            str_changed(a->rate_limits[i].spec, b->rate_limits[i].spec))
+            return 1;
+    return 0;
+}
+
+static int has_pagerduty(const alert_config *c)
+{
+    for (size_t i = 0; i < c->alerting.n; i++)
+        if (strcmp(c->alerting.items[i], "pagerduty") == 0)
+            return 1;
+    return 0;
+}
+
+static int refuse_key(alert_error *err, const char *key)
+{
+    return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s cannot change on a running context "
+                        "(alert_ctx_reconfigure): recreate the context to change it", key);
+}
+
+/* ALERT_ERR_CONFIG naming the first key of cfg that cannot change live (ctx->lock held:
+ * the worker swaps ctx->cfg under it). */
+static int check_fixed(const alert_config *cur, const alert_config *cfg, alert_error *err)
+{
+    for (size_t i = 0; i < sizeof fixed_keys / sizeof *fixed_keys; i++) {
+        int d = key_changed(cur, cfg, fixed_keys[i]);
+        if (d < 0)
+            return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_reconfigure", 0, 0, "out of memory");
+        if (d)
+            return refuse_key(err, fixed_keys[i]);
+    }
+    if (has_pagerduty(cur) && has_pagerduty(cfg))
+        for (size_t i = 0; i < sizeof pagerduty_keys / sizeof *pagerduty_keys; i++) {
+            int d = key_changed(cur, cfg, pagerduty_keys[i]);
+            if (d < 0)
+                return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_reconfigure", 0, 0,
+                                    "out of memory");
+            if (d)
+                return refuse_key(err, pagerduty_keys[i]);
+        }
+    const char *list_key;
+    if (lists_changed(cur, cfg, &list_key))
+        return refuse_key(err, list_key);
+    if (cur->cache_redis != cfg->cache_redis || str_changed(cur->cache_redis_host, cfg->cache_redis_host) ||
+        str_changed(cur->cache_redis_port, cfg->cache_redis_port) ||
+        str_changed(cur->cache_redis_password, cfg->cache_redis_password) ||
+        str_changed(cur->cache_redis_username, cfg->cache_redis_username) ||
+        str_changed(cur->cache_redis_db, cfg->cache_redis_db))
+        return refuse_key(err, "litellm_settings.cache_params");
+    if (cur->clock_fn != cfg->clock_fn || cur->clock_ud != cfg->clock_ud)
+        return refuse_key(err, "clock");
+    if (cur->log_fn != cfg->log_fn || cur->log_ud != cfg->log_ud)
+        return refuse_key(err, "log");
+    if (cur->wakeup_fn != cfg->wakeup_fn || cur->wakeup_ud != cfg->wakeup_ud)
+        return refuse_key(err, "wakeup");
+    return ALERT_OK;
+}
+
+/* On the worker (its thread, or the host's with worker_threads: 0): every allocation
+ * first, then the swap, which cannot fail but for the routes (then undone). */
+static int reconfigure_apply(alert_ctx *ctx, const alert_config *cfg, alert_error *err)
+{
+    struct al_retired_cfg *old = al_calloc(1, sizeof *old);
+    alert_config fresh;
+    memset(&fresh, 0, sizeof fresh);
+    if (!old || al_config_copy(&fresh, cfg) != ALERT_OK) {
+        al_free(old);
+        al_config_release(&fresh);
+        return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_reconfigure", 0, 0, "out of memory");
+    }
+    resolve_targets(&fresh);
+    int64_t thr_old = ctx->threshold_ms;
+    int64_t thr_new = (int64_t)(fresh.alerting_threshold * 1000.0);
+    int pd_old = ctx->pagerduty_on, pd_new = has_pagerduty(&fresh);
+    int64_t pd_ms = (int64_t)(fresh.hanging_threshold_seconds * 1000.0);
+    uint32_t enabled = fresh.alerting.n > 0 ? fresh.alert_types : 0;
+    al_wheel *wheel = NULL, *wheel_pd = NULL;
+    al_pdwindow pd_failures, pd_hanging;
+    memset(&pd_failures, 0, sizeof pd_failures);
+    memset(&pd_hanging, 0, sizeof pd_hanging);
+    al_dstats *dstats = NULL;
+    int nomem = 0;
+    /* hanging deadlines follow the new threshold: start + new threshold, each */
+    if (thr_new != thr_old && !(wheel = al_wheel_rebuild(ctx->wheel, wheel_tick_ms(thr_new), thr_new - thr_old)))
+        nomem = 1;
+    if (!nomem && pd_new && !pd_old)    /* PagerDuty watches the requests in flight too */
+        nomem = !(wheel_pd = al_wheel_rebuild(ctx->wheel, wheel_tick_ms(pd_ms), pd_ms - thr_old)) ||
+                al_pdwindow_init(&pd_failures, fresh.failure_threshold,
+                                 (int64_t)(fresh.failure_threshold_window_seconds * 1000.0)) != ALERT_OK ||
+                al_pdwindow_init(&pd_hanging, fresh.hanging_threshold_fails,
+                                 (int64_t)(fresh.hanging_threshold_window_seconds * 1000.0)) != ALERT_OK;
+    if (!nomem && ((enabled >> AL_T_DAILY_REPORTS) & 1u) && !ctx->dstats &&
+        !(dstats = al_dstats_new(AL_DSTATS_PER_STRIPE)))
+        nomem = 1;
+    if (nomem) {
+        al_wheel_free(wheel);
+        al_wheel_free(wheel_pd);
+        al_pdwindow_free(&pd_failures);
+        al_pdwindow_free(&pd_hanging);
+        al_dstats_free(dstats);
+        al_free(old);
+        al_config_release(&fresh);
+        return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_reconfigure", 0, 0, "out of memory");
+    }
+
+    /* the swap: the data part of cfg; the callbacks are the same (check_fixed) and are
+     * not written, as host threads read them */
+    pthread_mutex_lock(&ctx->lock);
+    old->cfg = ctx->cfg;
+    memcpy(&ctx->cfg, &fresh, offsetof(alert_config, clock_fn));
+    ctx->cfg.transports = fresh.transports;
+    ctx->cfg.n_transports = fresh.n_transports;
+    pthread_mutex_unlock(&ctx->lock);
+    al_state_begin(ctx->state);
+    int rc = al_routes_rebuild(ctx, err);
+    al_state_commit(ctx->state);
+    if (rc != ALERT_OK) {
+        pthread_mutex_lock(&ctx->lock);
+        memcpy(&fresh, &ctx->cfg, offsetof(alert_config, clock_fn));
+        fresh.transports = ctx->cfg.transports;
+        fresh.n_transports = ctx->cfg.n_transports;
+        memcpy(&ctx->cfg, &old->cfg, offsetof(alert_config, clock_fn));
+        ctx->cfg.transports = old->cfg.transports;
+        ctx->cfg.n_transports = old->cfg.n_transports;
+        pthread_mutex_unlock(&ctx->lock);
+        al_wheel_free(wheel);
+        al_wheel_free(wheel_pd);
+        al_pdwindow_free(&pd_failures);
+        al_pdwindow_free(&pd_hanging);
+        al_dstats_free(dstats);
+        al_free(old);
+        al_config_release(&fresh);
+        return rc;
+    }
+    /* the old data stays until destroy: custom targets point at its transports */
+    old->cfg.clock_fn = NULL;
+    old->cfg.log_fn = NULL;
+    old->cfg.wakeup_fn = NULL;
+    old->next = ctx->retired;
+    ctx->retired = old;
+
+    if (wheel) {
+        al_wheel_free(ctx->wheel);
+        ctx->wheel = wheel;
+    }
+    if (wheel_pd) {
+        ctx->wheel_pd = wheel_pd;
+        ctx->pd_failures = pd_failures;
+        ctx->pd_hanging = pd_hanging;
+    } else if (pd_old && !pd_new) {
+        al_wheel_free(ctx->wheel_pd);
+        ctx->wheel_pd = NULL;
+        al_pdwindow_free(&ctx->pd_failures);
+        al_pdwindow_free(&ctx->pd_hanging);
+    }
+    atomic_store(&ctx->pagerduty_on, pd_new);
+    if (dstats)
+        atomic_store_explicit(&ctx->dstats, dstats, memory_order_release);
+    ctx->alerting_on = ctx->cfg.alerting.n > 0;
+    atomic_store(&ctx->threshold_ms, thr_new);
+    atomic_store(&ctx->send_resolved, ctx->cfg.send_resolved != 0);
+    atomic_store(&ctx->redact_messages, ctx->cfg.redact_messages != 0);
+    atomic_store(&ctx->enabled, enabled);
+    if (ctx->cfg.instance_name)
+        snprintf(ctx->instance, sizeof ctx->instance, "%s", ctx->cfg.instance_name);
+    ctx->fmt.proxy_base_url = ctx->cfg.proxy_base_url;
+    ctx->fmt.alertmanager_resolve_after_s = ctx->cfg.alertmanager_resolve_after;
+    al_ctx_log(ctx, ALERT_LOG_INFO, "alert_ctx_reconfigure: the new configuration is applied");
+    return ALERT_OK;
+}
+
+int alert_ctx_reconfigure(alert_ctx *ctx, const alert_config *cfg, alert_error *err)
+{
+    if (!ctx || !cfg) {
+        al_error_set(err, ALERT_ERR_INVALID, "alert_ctx_reconfigure", 0, 0, "ctx and cfg must not be NULL");
+        return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_ctx_reconfigure: cfg is NULL");
+    }
+    if (atomic_load(&ctx->destroying))
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_ctx_reconfigure: alert_ctx_destroy is running");
+    if (ctx->threaded ? pthread_equal(pthread_self(), ctx->thread) : atomic_load(&ctx->worker_busy))
+        return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_ctx_reconfigure: called from inside a worker "
+                           "pass (a transport or log callback)");
+    alert_error local = ALERT_ERROR_INIT;
+    alert_error *e = err ? err : &local;
+    /* all or nothing: what alert_ctx_create would refuse changes nothing */
+    int rc = alert_config_check(cfg, e);
+    if (rc == ALERT_OK) {
+        pthread_mutex_lock(&ctx->lock);
+        rc = check_fixed(&ctx->cfg, cfg, e);
+        pthread_mutex_unlock(&ctx->lock);
+    }
+    if (rc == ALERT_OK && !ctx->threaded) {
+        if (atomic_exchange(&ctx->worker_busy, 1))     /* alert_poll runs on another thread */
+            return al_ctx_fail(ctx, ALERT_ERR_STATE, "alert_ctx_reconfigure: alert_poll or "
+                               "alert_flush runs on another thread");
+        rc = reconfigure_apply(ctx, cfg, e);
+        atomic_store(&ctx->worker_busy, 0);
+    } else if (rc == ALERT_OK) {
+        pthread_mutex_lock(&ctx->lock);
+        while (ctx->reconf_cfg && !ctx->stopping)      /* one request at a time */
+            pthread_cond_wait(&ctx->cond, &ctx->lock);
+        ctx->reconf_cfg = cfg;
+        ctx->reconf_err = e;
+        uint64_t ticket = ++ctx->reconf_requested;
+        pthread_mutex_unlock(&ctx->lock);
+        al_outbox_wakeup(ctx->outbox);
+        pthread_mutex_lock(&ctx->lock);
+        while (ctx->reconf_done < ticket && !ctx->stopping)
+            pthread_cond_wait(&ctx->cond, &ctx->lock);
+        rc = ctx->reconf_done >= ticket ? ctx->reconf_rc : ALERT_ERR_STATE;
+        pthread_mutex_unlock(&ctx->lock);
+    }
+    if (rc != ALERT_OK)
+        return al_ctx_fail(ctx, rc, "alert_ctx_reconfigure: %s (nothing was changed)",
+                           e->text[0] ? e->text : alert_strerror(rc));
+    return ALERT_OK;
 }
 
 void alert_ctx_destroy(alert_ctx *ctx)

@@ -41,21 +41,27 @@ typedef struct al_counters {
 
 struct alert_ctx {
     alert_config cfg;               /* a private copy */
-    int64_t threshold_ms;
+    /* what the hooks read of the configuration: atomics, because alert_ctx_reconfigure
+     * changes them while host threads run (the worker owns the rest of cfg) */
+    _Atomic int64_t threshold_ms;
+    _Atomic uint32_t enabled;       /* alert_types after the alerting gate */
+    _Atomic int send_resolved;
+    _Atomic int redact_messages;
+    int64_t max_inflight;           /* cannot change live */
     int alerting_on;                /* alerting has at least one destination */
-    uint32_t enabled;               /* alert_types after the alerting gate */
     char instance[128];
     char instance_id[160];
     al_fmt_env fmt;                 /* what the texts need: proxy URL, instance */          /* "<instance>#<8 hex>": this start, for the fleet */
 
     al_inflight *inflight;
     al_intern_table *intern;
-    al_dstats *dstats;              /* per-deployment counters (daily report), or NULL */
+    _Atomic(al_dstats *) dstats;    /* per-deployment counters (daily report), or NULL; set
+                                     * once (create or reconfigure), freed at destroy */
     al_evqueue events;
     al_counters n;
 
     /* PagerDuty's aggregates (when pagerduty is a destination) */
-    int pagerduty_on;
+    _Atomic int pagerduty_on;
     al_wheel *wheel_pd;             /* requests at start + hanging_threshold_seconds */
     al_pdwindow pd_failures, pd_hanging;
 
@@ -90,6 +96,15 @@ struct alert_ctx {
     int64_t mono_last;
     int clock_bad_logged;           /* the injected clock went negative: said once */
 
+    /* alert_ctx_reconfigure: the configurations replaced, kept until destroy (custom
+     * targets and retried deliveries may still point into them), and the request the
+     * worker thread applies at the start of its next pass */
+    struct al_retired_cfg *retired;
+    const alert_config *reconf_cfg;         /* under lock; NULL: none */
+    alert_error *reconf_err;
+    int reconf_rc;
+    uint64_t reconf_requested, reconf_done;
+
     char last_error[256];
     unsigned warned_metadata;       /* worker: the bad-metadata warning was logged */
 };
@@ -97,7 +112,7 @@ struct alert_ctx {
 /* 1 when alerts of type t are on: in alert_types, and alerting has a destination. */
 static inline int al_type_on(const alert_ctx *ctx, int t)
 {
-    return (int)((ctx->enabled >> t) & 1u);
+    return (int)((atomic_load_explicit(&ctx->enabled, memory_order_relaxed) >> t) & 1u);
 }
 
 /* Wall-clock time (ms since the epoch): timestamps in texts, calendars, and what the

@@ -137,7 +137,8 @@ static int plan_request(alert_ctx *ctx, const alert_request *req, var_plan *p,
         }
     }
     /* the prompt is kept only for slow alerts, and never under redaction */
-    if (req->messages && al_type_on(ctx, AL_T_LLM_TOO_SLOW) && !ctx->cfg.redact_messages)
+    if (req->messages && al_type_on(ctx, AL_T_LLM_TOO_SLOW) &&
+        !atomic_load_explicit(&ctx->redact_messages, memory_order_relaxed))
         plan_var(p, AL_VAR_MESSAGES, req->messages, AL_PROMPT_CHARS, AL_PROMPT_CHARS * 4);
     if (req->alerting_metadata_json) {
         size_t n = strnlen(req->alerting_metadata_json, AL_METADATA_MAX + 1);
@@ -212,7 +213,7 @@ int alert_on_request_start(alert_ctx *ctx, const alert_request *req, alert_req_i
         if (rc == ALERT_ERR_FULL) {
             atomic_fetch_add_explicit(&ctx->n.requests_rejected, 1, memory_order_relaxed);
             return al_ctx_fail(ctx, rc, "alert_on_request_start: max_inflight (%lld) requests are "
-                               "in flight; this one is not watched", (long long)ctx->cfg.max_inflight);
+                               "in flight; this one is not watched", (long long)ctx->max_inflight);
         }
         return al_ctx_fail(ctx, rc, "alert_on_request_start: out of memory for the request's labels");
     }
@@ -334,7 +335,8 @@ static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s
     uint64_t us = dur_ms > 0 ? (uint64_t)dur_ms * 1000u : 0;
     if (tokens > 0)
         us /= (uint64_t)tokens;
-    al_dstats_add(ctx->dstats, stripe, dep, base, model, failed, us);
+    al_dstats_add(atomic_load_explicit(&ctx->dstats, memory_order_acquire), stripe, dep, base, model,
+                  failed, us);
 }
 
 int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *resp)
@@ -356,8 +358,11 @@ int alert_on_request_end(alert_ctx *ctx, alert_req_id id, const alert_response *
     if (ctx->dstats)
         count_daily(ctx, stripe, s, resp ? resp->deployment_id : NULL, resp ? resp->deployment : NULL,
                     resp ? resp->api_base : NULL, NULL, 0, dur_ms, resp ? resp->completion_tokens : -1);
-    int slow = al_type_on(ctx, AL_T_LLM_TOO_SLOW) && (double)dur_ms > ctx->cfg.alerting_threshold * 1000.0;
-    int resolved = ctx->cfg.send_resolved && atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
+    /* dur_ms is whole: dur_ms > threshold (s) * 1000 exactly when dur_ms > its floor */
+    int slow = al_type_on(ctx, AL_T_LLM_TOO_SLOW) &&
+               dur_ms > atomic_load_explicit(&ctx->threshold_ms, memory_order_relaxed);
+    int resolved = atomic_load_explicit(&ctx->send_resolved, memory_order_relaxed) &&
+                   atomic_load_explicit(&s->hang_alerted, memory_order_relaxed);
     if (slow || resolved) {
         const char *late[5] = { NULL, NULL, NULL, NULL, NULL };
         if (resp) {
@@ -422,7 +427,7 @@ int alert_on_request_failure(alert_ctx *ctx, alert_req_id id, const alert_failur
     int exception = !f->user_error && al_type_on(ctx, AL_T_LLM_EXCEPTIONS);
     int outage = (f->status_code == 408 || f->status_code >= 500) &&
                  (al_type_on(ctx, AL_T_OUTAGE_ALERTS) || al_type_on(ctx, AL_T_REGION_OUTAGE_ALERTS));
-    int page = ctx->pagerduty_on && !f->user_error;
+    int page = atomic_load_explicit(&ctx->pagerduty_on, memory_order_relaxed) && !f->user_error;
     int alert = exception || outage || page;
     int flags = (exception ? AL_EVF_EXCEPTION : 0) | (outage ? AL_EVF_OUTAGE : 0) |
                 (page ? AL_EVF_PAGERDUTY : 0);
@@ -565,9 +570,11 @@ int alert_send_test(alert_ctx *ctx, const char *destination)
     if (!ctx || !destination)
         return al_ctx_fail(ctx, ALERT_ERR_INVALID, "alert_send_test: destination is NULL");
     int listed = 0;
+    pthread_mutex_lock(&ctx->lock);     /* alert_ctx_reconfigure swaps the list under it */
     for (size_t i = 0; i < ctx->cfg.alerting.n; i++)
         if (strcmp(ctx->cfg.alerting.items[i], destination) == 0)
             listed = 1;
+    pthread_mutex_unlock(&ctx->lock);
     if (!listed)
         return al_ctx_fail(ctx, ALERT_ERR_NOT_FOUND, "alert_send_test: \"%.64s\" is not in the "
                            "alerting list of this context", destination);

@@ -44,6 +44,10 @@ struct al_target {
     int inflight;
     int64_t blocked_until;
     int slack_compat;       /* a Discord URL ending in /slack: the Slack payload */
+    /* alert_ctx_reconfigure took it out of the routes: its deliveries go to moved_to (the
+     * destination's new target), or are dropped when removed (the destination is gone) */
+    al_target *moved_to;
+    int removed;
     /* token bucket on the ctx clock; rate 0: unlimited */
     double rate_per_ms, burst, tokens;
     int64_t refill_ms;
@@ -541,7 +545,9 @@ al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
     set_rate_limit(o, t);
     fleet_name_target(t, url);
     t->next = o->targets;
-    o->targets = t;
+    /* published whole: alert_metrics_format walks the list from any thread, and
+     * alert_ctx_reconfigure adds targets while the context runs */
+    __atomic_store_n(&o->targets, t, __ATOMIC_RELEASE);
     return t;
 }
 
@@ -754,6 +760,83 @@ static void store_forget(al_outbox *o, rec *r)
         for (size_t i = 0; i < m->n_merged; i++)
             al_state_spool_delete(st, m->merged[i]);
     }
+}
+
+/* A message whose target alert_ctx_reconfigure retired, out of every list: to the
+ * destination's new target (its rows put again, naming it), or dropped, counted and
+ * logged when the destination was removed. 1: r is kept; 0: r was freed. */
+static int follow_target(al_outbox *o, rec *r, uint64_t *dropped)
+{
+    al_target *t = r->target;
+    if (t->moved_to) {
+        store_forget(o, r);
+        for (rec *m = r; m; m = m->pack) {
+            m->target = t->moved_to;
+            m->store_id = 0;
+            m->n_merged = 0;        /* their rows went with store_forget */
+            al_free(m->body);       /* built for the old target (a key, a URL) */
+            m->body = NULL;
+        }
+        for (rec *m = r; m; m = m->pack)
+            store_put(o, m, m->count);
+        return 1;
+    }
+    if (!t->removed)
+        return 1;
+    uint64_t n = 1 + (uint64_t)r->pack_n;
+    atomic_fetch_add(&o->ctx->n.deliveries_dropped, n);
+    atomic_fetch_add_explicit(&t->n_dropped, n, memory_order_relaxed);
+    *dropped += n;
+    store_forget(o, r);
+    rec_drop(o, r);
+    return 0;
+}
+
+static void log_removed(al_outbox *o, const al_target *t, uint64_t n)
+{
+    al_ctx_log(o->ctx, ALERT_LOG_WARNING, "alert_ctx_reconfigure: %llu pending deliveries to %s "
+               "(%s) dropped: the destination was removed", (unsigned long long)n,
+               t->custom ? t->custom->name : al_dest_name(t->kind), t->display);
+}
+
+static int same_destination(const al_target *a, const al_target *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    return a->kind != AL_DEST_CUSTOM || strcmp(a->custom->name, b->custom->name) == 0;
+}
+
+void al_outbox_reroute(al_outbox *o, int (*in_use)(void *ud, const al_target *t), void *ud)
+{
+    for (al_target *t = o->targets; t; t = t->next) {
+        t->moved_to = NULL;
+        t->removed = 0;
+        if (in_use(ud, t))
+            continue;
+        for (al_target *u = o->targets; u && !t->moved_to; u = u->next)
+            if (u != t && same_destination(t, u) && in_use(ud, u))
+                t->moved_to = u;
+        t->removed = !t->moved_to;
+    }
+    /* what is in flight finishes on its old target; a retry follows (finish) */
+    rec_list *lists[2] = { &o->batched, &o->ready };
+    for (al_target *t = o->targets; t; t = t->next) {
+        if (!t->moved_to && !t->removed)
+            continue;
+        uint64_t dropped = 0;
+        for (int li = 0; li < 2; li++)
+            for (rec *r = lists[li]->head, *next; r; r = next) {
+                next = r->next;
+                if (r->target != t)
+                    continue;
+                list_remove(lists[li], r);
+                if (follow_target(o, r, &dropped))
+                    list_push(lists[li], r);
+            }
+        if (dropped)
+            log_removed(o, t, dropped);
+    }
+    update_depth(o);
 }
 
 static void count_dropped(al_outbox *o, al_type type, uint64_t n)
@@ -1064,6 +1147,13 @@ static void finish(al_outbox *o, rec *r, al_outcome out, long status, const char
         if (r->next_at_ms > t->blocked_until)
             t->blocked_until = r->next_at_ms;
         store_retry(o, r);
+        if (t->moved_to || t->removed) {    /* alert_ctx_reconfigure retired t meanwhile */
+            uint64_t dropped = 0;
+            if (!follow_target(o, r, &dropped)) {
+                log_removed(o, t, dropped);
+                break;
+            }
+        }
         list_push(&o->ready, r);
         break;
     }
@@ -1793,7 +1883,7 @@ size_t al_outbox_inflight(al_outbox *o)
  * live as long as the outbox, so any thread may walk them. */
 int al_outbox_target_stats(const al_outbox *o, size_t i, al_target_stats *out)
 {
-    const al_target *t = o->targets;
+    const al_target *t = __atomic_load_n(&o->targets, __ATOMIC_ACQUIRE);
     while (t && i--)
         t = t->next;
     if (!t)

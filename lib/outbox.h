@@ -26,6 +26,13 @@ void al_outbox_free(al_outbox *o);
 al_target *al_outbox_target(al_outbox *o, al_dest_kind kind, const char *url,
                             al_transport_ref *custom);
 
+/* alert_ctx_reconfigure, after the routes were built again: each target in_use does not
+ * know any more hands its queued deliveries to the first target in use of the same
+ * destination (kind, or custom transport name), or, when there is none, drops them
+ * (counted in deliveries_dropped, logged, their spool rows deleted). A delivery in
+ * flight finishes on its old target; a retry of it follows the same rule. */
+void al_outbox_reroute(al_outbox *o, int (*in_use)(void *ud, const al_target *t), void *ud);
+
 /* Queues one message for target: text is the alert text (coalescing compares it);
  * the alert is kept (a reference) for payloads built when the message is sent. */
 int al_outbox_enqueue(al_outbox *o, al_target *t, al_alert *a, const char *text);

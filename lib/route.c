@@ -277,6 +277,44 @@ int al_routes_build(alert_ctx *ctx, alert_error *err)
     return ALERT_OK;
 }
 
+static int routes_use(void *ud, const al_target *t)
+{
+    const al_routes *r = ud;
+    const target_list *lists[3] = { &r->custom, &r->every, &r->pagerduty };
+    for (int i = 0; i < 3; i++)
+        for (size_t k = 0; k < lists[i]->n; k++)
+            if (lists[i]->items[k] == t)
+                return 1;
+    for (int ty = 0; ty < AL_T__COUNT; ty++)
+        for (size_t k = 0; k < r->slack[ty].n; k++)
+            if (r->slack[ty].items[k] == t)
+                return 1;
+    return 0;
+}
+
+int al_routes_rebuild(alert_ctx *ctx, alert_error *err)
+{
+    al_routes *old = ctx->routes;
+    ctx->routes = NULL;
+    int rc = al_routes_build(ctx, err);
+    if (rc != ALERT_OK) {
+        al_routes_free(ctx->routes);
+        ctx->routes = old;
+        return rc;
+    }
+    /* the digests and the open Alertmanager episodes hold alerts, not targets: they
+     * carry over, and go out through the new destinations */
+    al_routes *r = ctx->routes;
+    r->digests = old->digests;
+    r->episodes = old->episodes;
+    r->warned_no_slack_url = old->warned_no_slack_url;
+    old->digests = NULL;
+    old->episodes = NULL;
+    al_routes_free(old);
+    al_outbox_reroute(ctx->outbox, routes_use, r);
+    return ALERT_OK;
+}
+
 static void enqueue(alert_ctx *ctx, al_target *t, al_alert *a, const char *text)
 {
     if (a->only && !(a->only & AL_DEST_BIT(al_outbox_target_kind(t))))

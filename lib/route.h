@@ -17,6 +17,10 @@ typedef struct al_routes al_routes;
  * unknown one). */
 int al_routes_build(alert_ctx *ctx, alert_error *err);
 void al_routes_free(al_routes *r);
+/* alert_ctx_reconfigure, on the worker, after ctx->cfg changed: the destinations again,
+ * keeping the digests; then the outbox moves the pending deliveries of targets no longer
+ * used (al_outbox_reroute). On failure (out of memory) the old routes stay. */
+int al_routes_rebuild(alert_ctx *ctx, alert_error *err);
 /* The alert_types gate, then every destination of the alert. Takes a. */
 void al_route_alert(alert_ctx *ctx, al_alert *a);
 /* Routes each of v (al_malloc'ed, as detectors return them), then frees v. */

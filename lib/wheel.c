@@ -165,6 +165,34 @@ size_t al_wheel_advance(al_wheel *w, int64_t now_ms, al_wheel_fire_fn fn, void *
     return fired;
 }
 
+al_wheel *al_wheel_rebuild(const al_wheel *w, int64_t tick_ms, int64_t shift_ms)
+{
+    al_wheel *n = al_wheel_new(tick_ms, w->mask + 1, w->max_chunks);
+    if (!n)
+        return NULL;
+    if (w->started) {   /* what was done stays done: no entry fires twice, none is skipped */
+        n->started = 1;
+        n->done_tick = floor_div((w->done_tick + 1) * w->tick_ms, n->tick_ms) - 1;
+    }
+    for (uint32_t c = 0; c < w->max_chunks; c++) {
+        if (!w->chunks[c])
+            continue;
+        for (uint32_t i = 0; i < AL_CHUNK_SLOTS; i++) {
+            const wnode *e = &w->chunks[c][i];
+            if (e->bucket == NIL)
+                continue;
+            int64_t due = shift_ms > 0 && e->due_ms > INT64_MAX - shift_ms ? INT64_MAX
+                        : shift_ms < 0 && e->due_ms < INT64_MIN - shift_ms ? INT64_MIN
+                        : e->due_ms + shift_ms;
+            if (al_wheel_add(n, c << AL_CHUNK_SHIFT | i, e->gen, due) != ALERT_OK) {
+                al_wheel_free(n);
+                return NULL;
+            }
+        }
+    }
+    return n;
+}
+
 size_t al_wheel_count(const al_wheel *w)
 {
     return w->count;

@@ -20,6 +20,9 @@ void al_wheel_free(al_wheel *w);
 int al_wheel_add(al_wheel *w, uint32_t idx, uint32_t gen, int64_t due_ms);
 /* Fires (and removes) every entry with due_ms <= now_ms; returns how many. */
 size_t al_wheel_advance(al_wheel *w, int64_t now_ms, al_wheel_fire_fn fn, void *ud);
+/* alert_ctx_reconfigure: a copy of w with another tick, every entry moved by shift_ms
+ * (the new threshold minus the old); NULL when out of memory (w is left as it was). */
+al_wheel *al_wheel_rebuild(const al_wheel *w, int64_t tick_ms, int64_t shift_ms);
 size_t al_wheel_count(const al_wheel *w);
 int64_t al_wheel_tick(const al_wheel *w);
 size_t al_wheel_bytes_per_entry(void);

@@ -613,6 +613,25 @@ class Alerting:
     def __repr__(self) -> str:
         return f"<alerting.Alerting {'closed' if not self._ptr else 'open'}>"
 
+    def reconfigure(self, config: "Config") -> None:
+        """Applies config to this running Alerting, all or nothing (alert_ctx_reconfigure):
+        requests in flight and pending deliveries survive, hanging deadlines follow the new
+        alerting_threshold, a destination whose target changed sends its pending
+        deliveries there, a removed destination's are dropped and counted. Raises
+        ConfigError (naming the key) for an invalid config or for a key that cannot change
+        live (state_path, worker_threads, max_inflight, the fleet keys, the clock, log and
+        wakeup callbacks, ...); then nothing changed. To keep the callbacks, change and
+        pass the Config this Alerting was made from."""
+        if not isinstance(config, Config):
+            raise TypeError("reconfigure() takes a Config")
+        ctx = self._ctx()
+        err = _new_error()
+        rc = self._lib.alert_ctx_reconfigure(ctx, config._handle(), byref(err))
+        check(rc, "alert_ctx_reconfigure", err=err)
+        # the ctx may call the new config's callbacks and keeps the old ones
+        known = {id(k) for k in self._keep}
+        self._keep.extend(k for k in config._keep if id(k) not in known)
+
     # -- driving the engine --
     def poll(self, timeout_ms: int = 0) -> None:
         """With worker_threads: 0, runs due timers, detectors and deliveries once.

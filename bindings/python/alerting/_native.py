@@ -236,6 +236,7 @@ PROTOTYPES = {
     "alert_config_set_clock": (c_int, [_vp, alert_clock_fn, _vp]),
     "alert_config_set_log": (c_int, [_vp, alert_log_fn, _vp]),
     "alert_ctx_create": (c_int, [_pvp, _vp, POINTER(alert_error)]),
+    "alert_ctx_reconfigure": (c_int, [_vp, _vp, POINTER(alert_error)]),
     "alert_ctx_destroy": (None, [_vp]),
     "alert_poll": (c_int, [_vp, c_int32]),
     "alert_flush": (c_int, [_vp, c_int32]),
