@@ -2304,7 +2304,7 @@ static int format_key(const alert_config *cfg, const char *name, out_text *o)
         out_fmt(o, "%lld", (long long)*(const int64_t *)field);
         return ALERT_OK;
     }
-    if (k->apply == apply_duration || k->apply == apply_double) {
+    if (k->apply == apply_duration || k->apply == apply_double || k->apply == apply_daily_frequency) {
         double v = *(const double *)field;
         if (v < 0 && (strcmp(name, "daily_spend_per_user_threshold") == 0 ||
                       strcmp(name, "monthly_spend_per_user_threshold") == 0))

@@ -138,7 +138,8 @@ static void test_removed_destination_dropped(void **state)
     harness *h = h_new(NULL);
     rcv_url(h->rcv, "/hook", wh, sizeof wh);
     snprintf(yaml, sizeof yaml, "general_settings:\n  alerting: [slack, webhook]\n"
-             "  alerting_args:\n    flush_interval: 60\n    webhook_url: \"%s\"\n", wh);
+             "  alerting_args:\n    flush_interval: 60\n    webhook_url: \"%s\"\n"
+             "    webhook_alert_types: [llm_exceptions]\n", wh);
     alert_error err = ALERT_ERROR_INIT;
     assert_int_equal(alert_config_load_string(h->cfg, yaml, strlen(yaml), &err), ALERT_OK);
     h_start(h);
