@@ -12,6 +12,7 @@
 #include "ctx.h"
 #include "ledger.h"
 #include "dest.h"
+#include "hash.h"
 #include "redact.h"
 #include "route.h"
 #include "state/state.h"
@@ -47,6 +48,8 @@ struct al_money {
     /* fleet mode: the fleet ledger (FLEET.md "spend ledger") */
     al_state_cell *fcells;      /* cells of mine not yet posted (names al_malloc'ed) */
     size_t n_fcells, cap_fcells;
+    uint32_t *fidx;             /* open addressing over fcells: index + 1, 0 empty */
+    size_t fidx_cap;            /* a power of two, at least twice n_fcells */
     uint64_t fseq;              /* the last batch posted */
     al_ledger *others;          /* the other replicas' spend per user (ledger.h) */
     struct {                    /* a report waiting for the fleet's window */
@@ -76,16 +79,51 @@ static int mark_get(void *ud, const char *key, char **value_out)
 
 /* ---- fleet mode: the fleet ledger ------------------------------------------------- */
 
-/* A cell of mine for the next batch (coalesced with the last one when the same). */
+static uint64_t cell_hash(int32_t day, int32_t dim, const char *name)
+{
+    return al_hash_bytes(name, strlen(name), ((uint64_t)(uint32_t)day << 8) ^ (uint64_t)dim);
+}
+
+/* The slot of (day, dim, name) in the index: its entry, or the empty slot it would take. */
+static uint32_t *cell_slot(al_money *m, int32_t day, int32_t dim, const char *name)
+{
+    size_t mask = m->fidx_cap - 1;
+    for (size_t i = cell_hash(day, dim, name) & mask;; i = (i + 1) & mask) {
+        uint32_t *slot = &m->fidx[i];
+        if (!*slot)
+            return slot;
+        const al_state_cell *c = &m->fcells[*slot - 1];
+        if (c->day == day && c->dim == dim && strcmp(c->name, name) == 0)
+            return slot;
+    }
+}
+
+static int cell_index_grow(al_money *m)
+{
+    size_t cap = m->fidx_cap ? m->fidx_cap * 2 : 128;
+    uint32_t *v = al_calloc(cap, sizeof *v);
+    if (!v)
+        return ALERT_ERR_NOMEM;
+    al_free(m->fidx);
+    m->fidx = v;
+    m->fidx_cap = cap;
+    for (size_t i = 0; i < m->n_fcells; i++)
+        *cell_slot(m, m->fcells[i].day, m->fcells[i].dim, m->fcells[i].name) = (uint32_t)(i + 1);
+    return ALERT_OK;
+}
+
+/* A cell of mine for the next batch: one per (day, dimension, name) and pass, so a
+ * request's key and team cells each add to their own (one Redis increment per cell,
+ * not per request). */
 static int fleet_cell(al_money *m, int32_t day, int32_t dim, const char *name, double amount)
 {
     name = name ? name : "";
-    if (m->n_fcells) {
-        al_state_cell *last = &m->fcells[m->n_fcells - 1];
-        if (last->day == day && last->dim == dim && strcmp(last->name, name) == 0) {
-            last->amount += amount;
-            return 0;
-        }
+    if (2 * (m->n_fcells + 1) > m->fidx_cap && cell_index_grow(m) != ALERT_OK)
+        return ALERT_ERR_NOMEM;
+    uint32_t *slot = cell_slot(m, day, dim, name);
+    if (*slot) {
+        m->fcells[*slot - 1].amount += amount;
+        return 0;
     }
     if (m->n_fcells == FLEET_CELLS_MAX)
         return ALERT_ERR_NOMEM;
@@ -101,6 +139,7 @@ static int fleet_cell(al_money *m, int32_t day, int32_t dim, const char *name, d
     if (!copy)
         return ALERT_ERR_NOMEM;
     m->fcells[m->n_fcells++] = (al_state_cell){ day, dim, copy, amount };
+    *slot = (uint32_t)m->n_fcells;
     return 0;
 }
 
@@ -108,6 +147,8 @@ static void fleet_cells_clear(al_money *m)
 {
     for (size_t i = 0; i < m->n_fcells; i++)
         al_free((char *)m->fcells[i].name);
+    if (m->n_fcells && m->fidx)
+        memset(m->fidx, 0, m->fidx_cap * sizeof *m->fidx);
     m->n_fcells = 0;
 }
 
@@ -382,6 +423,7 @@ void al_money_free(al_money *m)
     al_ledger_free(m->others);
     fleet_cells_clear(m);
     al_free(m->fcells);
+    al_free(m->fidx);
     for (int i = 0; i < 2; i++) {
         /* a report still waiting for the fleet's window: released, raised again */
         if (m->parked[i].a && m->parked[i].a->settle)
