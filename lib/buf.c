@@ -93,3 +93,23 @@ void al_buf_free(al_buf *b)
     b->len = b->cap = 0;
     b->oom = 0;
 }
+
+void al_sink_put(al_sink *s, const char *p, size_t n)
+{
+    if (s->pos < s->len) {
+        size_t room = s->len - s->pos;
+        memcpy(s->buf + s->pos, p, n < room ? n : room);
+    }
+    s->pos += n;
+}
+
+void al_sink_printf(al_sink *s, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        al_sink_put(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}

@@ -22,4 +22,15 @@ void al_buf_printf(al_buf *b, const char *fmt, ...) __attribute__((format(printf
 char *al_buf_take(al_buf *b);       /* the string (caller frees), or NULL on oom; resets b */
 void al_buf_free(al_buf *b);
 
+/* Text into a caller's fixed buffer (APIs of the "buf, len, needed" kind): what does not
+ * fit is cut, and pos counts what the whole text needs, past len too. */
+typedef struct al_sink {
+    char *buf;
+    size_t len, pos;
+} al_sink;
+
+void al_sink_put(al_sink *s, const char *p, size_t n);
+/* One formatted piece of at most 511 bytes. */
+void al_sink_printf(al_sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -2083,66 +2083,40 @@ int alert_config_set_string(alert_config *cfg, const char *key, const char *valu
     return rc;
 }
 
-typedef struct out_text {
-    char *buf;
-    size_t len, pos;        /* pos counts what the full text needs, past len too */
-} out_text;
-
-static void out_put(out_text *o, const char *s, size_t n)
-{
-    if (o->pos < o->len) {
-        size_t room = o->len - o->pos;
-        memcpy(o->buf + o->pos, s, n < room ? n : room);
-    }
-    o->pos += n;
-}
-
-static void out_fmt(out_text *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_fmt(out_text *o, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_put(o, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A double-quoted YAML (and JSON) string. */
-static void out_quoted(out_text *o, const char *s)
+static void out_quoted(al_sink *o, const char *s)
 {
-    out_put(o, "\"", 1);
+    al_sink_put(o, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') {
             char e[2] = { '\\', (char)*p };
-            out_put(o, e, 2);
+            al_sink_put(o, e, 2);
         } else if (*p < 0x20 || *p == 0x7f) {
-            out_fmt(o, "\\u%04x", *p);     /* valid in YAML and in JSON */
+            al_sink_printf(o, "\\u%04x", *p);     /* valid in YAML and in JSON */
         } else {
-            out_put(o, (const char *)p, 1);
+            al_sink_put(o, (const char *)p, 1);
         }
     }
-    out_put(o, "\"", 1);
+    al_sink_put(o, "\"", 1);
 }
 
-static void out_number(out_text *o, double v)
+static void out_number(al_sink *o, double v)
 {
     if (isinf(v))
-        out_fmt(o, "%s.inf", v < 0 ? "-" : "");
+        al_sink_printf(o, "%s.inf", v < 0 ? "-" : "");
     else
-        out_fmt(o, "%.17g", v);
+        al_sink_printf(o, "%.17g", v);
 }
 
-static void out_strlist(out_text *o, const al_strlist *l)
+static void out_strlist(al_sink *o, const al_strlist *l)
 {
-    out_put(o, "[", 1);
+    al_sink_put(o, "[", 1);
     for (size_t i = 0; i < l->n; i++) {
         if (i)
-            out_put(o, ", ", 2);
+            al_sink_put(o, ", ", 2);
         out_quoted(o, l->items[i]);
     }
-    out_put(o, "]", 1);
+    al_sink_put(o, "]", 1);
 }
 
 /* Values that are secrets as a whole: shown as "***" when set. */
@@ -2171,7 +2145,7 @@ static int key_is_secret_url(const char *name)
     return 0;
 }
 
-static void out_masked_url(out_text *o, const char *url)
+static void out_masked_url(al_sink *o, const char *url)
 {
     const char *p = strstr(url, "://");
     if (!p) {
@@ -2191,43 +2165,43 @@ static void out_masked_url(out_text *o, const char *url)
 
 /* The value of one key as YAML flow text; ALERT_ERR_NOT_FOUND for an unknown key,
  * ALERT_ERR_UNSUPPORTED for a structured key this view does not print. */
-static int format_key(const alert_config *cfg, const char *name, out_text *o);
+static int format_key(const alert_config *cfg, const char *name, al_sink *o);
 
 /* alerting_args as a flow mapping: every key that may sit there. */
-static void format_args(const alert_config *cfg, out_text *o)
+static void format_args(const alert_config *cfg, al_sink *o)
 {
-    out_put(o, "{", 1);
+    al_sink_put(o, "{", 1);
     int first = 1;
     for (size_t k = 0; k < N_KEYS; k++) {
-        out_text probe = { NULL, 0, 0 };
+        al_sink probe = { NULL, 0, 0 };
         if (keys[k].scope == KEY_GENERAL || format_key(cfg, keys[k].name, &probe) != ALERT_OK)
             continue;
-        out_fmt(o, "%s%s: ", first ? "" : ", ", keys[k].name);
+        al_sink_printf(o, "%s%s: ", first ? "" : ", ", keys[k].name);
         format_key(cfg, keys[k].name, o);
         first = 0;
     }
-    out_put(o, "}", 1);
+    al_sink_put(o, "}", 1);
 }
 
 /* general_settings as a flow mapping: its own keys, then alerting_args. Structured keys
  * this view does not print (budgets, rate_limits, alert_to_webhook_url,
  * alert_type_config) are left out. */
-static void format_general(const alert_config *cfg, out_text *o)
+static void format_general(const alert_config *cfg, al_sink *o)
 {
     static const char *const own[] = { "alerting", "alerting_threshold", "alert_types",
                                        "spend_report_frequency", "redact_messages_in_exceptions" };
-    out_put(o, "{", 1);
+    al_sink_put(o, "{", 1);
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
-        out_fmt(o, "%s: ", own[i]);
+        al_sink_printf(o, "%s: ", own[i]);
         format_key(cfg, own[i], o);
-        out_put(o, ", ", 2);
+        al_sink_put(o, ", ", 2);
     }
-    out_put(o, "alerting_args: ", 15);
+    al_sink_put(o, "alerting_args: ", 15);
     format_args(cfg, o);
-    out_put(o, "}", 1);
+    al_sink_put(o, "}", 1);
 }
 
-static int format_key(const alert_config *cfg, const char *name, out_text *o)
+static int format_key(const alert_config *cfg, const char *name, al_sink *o)
 {
     if (strcmp(name, "general_settings") == 0) {
         format_general(cfg, o);
@@ -2246,36 +2220,36 @@ static int format_key(const alert_config *cfg, const char *name, out_text *o)
         return ALERT_OK;
     }
     if (strcmp(name, "alert_types") == 0) {
-        out_put(o, "[", 1);
+        al_sink_put(o, "[", 1);
         int first = 1;
         for (int t = 0; t < AL_T__COUNT; t++) {
             if (!((cfg->alert_types >> t) & 1u))
                 continue;
             if (!first)
-                out_put(o, ", ", 2);
+                al_sink_put(o, ", ", 2);
             first = 0;
             out_quoted(o, al_types[t].name);
         }
-        out_put(o, "]", 1);
+        al_sink_put(o, "]", 1);
         return ALERT_OK;
     }
     if (strcmp(name, "spend_report_frequency") == 0) {
-        out_fmt(o, "\"%dd\"", cfg->spend_report_days);
+        al_sink_printf(o, "\"%dd\"", cfg->spend_report_days);
         return ALERT_OK;
     }
     if (strcmp(name, "redact_messages_in_exceptions") == 0) {
-        out_fmt(o, "%s", cfg->redact_messages ? "true" : "false");
+        al_sink_printf(o, "%s", cfg->redact_messages ? "true" : "false");
         return ALERT_OK;
     }
     if (strcmp(name, "budget_alert_thresholds") == 0) {
-        out_put(o, "[", 1);
+        al_sink_put(o, "[", 1);
         for (size_t i = 0; i < cfg->n_budget_alert_thresholds; i++)
-            out_fmt(o, "%s%.17g", i ? ", " : "", cfg->budget_alert_thresholds[i]);
-        out_put(o, "]", 1);
+            al_sink_printf(o, "%s%.17g", i ? ", " : "", cfg->budget_alert_thresholds[i]);
+        al_sink_put(o, "]", 1);
         return ALERT_OK;
     }
     if (strcmp(name, "fleet") == 0) {
-        out_fmt(o, "%s", cfg->fleet == AL_FLEET_AUTO ? "auto" : cfg->fleet == AL_FLEET_ON ? "true"
+        al_sink_printf(o, "%s", cfg->fleet == AL_FLEET_AUTO ? "auto" : cfg->fleet == AL_FLEET_ON ? "true"
                                                                                         : "false");
         return ALERT_OK;
     }
@@ -2286,7 +2260,7 @@ static int format_key(const alert_config *cfg, const char *name, out_text *o)
     if (k->apply == apply_string) {
         const char *s = *(char *const *)field;
         if (!s)
-            out_put(o, "null", 4);
+            al_sink_put(o, "null", 4);
         else if (key_is_secret(name) && !cfg->disable_secret_redaction)
             out_quoted(o, "***");
         else if (key_is_secret_url(name) && !cfg->disable_secret_redaction)
@@ -2296,19 +2270,19 @@ static int format_key(const alert_config *cfg, const char *name, out_text *o)
         return ALERT_OK;
     }
     if (k->apply == apply_bool) {
-        out_fmt(o, "%s", *(const int *)field ? "true" : "false");
+        al_sink_printf(o, "%s", *(const int *)field ? "true" : "false");
         return ALERT_OK;
     }
     if (k->apply == apply_int || k->apply == apply_outage_threshold ||
         k->apply == apply_baseline_days) {
-        out_fmt(o, "%lld", (long long)*(const int64_t *)field);
+        al_sink_printf(o, "%lld", (long long)*(const int64_t *)field);
         return ALERT_OK;
     }
     if (k->apply == apply_duration || k->apply == apply_double || k->apply == apply_daily_frequency) {
         double v = *(const double *)field;
         if (v < 0 && (strcmp(name, "daily_spend_per_user_threshold") == 0 ||
                       strcmp(name, "monthly_spend_per_user_threshold") == 0))
-            out_put(o, "null", 4);
+            al_sink_put(o, "null", 4);
         else
             out_number(o, v);
         return ALERT_OK;
@@ -2344,7 +2318,7 @@ int alert_config_get(const alert_config *cfg, const char *key, char *buf, size_t
 {
     if (!cfg || !key || (!buf && len > 0))
         return ALERT_ERR_INVALID;
-    out_text o = { buf, len, 0 };
+    al_sink o = { buf, len, 0 };
     int rc = format_key(cfg, key_leaf(key), &o);
     if (rc != ALERT_OK) {
         if (buf && len)

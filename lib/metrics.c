@@ -7,66 +7,41 @@
 #include <string.h>
 
 #include "alert.h"
+#include "buf.h"
 #include "ctx.h"
 #include "outbox.h"
 
-typedef struct mtext {
-    char *buf;
-    size_t len, pos;        /* pos counts what the whole text needs, past len too */
-} mtext;
-
-static void put(mtext *m, const char *s, size_t n)
-{
-    if (m->pos < m->len) {
-        size_t room = m->len - m->pos;
-        memcpy(m->buf + m->pos, s, n < room ? n : room);
-    }
-    m->pos += n;
-}
-
-static void putf(mtext *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(mtext *m, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        put(m, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A label value: backslash, double quote and newline escaped. */
-static void put_label(mtext *m, const char *s)
+static void put_label(al_sink *m, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\\' || *s == '"')
-            putf(m, "\\%c", *s);
+            al_sink_printf(m, "\\%c", *s);
         else if (*s == '\n')
-            put(m, "\\n", 2);
+            al_sink_put(m, "\\n", 2);
         else
-            put(m, s, 1);
+            al_sink_put(m, s, 1);
     }
 }
 
-static void family(mtext *m, const char *name, const char *type, const char *help)
+static void family(al_sink *m, const char *name, const char *type, const char *help)
 {
-    putf(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    al_sink_printf(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void scalar(mtext *m, const char *name, const char *type, const char *help, uint64_t v)
+static void scalar(al_sink *m, const char *name, const char *type, const char *help, uint64_t v)
 {
     family(m, name, type, help);
-    putf(m, "%s %" PRIu64 "\n", name, v);
+    al_sink_printf(m, "%s %" PRIu64 "\n", name, v);
 }
 
-static void target_labels(mtext *m, const char *name, const al_target_stats *t)
+static void target_labels(al_sink *m, const char *name, const al_target_stats *t)
 {
-    putf(m, "%s{destination=\"", name);
+    al_sink_printf(m, "%s{destination=\"", name);
     put_label(m, t->destination);
-    put(m, "\",target=\"", 10);
+    al_sink_put(m, "\",target=\"", 10);
     put_label(m, t->display);
-    put(m, "\"", 1);
+    al_sink_put(m, "\"", 1);
 }
 
 int alert_metrics_format(alert_ctx *ctx, int format, char *buf, size_t len, size_t *needed)
@@ -81,7 +56,7 @@ int alert_metrics_format(alert_ctx *ctx, int format, char *buf, size_t len, size
     int rc = alert_stats_get(ctx, &s);
     if (rc != ALERT_OK)
         return rc;
-    mtext m = { buf, len, 0 };
+    al_sink m = { buf, len, 0 };
     scalar(&m, "alerting_requests_started_total", "counter", "Requests started (alert_on_request_start).",
            s.requests_started);
     scalar(&m, "alerting_requests_inflight", "gauge", "Requests being watched now.", s.requests_inflight);
@@ -108,7 +83,7 @@ int alert_metrics_format(alert_ctx *ctx, int format, char *buf, size_t len, size
 
     family(&m, "alerting_alerts_total", "counter", "Alerts raised, by alert type.");
     for (int t = 0; t < AL_T__COUNT; t++)
-        putf(&m, "alerting_alerts_total{type=\"%s\"} %" PRIu64 "\n", al_types[t].name,
+        al_sink_printf(&m, "alerting_alerts_total{type=\"%s\"} %" PRIu64 "\n", al_types[t].name,
              atomic_load_explicit(&ctx->n.raised_by_type[t], memory_order_relaxed));
 
     /* per target: one family at a time, as the format wants */
@@ -129,19 +104,19 @@ int alert_metrics_format(alert_ctx *ctx, int format, char *buf, size_t len, size
                 uint64_t v[3] = { t.ok, t.failed, t.dropped };
                 for (int o = 0; o < 3; o++) {
                     target_labels(&m, fams[f].name, &t);
-                    putf(&m, ",outcome=\"%s\"} %" PRIu64 "\n", outcomes[o], v[o]);
+                    al_sink_printf(&m, ",outcome=\"%s\"} %" PRIu64 "\n", outcomes[o], v[o]);
                 }
                 continue;
             }
             target_labels(&m, fams[f].name, &t);
             if (f == 1)
-                putf(&m, "} %" PRIu64 "\n", t.retried);
+                al_sink_printf(&m, "} %" PRIu64 "\n", t.retried);
             else if (f == 2)
-                putf(&m, "} %lld.%03d\n", (long long)(t.last_ok_ms / 1000), (int)(t.last_ok_ms % 1000));
+                al_sink_printf(&m, "} %lld.%03d\n", (long long)(t.last_ok_ms / 1000), (int)(t.last_ok_ms % 1000));
             else if (f == 3)
-                putf(&m, "} %" PRIu64 "\n", t.queued);
+                al_sink_printf(&m, "} %" PRIu64 "\n", t.queued);
             else
-                putf(&m, "} %d\n", t.dead ? 1 : 0);
+                al_sink_printf(&m, "} %d\n", t.dead ? 1 : 0);
         }
     }
     if (needed)
