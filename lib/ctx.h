@@ -139,9 +139,10 @@ static inline void al_ctx_notify(alert_ctx *ctx)
 /* Checks version fields: ALERT_OK, ALERT_ERR_INVALID (NULL) or ALERT_ERR_VERSION. */
 int al_check_version(const void *p, uint32_t max_version);
 /* Records why a call on ctx failed (alert_ctx_last_error) and returns code; ctx may be NULL. */
-int al_ctx_fail(alert_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int al_ctx_fail(alert_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), cold));   /* cold: failure paths off the hot path */
 /* al_check_version, recording the reason: "fn: type version N is not supported". */
 int al_ctx_check_version(alert_ctx *ctx, const char *fn, const char *type, const void *p,
-                         uint32_t max_version);
+                         uint32_t max_version) __attribute__((cold));
 
 #endif

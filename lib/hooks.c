@@ -318,9 +318,11 @@ static const char *deployment_key(alert_ctx *ctx, const al_slot *s, const char *
     return s->label[AL_LBL_DEPLOYMENT_ID] ? s->label[AL_LBL_DEPLOYMENT_ID] : s->label[AL_LBL_DEPLOYMENT];
 }
 
-static inline void count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s, const char *late_id,
-                               const char *late_name, const char *late_base, const char *late_model,
-                               int failed, int64_t dur_ms, int64_t tokens)
+/* Inlined into both callers: as a call it costs ~28 instructions of a realistic pair. */
+static inline __attribute__((always_inline)) void
+count_daily(alert_ctx *ctx, unsigned stripe, const al_slot *s, const char *late_id,
+            const char *late_name, const char *late_base, const char *late_model, int failed,
+            int64_t dur_ms, int64_t tokens)
 {
     const char *dep = deployment_key(ctx, s, late_id, late_name);
     if (!dep)
