@@ -414,6 +414,10 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "count") == 0)
         return count_pairs(argv[2], atol(argv[3]));
+    if (argc == 2 && strcmp(argv[1], "tick") == 0) {     /* the worker tick alone (profiling) */
+        bench_tick();
+        return 0;
+    }
     bench_pairs();
     bench_memory();
     bench_tick();
