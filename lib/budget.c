@@ -1647,18 +1647,6 @@ static int64_t spend_ttl(const entry *e)
     return 400 * 86400000LL;
 }
 
-/* The judged spend is at least half of the lowest step still armed. */
-static int near_step(const al_budgets *b, const entry *e)
-{
-    if (e->max_budget < 0)
-        return 0;
-    double spend = judged_spend(e);
-    for (size_t i = 0; i < b->n_steps; i++)
-        if (e->steps[i].state == MARK_ARMED)
-            return spend * 200.0 >= b->steps[i].pct * e->max_budget;
-    return 0;
-}
-
 int al_budgets_fleet_post(al_budgets *b, al_budgets_fleet_post_fn post, void *ud)
 {
     if (!b || !post)
@@ -1667,13 +1655,16 @@ int al_budgets_fleet_post(al_budgets *b, al_budgets_fleet_post_fn post, void *ud
         for (entry *e = b->buckets[i]; e; e = e->next) {
             if (!e->declared || e->f_mine == e->f_posted)
                 continue;
-            int urgent = !e->f_inflight || near_step(b, e);
-            if (e->f_inflight && !urgent)
+            /* one post in flight per budget, riding the next round (FLEET.md: counters
+             * once a round). Never urgent: this replica's own spend is judged at once
+             * (fleet total + its unflushed spend); what a post adds is the others'
+             * spend, which the fleet promises within about a round. */
+            if (e->f_inflight)
                 continue;
             char *g = spend_group(e);
             if (!g)
                 return ALERT_ERR_NOMEM;
-            if (post(ud, g, e->f_mine, spend_ttl(e), urgent) == ALERT_OK) {
+            if (post(ud, g, e->f_mine, spend_ttl(e), 0) == ALERT_OK) {
                 e->f_posted = e->f_mine;
                 e->f_inflight = 1;
             }

@@ -146,6 +146,7 @@ static void worker_pass(alert_ctx *ctx, int force)
     }
     al_route_tick(ctx, now, 0);
     al_outbox_run(ctx->outbox, now, force);
+    al_state_round_end(ctx->state, now);    /* poll mode: what this pass posted, when due */
     if (al_state_commit(ctx->state) != ALERT_OK)
         al_ctx_error(ctx, "state_path: could not save this pass (%s)", al_state_last_error(ctx->state));
     atomic_store(&ctx->worker_busy, 0);
@@ -977,6 +978,9 @@ int alert_poll_timeout(alert_ctx *ctx, int32_t *timeout_ms)
         if (d < wait)
             wait = d < 0 ? 0 : d;
     }
+    int64_t fleet = al_state_round_wait(ctx->state, al_ctx_mono(ctx));    /* fleet mode's rounds */
+    if (fleet < wait)
+        wait = fleet;
     *timeout_ms = (int32_t)wait;
     return ALERT_OK;
 }

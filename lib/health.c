@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "ctx.h"
 #include "hash.h"
 #include "dstats.h"
@@ -339,6 +340,15 @@ typedef struct fleet_ep {
     char *lbl;
     int64_t due_ms;                 /* from then its episode may be over */
     int adds, asking;               /* ops in flight */
+    /* failures not yet sent to the fleet: one batch per sync interval, or at once when
+     * the batch may claim a level */
+    al_fleet_failure *pend;
+    size_t n_pend, cap_pend;
+    al_buf pend_deps;               /* their deployments (a region's), NUL-separated */
+    int64_t posted_ms;              /* the last batch's time */
+    uint64_t fleet_n;               /* the fleet's window as last answered */
+    int fleet_level;                /* the episode's level as last answered */
+    struct fleet_ep *dirty_next;    /* on h->dirty while n_pend */
 } fleet_ep;
 
 typedef struct fleet_report {
@@ -352,6 +362,7 @@ typedef struct fleet_report {
 
 typedef struct fleet_health {
     al_fleet_client client;
+    fleet_ep *dirty;                /* episodes with failures not yet sent */
     fleet_ep **buckets;
     size_t n_buckets, n_eps, max_eps;
     int64_t next_due;               /* the earliest due_ms of the episodes (a lower bound) */
@@ -405,6 +416,8 @@ static int fleet_new(alert_ctx *ctx, al_health *f)
 
 static void ep_free(fleet_ep *e)
 {
+    al_free(e->pend);
+    al_buf_free(&e->pend_deps);
     al_free(e->key);
     al_free(e->lbl);
     al_free(e);
@@ -526,6 +539,38 @@ static fleet_ep *ep_feed(fleet_health *h, const char *key, int region, const al_
     return e->lbl ? e : NULL;
 }
 
+/* Whether the failures waiting on e could claim a level, as far as this replica knows
+ * (the fleet's window as last answered, plus them). */
+static int ep_may_claim(const fleet_health *h, const fleet_ep *e)
+{
+    uint64_t n = e->fleet_n + e->n_pend;
+    return (e->fleet_level < 1 && n >= (uint64_t)h->minor) ||
+           (e->fleet_level < 2 && n >= (uint64_t)h->major);
+}
+
+/* e's waiting failures to the fleet, as one batch; urgent when it may claim a level. */
+static void ep_post(alert_ctx *ctx, fleet_ep *e, int64_t now)
+{
+    fleet_health *h = ctx->health->fleet;
+    const char *dep = e->pend_deps.data;
+    for (size_t i = 0; i < e->n_pend; i++)
+        if (e->pend[i].dep) {               /* offsets into pend_deps until now */
+            e->pend[i].dep = dep;
+            dep += strlen(dep) + 1;
+        }
+    int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
+    if (al_state_fleet_outage_add(ctx->state, &h->client, e->key, e->pend, e->n_pend, ttl, h->minor,
+                                  h->major, e->key, ep_may_claim(h, e)) == ALERT_OK)
+        e->adds++;
+    else
+        al_ctx_error(ctx, "out of memory: %zu failures were not added to the fleet's outage window",
+                     e->n_pend);
+    e->fleet_n += e->n_pend;
+    e->n_pend = 0;
+    e->pend_deps.len = 0;
+    e->posted_ms = now;
+}
+
 static void fleet_add(alert_ctx *ctx, const char *key, int region, const char *dep,
                       const al_outage_failure *of)
 {
@@ -538,11 +583,51 @@ static void fleet_add(alert_ctx *ctx, const char *key, int region, const char *d
         e->due_ms = of->at_ms + ttl;
     if (e->due_ms < h->next_due)
         h->next_due = e->due_ms;
-    if (al_state_fleet_outage_add(ctx->state, &h->client, key, dep, of->status_code == 408, of->at_ms,
-                                  ttl, h->minor, h->major, key) == ALERT_OK)
-        e->adds++;
-    else
-        al_ctx_error(ctx, "out of memory: a failure was not added to the fleet's outage window");
+    if (e->n_pend == e->cap_pend) {
+        size_t cap = e->cap_pend ? e->cap_pend * 2 : 8;
+        if (cap > AL_FLEET_FAILURES_MAX)
+            cap = AL_FLEET_FAILURES_MAX;
+        al_fleet_failure *v = al_realloc(e->pend, cap * sizeof *v);
+        if (!v) {
+            al_ctx_error(ctx, "out of memory: a failure was not added to the fleet's outage window");
+            return;
+        }
+        e->pend = v;
+        e->cap_pend = cap;
+    }
+    if (dep) {
+        al_buf_add(&e->pend_deps, dep, strlen(dep) + 1);
+        if (e->pend_deps.oom) {
+            al_ctx_error(ctx, "out of memory: a failure was not added to the fleet's outage window");
+            return;
+        }
+    }
+    e->pend[e->n_pend++] = (al_fleet_failure){ .at_ms = of->at_ms, .dep = dep ? "" : NULL,
+                                               .timeout = of->status_code == 408 };
+    if (e->n_pend == 1) {
+        e->dirty_next = h->dirty;
+        h->dirty = e;
+    }
+    if (e->n_pend == AL_FLEET_FAILURES_MAX)
+        ep_post(ctx, e, al_ctx_now(ctx));       /* the batch is full: it goes now */
+}
+
+/* The failures waiting: each episode's batch goes once per sync interval, or at once
+ * when it may claim a level (FLEET.md: one round per interval, claims at once). */
+static void outage_flush(alert_ctx *ctx, int64_t now)
+{
+    fleet_health *h = ctx->health->fleet;
+    int64_t every = h->sync_ms > 0 ? h->sync_ms : 1000;
+    fleet_ep **p = &h->dirty;
+    while (*p) {
+        fleet_ep *e = *p;
+        if (e->n_pend && (ep_may_claim(h, e) || now - e->posted_ms >= every || now < e->posted_ms))
+            ep_post(ctx, e, now);
+        if (!e->n_pend)
+            *p = e->dirty_next;
+        else
+            p = &e->dirty_next;
+    }
 }
 
 /* 1 when the fleet decides this failure's outages (Redis answers), 0: the local
@@ -591,9 +676,15 @@ static void outage_answer(alert_ctx *ctx, const al_fleet_answer *a)
         return;
     if (a->kind == AL_FA_OUTAGE) {
         e->adds--;
-        if (a->answered && a->ended)
+        if (!a->answered)
+            return;
+        if (a->ended)
             fleet_raise(ctx, e, a->ended, 1, 0, 0);
-        if (a->answered && a->level)
+        e->fleet_level = a->ep_level;
+        e->fleet_n = a->in_window;
+        if (a->minor_too)
+            fleet_raise(ctx, e, 1, 0, a->timeouts, a->api);
+        if (a->level)
             fleet_raise(ctx, e, a->level, 0, a->timeouts, a->api);
         return;
     }
@@ -608,7 +699,9 @@ static void outage_answer(alert_ctx *ctx, const al_fleet_answer *a)
     }
     if (a->ended > 0)
         fleet_raise(ctx, e, a->ended, 1, 0, 0);
-    if (!e->adds)
+    e->fleet_level = 0;
+    e->fleet_n = 0;
+    if (!e->adds && !e->n_pend)
         ep_remove(h, e);
 }
 
@@ -972,6 +1065,7 @@ static void partial_report(alert_ctx *ctx, fleet_report *r, int64_t now)
 static void fleet_tick(alert_ctx *ctx, int64_t now)
 {
     fleet_health *h = ctx->health->fleet;
+    outage_flush(ctx, now);
     outage_tick(ctx, now);
     int ask = 0;
     for (int i = 0; i < FLEET_REPORTS; i++) {

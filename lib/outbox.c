@@ -604,7 +604,7 @@ static int64_t wall_of(al_outbox *o, int64_t mono)
 
 /* m's row in this replica's mirror, with the attempt and retry time of the message it
  * rides with, and count alerts coalesced into it. */
-static void mirror_put(al_outbox *o, const rec *m, const rec *carrier, int count)
+static void mirror_put(al_outbox *o, const rec *m, const rec *carrier, int count, int fresh)
 {
     al_state *st = store_of(o);
     if (!al_state_fleet(st) || !m->target->fleet_hash[0])
@@ -625,7 +625,7 @@ static void mirror_put(al_outbox *o, const rec *m, const rec *carrier, int count
     row.created_ms = wall_of(o, m->created_ms);
     row.next_at_ms = wall_of(o, carrier->next_at_ms);
     row.deadline_ms = wall_of(o, m->deadline_ms);
-    al_state_mirror_put(st, &row);
+    al_state_mirror_put(st, &row, fresh);
     al_free(extra);
 }
 
@@ -689,9 +689,10 @@ static int spool_put(al_outbox *o, rec *r, int count)
     return rc;
 }
 
+/* fresh: its mirror row does not exist (a new message, or its row was forgotten) */
 static void store_put(al_outbox *o, rec *r, int count)
 {
-    mirror_put(o, r, r, count);
+    mirror_put(o, r, r, count, 1);
     if (!al_state_durable(store_of(o)))
         return;                 /* no spool: the outbox is the only copy */
     store_check(o);
@@ -741,7 +742,7 @@ static void store_resave(al_outbox *o, int until_failure, uint64_t *kept, uint64
 static void store_retry(al_outbox *o, rec *r)
 {
     for (rec *m = r; m; m = m->pack)
-        mirror_put(o, m, r, m->count);
+        mirror_put(o, m, r, m->count, 0);
     store_check(o);
     for (rec *m = r; m; m = m->pack)
         if (m->store_id)
@@ -966,7 +967,7 @@ static void flush_batch(al_outbox *o, int64_t now)
                 }
                 atomic_fetch_add(&o->ctx->n.alerts_coalesced, 1);
                 mirror_forget(o, r);            /* the twin's row counts it now */
-                mirror_put(o, twin, twin, twin->count);
+                mirror_put(o, twin, twin, twin->count, 0);
                 rec_drop(o, r);
                 continue;
             }

@@ -27,45 +27,70 @@
 
 #define KEEP_MS "2592000000"        /* 30 days: how long an untouched report key lives */
 
-/* KEYS[1] outage:K; ARGV: at, ttl, minor, major, member, dep ("" for a deployment).
- * A late failure counts as the latest (as the local windows do). A failure a window
- * after the last one ends the episode first: its level comes back as "ended", for
- * this replica to send "Service Recovered". A region counts only while at least two
- * deployments failed within its window. Returns {ended, level, timeouts, api}. */
+/* KEYS[1] outage:K; ARGV: ttl, minor, major, then one (at, member, dep) triple per
+ * failure, in order (dep "" for a deployment's own window). A late failure counts as
+ * the latest (as the local windows do). A failure a window after the last one ends the
+ * episode first: its level comes back as "ended", for this replica to send "Service
+ * Recovered". A region counts only while at least two deployments failed within its
+ * window. Each failure is counted as if added alone, so a batch claims what its
+ * failures one by one would have (Minor and Major, when both were crossed). Returns
+ * {ended, level claimed, timeouts, api, in window, 1 when Minor was claimed too, the
+ * episode's level}. */
 static const char lua_outage_add[] =
-    "local at, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local ttl, minor, major = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local ep, win, deps = KEYS[1] .. ':ep', KEYS[1] .. ':win', KEYS[1] .. ':deps'\n"
     "local last = tonumber(redis.call('HGET', ep, 'last') or '-1')\n"
-    "local ended = 0\n"
-    "if last >= 0 and at < last then at = last end\n"
-    "if last >= 0 and at - last >= ttl then\n"
-    "  ended = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
-    "  redis.call('DEL', ep, win, deps)\n"
-    "end\n"
-    "redis.call('HSET', ep, 'last', at)\n"
-    "redis.call('PEXPIRE', ep, ttl + 86400000)\n"
-    "redis.call('ZADD', win, at, ARGV[5])\n"
-    "redis.call('ZREMRANGEBYSCORE', win, '-inf', at - ttl)\n"
-    "redis.call('PEXPIRE', win, ttl + 60000)\n"
-    "if ARGV[6] ~= '' then\n"
-    "  local old = tonumber(redis.call('ZSCORE', deps, ARGV[6]) or '-1')\n"
-    "  if at > old then redis.call('ZADD', deps, at, ARGV[6]) end\n"
-    "  redis.call('ZREMRANGEBYSCORE', deps, '-inf', at - ttl)\n"
-    "  redis.call('PEXPIRE', deps, ttl + 60000)\n"
-    "  if redis.call('ZCARD', deps) < 2 then return {ended, 0, 0, 0} end\n"
-    "end\n"
     "local level = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
-    "local n = redis.call('ZCARD', win)\n"
-    "local new = 0\n"
-    "if level < 2 and n >= tonumber(ARGV[4]) then new = 2\n"
-    "elseif level < 1 and n >= tonumber(ARGV[3]) then new = 1 end\n"
-    "if new == 0 then return {ended, 0, 0, 0} end\n"
-    "redis.call('HSET', ep, 'level', new)\n"
+    "local ended, claimed, minor_too, n = 0, 0, 0, 0\n"
+    /* counted after each failure only while the batch could reach a level */
+    "local count = (#ARGV - 3) / 3\n"
+    "local function reach(have)\n"
+    "  return level < 2 and have + count >= (level < 1 and math.min(minor, major) or major)\n"
+    "end\n"
+    "local check = reach(redis.call('ZCARD', win))\n"
+    "for i = 4, #ARGV - 2, 3 do\n"
+    "  local at, dep = tonumber(ARGV[i]), ARGV[i + 2]\n"
+    "  if last >= 0 and at < last then at = last end\n"
+    "  if last >= 0 and at - last >= ttl then\n"
+    "    if level > ended then ended = level end\n"
+    "    redis.call('DEL', ep, win, deps)\n"
+    "    level, claimed, minor_too = 0, 0, 0\n"
+    "    check = reach(0)\n"
+    "  end\n"
+    "  last = at\n"
+    "  redis.call('ZADD', win, at, ARGV[i + 1])\n"
+    "  if dep ~= '' then\n"
+    "    local old = tonumber(redis.call('ZSCORE', deps, dep) or '-1')\n"
+    "    if at > old then redis.call('ZADD', deps, at, dep) end\n"
+    "  end\n"
+    "  if check and level < 2 then\n"
+    "    redis.call('ZREMRANGEBYSCORE', win, '-inf', at - ttl)\n"
+    "    local counts = true\n"
+    "    if dep ~= '' then\n"
+    "      redis.call('ZREMRANGEBYSCORE', deps, '-inf', at - ttl)\n"
+    "      counts = redis.call('ZCARD', deps) >= 2\n"
+    "    end\n"
+    "    n = redis.call('ZCARD', win)\n"
+    "    if counts and n >= major then\n"
+    "      if claimed == 1 then minor_too = 1 end\n"
+    "      level, claimed = 2, 2\n"
+    "    elseif counts and level < 1 and n >= minor then level, claimed = 1, 1 end\n"
+    "  end\n"
+    "end\n"
+    "if last < 0 then return {0, 0, 0, 0, 0, 0, 0} end\n"
+    "redis.call('ZREMRANGEBYSCORE', win, '-inf', last - ttl)\n"
+    "n = redis.call('ZCARD', win)\n"
+    "redis.call('ZREMRANGEBYSCORE', deps, '-inf', last - ttl)\n"
+    "redis.call('HSET', ep, 'last', last, 'level', level)\n"
+    "redis.call('PEXPIRE', ep, ttl + 86400000)\n"
+    "redis.call('PEXPIRE', win, ttl + 60000)\n"
+    "if redis.call('EXISTS', deps) == 1 then redis.call('PEXPIRE', deps, ttl + 60000) end\n"
+    "if claimed == 0 then return {ended, 0, 0, 0, n, 0, level} end\n"
     "local t = 0\n"
     "for _, m in ipairs(redis.call('ZRANGE', win, 0, -1)) do\n"
     "  if string.sub(m, -2) == '|1' then t = t + 1 end\n"
     "end\n"
-    "return {ended, new, t, n - t}\n";
+    "return {ended, claimed, t, n - t, n, minor_too, level}\n";
 
 /* KEYS[1] outage:K; ARGV: now, ttl. The episode is over when its last failure is a
  * window old: the one caller that sees it first deletes it and gets its level.
@@ -182,6 +207,9 @@ static void outage_done(redis_state *r, rop *o)
         a.level = (int)reply_int(rep, 1);
         a.timeouts = (uint64_t)reply_int(rep, 2);
         a.api = (uint64_t)reply_int(rep, 3);
+        a.in_window = (uint64_t)reply_int(rep, 4);
+        a.minor_too = (int)reply_int(rep, 5);
+        a.ep_level = (int)reply_int(rep, 6);
     } else if (a.answered) {
         a.ended = (int)reply_int(rep, 0);
         a.at_ms = reply_int(rep, 1);
@@ -192,7 +220,8 @@ static void outage_done(redis_state *r, rop *o)
 /* urgent: a claim (an outage level, a report window) goes in a round at once; counters
  * and settles ride with the next round. */
 static int post(redis_state *r, al_fleet_client *k, const char *lua, const char *key, int nargs,
-                const char *const *args, rop_done done, int kind, const char *tag, int retry)
+                const char *const *args, rop_done done, int kind, const char *tag, int retry,
+                int urgent)
 {
     rop *o = al_redis_script_op(r, lua, key, nargs, args);
     if (!o || (tag && !(o->tag = al_strdup(tag)))) {
@@ -203,27 +232,49 @@ static int post(redis_state *r, al_fleet_client *k, const char *lua, const char 
     o->done = done;
     o->i64 = kind;
     o->retry = retry;
-    al_redis_post(r, o, done != NULL);
+    al_redis_post(r, o, urgent);
     return ALERT_OK;
 }
 
-int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key, const char *dep,
-                              int timeout, int64_t at_ms, int64_t ttl_ms, int minor, int major,
-                              const char *tag)
+int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key,
+                              const al_fleet_failure *v, size_t n, int64_t ttl_ms, int minor,
+                              int major, const char *tag, int urgent)
 {
     redis_state *r = fleet_of(s);
     if (!r)
         return ALERT_ERR_UNSUPPORTED;
-    char at[24], ttl[24], mi[16], ma[16], member[256], rkey[1024];
-    snprintf(at, sizeof at, "%" PRId64, at_ms);
+    if (!n || n > AL_FLEET_FAILURES_MAX)
+        return ALERT_ERR_INVALID;
+    char ttl[24], mi[16], ma[16], rkey[1024];
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
     snprintf(mi, sizeof mi, "%d", minor);
     snprintf(ma, sizeof ma, "%d", major);
-    snprintf(member, sizeof member, "%s|%" PRIu64 "|%d", r->conf.instance, ++k->seq, timeout ? 1 : 0);
     snprintf(rkey, sizeof rkey, "outage:%s", key);
-    const char *args[6] = { at, ttl, mi, ma, member, dep ? dep : "" };
-    /* retried until taken: the member is this failure's own, so it counts once */
-    return post(r, k, lua_outage_add, rkey, 6, args, outage_done, AL_FA_OUTAGE, tag, 1);
+    const char **args = al_calloc(3 + 3 * n, sizeof *args);
+    char (*num)[24] = al_calloc(n, sizeof *num);
+    char (*member)[160] = al_calloc(n, sizeof *member);
+    int rc = ALERT_ERR_NOMEM;
+    if (args && num && member) {
+        args[0] = ttl;
+        args[1] = mi;
+        args[2] = ma;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(num[i], sizeof num[i], "%" PRId64, v[i].at_ms);
+            /* the member is this failure's own, so a retried batch counts it once */
+            snprintf(member[i], sizeof member[i], "%s|%" PRIu64 "|%d", r->conf.instance, ++k->seq,
+                     v[i].timeout ? 1 : 0);
+            args[3 + 3 * i] = num[i];
+            args[4 + 3 * i] = member[i];
+            args[5 + 3 * i] = v[i].dep ? v[i].dep : "";
+        }
+        /* retried until taken */
+        rc = post(r, k, lua_outage_add, rkey, (int)(3 + 3 * n), args, outage_done, AL_FA_OUTAGE,
+                  tag, 1, urgent);
+    }
+    al_free(args);
+    al_free(num);
+    al_free(member);
+    return rc;
 }
 
 int al_state_fleet_outage_recover(al_state *s, al_fleet_client *k, const char *key, int64_t now_ms,
@@ -237,7 +288,7 @@ int al_state_fleet_outage_recover(al_state *s, al_fleet_client *k, const char *k
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
     snprintf(rkey, sizeof rkey, "outage:%s", key);
     const char *args[2] = { now, ttl };
-    return post(r, k, lua_outage_recover, rkey, 2, args, outage_done, AL_FA_RECOVER, tag, 0);
+    return post(r, k, lua_outage_recover, rkey, 2, args, outage_done, AL_FA_RECOVER, tag, 0, 1);
 }
 
 int al_state_fleet_report_add(al_state *s, al_fleet_client *k, const char *report,
@@ -263,7 +314,7 @@ int al_state_fleet_report_add(al_state *s, al_fleet_client *k, const char *repor
         char rkey[256];
         snprintf(rkey, sizeof rkey, "report:%s", report);
         /* no answer needed; kept until Redis takes it, applied once by its seq */
-        rc = post(r, NULL, lua_report_add, rkey, (int)(2 + 2 * n), args, NULL, AL_FA_REPORT, NULL, 1);
+        rc = post(r, NULL, lua_report_add, rkey, (int)(2 + 2 * n), args, NULL, AL_FA_REPORT, NULL, 1, 0);
     }
     al_free(args);
     al_free(num);
@@ -321,7 +372,7 @@ int al_state_fleet_report_claim(al_state *s, al_fleet_client *k, const char *rep
     snprintf(period, sizeof period, "%" PRId64, period_ms > 0 ? period_ms : 1);
     snprintf(rkey, sizeof rkey, "report:%s", report);
     const char *args[4] = { r->conf.instance, now, period, r->replica_prefix };
-    return post(r, k, lua_report_claim, rkey, 4, args, report_done, AL_FA_REPORT, report, 0);
+    return post(r, k, lua_report_claim, rkey, 4, args, report_done, AL_FA_REPORT, report, 0, 1);
 }
 
 int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, int ok)
@@ -333,7 +384,7 @@ int al_state_fleet_report_settle(al_state *s, const char *report, int64_t gen, i
     snprintf(g, sizeof g, "%" PRId64, gen);
     snprintf(rkey, sizeof rkey, "report:%s", report);
     const char *args[2] = { g, ok ? "1" : "0" };
-    return post(r, NULL, lua_report_settle, rkey, 2, args, NULL, AL_FA_REPORT, NULL, 1);
+    return post(r, NULL, lua_report_settle, rkey, 2, args, NULL, AL_FA_REPORT, NULL, 1, 0);
 }
 
 const char *al_redis_health_lua(const char *name)

@@ -61,7 +61,8 @@ struct redis_state {
 
     /* worker side */
     al_smap claims;             /* claim key -> pending */
-    int64_t next_round_ms;      /* poll mode */
+    int64_t next_round_ms;      /* poll mode: the next round in real time */
+    int64_t next_round_ctx, last_round_ctx;     /* ... and on the worker's clock */
     char epoch_seen[64];
 
     /* shared with the coordinator, under lock */
@@ -107,6 +108,9 @@ rop *al_redis_script_op(redis_state *r, const char *lua, const char *key, int na
 /* To the coordinator; urgent: a round now rather than at the next sync interval. */
 void al_redis_post(redis_state *r, rop *o, int urgent);
 void al_redis_op_free(rop *o);
+/* Takes back the posted ops of script lua and tag that no round has sent yet: how many
+ * (freed, never sent); *i64_or: their i64 fields or'ed. */
+int al_redis_withdraw(redis_state *r, const char *lua, const char *tag, int64_t *i64_or);
 
 /* redis_money.c: frees r->money (red_close calls it). */
 void al_redis_money_free(redis_state *r);

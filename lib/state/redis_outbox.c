@@ -289,7 +289,7 @@ int al_redis_rate_block(al_state *s, const char *name, int64_t until_wall)
 
 /* ---- the mirror ------------------------------------------------------------------------- */
 
-int al_redis_mirror_put(al_state *s, const al_spool_row *row)
+int al_redis_mirror_put(al_state *s, const al_spool_row *row, int fresh)
 {
     redis_state *r = (redis_state *)s;
     json_t *j = json_pack("{s:i, s:s?, s:i, s:i, s:s?, s:s?, s:s?, s:s, s:I, s:I, s:I}",
@@ -308,9 +308,16 @@ int al_redis_mirror_put(al_state *s, const al_spool_row *row)
     const char *args[5] = { adopted, members, r->conf.instance, row->idem, text };
     rop *o = al_redis_script_op(r, lua_mirror_put, key, 5, args);
     free(text);                             /* jansson's allocation */
-    if (!o)
+    if (!o || !(o->tag = al_strdup(row->idem))) {
+        al_redis_op_free(o);
         return ALERT_ERR_NOMEM;
+    }
     o->retry = 1;                           /* idempotent: kept until Redis takes it */
+    o->i64 = fresh ? 1 : 0;
+    /* only the row's last state matters: an older put still waiting goes */
+    int64_t was_fresh;
+    if (al_redis_withdraw(r, lua_mirror_put, row->idem, &was_fresh))
+        o->i64 |= was_fresh;
     al_redis_post(r, o, 0);
     return ALERT_OK;
 }
@@ -318,6 +325,12 @@ int al_redis_mirror_put(al_state *s, const al_spool_row *row)
 int al_redis_mirror_delete(al_state *s, const char *idem)
 {
     redis_state *r = (redis_state *)s;
+    /* delivered before its mirror went out: neither goes (a round carries only what
+     * is still pending at its time). Only when the put withdrawn was fresh: a row put
+     * by an earlier round is deleted. */
+    int64_t fresh;
+    if (al_redis_withdraw(r, lua_mirror_put, idem, &fresh) && fresh)
+        return ALERT_OK;
     char key[300];
     snprintf(key, sizeof key, "outbox:%s", r->conf.instance);
     const char *args[1] = { idem };

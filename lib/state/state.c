@@ -413,7 +413,18 @@ int al_state_fleet_settle(al_state *s, const char *fleet_key, int sent)
 void al_state_round(al_state *s, int64_t now_ms)
 {
     if (s && s->ops->round)
-        s->ops->round(s, now_ms);
+        s->ops->round(s, now_ms, 0);
+}
+
+void al_state_round_end(al_state *s, int64_t now_ms)
+{
+    if (s && s->ops->round)
+        s->ops->round(s, now_ms, 1);
+}
+
+int64_t al_state_round_wait(al_state *s, int64_t now_ms)
+{
+    return s && s->ops->round_wait ? s->ops->round_wait(s, now_ms) : INT64_MAX;
 }
 
 void al_state_fleet_stats(al_state *s, al_fleet_stats *out)
@@ -453,11 +464,11 @@ int al_state_rate_block(al_state *s, const char *bucket, int64_t until_wall)
     return al_state_fleet(s) ? al_redis_rate_block(s, bucket, until_wall) : ALERT_OK;
 }
 
-int al_state_mirror_put(al_state *s, const al_spool_row *row)
+int al_state_mirror_put(al_state *s, const al_spool_row *row, int fresh)
 {
     if (!s || !row || !row->idem)
         return ALERT_ERR_INVALID;
-    return al_state_fleet(s) ? al_redis_mirror_put(s, row) : ALERT_OK;
+    return al_state_fleet(s) ? al_redis_mirror_put(s, row, fresh) : ALERT_OK;
 }
 
 int al_state_mirror_delete(al_state *s, const char *idem)

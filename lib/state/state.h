@@ -152,8 +152,15 @@ int al_state_fleet_claim(al_state *s, const char *fleet_key, int64_t now_ms, al_
 /* The fate of a won claim: sent, or released for the fleet (a final delivery failure). */
 int al_state_fleet_settle(al_state *s, const char *fleet_key, int sent);
 /* At the start of every worker pass: the answers of the last rounds (and, in poll mode,
- * a round when one is due). */
+ * a round when urgent work waits). now_ms: the worker's clock. */
 void al_state_round(al_state *s, int64_t now_ms);
+/* At the end of every worker pass, in poll mode: a round when one is due (urgent work,
+ * or fleet_sync_interval gone by on the worker's clock or in real time), so that what
+ * the pass posted goes out now and its answers come at the start of the next pass. */
+void al_state_round_end(al_state *s, int64_t now_ms);
+/* Poll mode: ms until al_state_round or al_state_round_end has work (0: answers wait, or
+ * urgent work); INT64_MAX when there is none to come (no fleet, or a coordinator thread). */
+int64_t al_state_round_wait(al_state *s, int64_t now_ms);
 typedef struct al_fleet_stats {
     int on, connected;
     uint64_t rounds, round_errors, claims_won, claims_lost, claims_unanswered;
@@ -214,6 +221,9 @@ typedef struct al_fleet_answer {
      * (0: none, or not over yet: then at_ms is the episode's last failure) */
     int level, ended;
     uint64_t timeouts, api;     /* the window's failures, when level > 0 */
+    uint64_t in_window;         /* outage: the failures in the fleet's window after these */
+    int minor_too;              /* outage: Major claimed, and Minor too by the same batch */
+    int ep_level;               /* outage: the episode's level, whoever claimed it */
     /* report: won = 1 when this replica claimed window gen (or took it over from a
      * replica that is gone); at_ms the next window's due time; anchor the fleet's */
     int won;
@@ -232,12 +242,21 @@ typedef struct al_fleet_client {
 /* 1 when in fleet mode and Redis answered the last round (the caller's local logic
  * decides otherwise). */
 int al_state_fleet_up(al_state *s);
-/* A counted failure at at_ms into the window of key ("d|<deployment>" or
- * "r|<provider>|<region>"); dep: the deployment, for a region (NULL for a deployment).
- * Retried until Redis takes it (a member unique per failure: applied once). */
-int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key, const char *dep,
-                              int timeout, int64_t at_ms, int64_t ttl_ms, int minor, int major,
-                              const char *tag);
+/* A counted failure, for al_state_fleet_outage_add. */
+typedef struct al_fleet_failure {
+    int64_t at_ms;
+    const char *dep;            /* its deployment, for a region's window; NULL for a deployment's */
+    int timeout;                /* a 408 */
+} al_fleet_failure;
+#define AL_FLEET_FAILURES_MAX 1024      /* per batch */
+
+/* Counted failures v[0..n), in order, into the window of key ("d|<deployment>" or
+ * "r|<provider>|<region>"): one batch, each failure counted as if added alone. Retried
+ * until Redis takes it (a member unique per failure: each counts once). urgent: in a
+ * round now (the batch may claim a level), else with the next round. */
+int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key,
+                              const al_fleet_failure *v, size_t n, int64_t ttl_ms, int minor,
+                              int major, const char *tag, int urgent);
 /* Whether key's episode is over at now_ms (no failure for ttl_ms): the one replica
  * whose check ends it gets its level. */
 int al_state_fleet_outage_recover(al_state *s, al_fleet_client *k, const char *key, int64_t now_ms,
@@ -268,8 +287,10 @@ int al_state_rate_take(al_state *s, const char *bucket, double per_ms, double bu
 int al_state_rate_block(al_state *s, const char *bucket, int64_t until_wall);
 /* This replica's pending deliveries, mirrored to a hash of its own: row->target is the
  * target's hash, row times are wall ms, row->id is ignored. put replaces the row of the
- * same idem. No-ops without a fleet. */
-int al_state_mirror_put(al_state *s, const al_spool_row *row);
+ * same idem; fresh: no row of this idem is mirrored now (a new message, or one whose
+ * row was deleted), so a delete before the next round sends neither. No-ops without a
+ * fleet. */
+int al_state_mirror_put(al_state *s, const al_spool_row *row, int fresh);
 int al_state_mirror_delete(al_state *s, const char *idem);
 /* Each pass: adopt gets the rows this replica adopted from one that died or left (its
  * target is a hash; id 0), drop the idempotency keys of rows that another replica adopted

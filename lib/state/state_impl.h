@@ -31,7 +31,9 @@ typedef struct al_state_ops {
     /* fleet mode only (NULL for the local backends) */
     int (*fleet_claim)(al_state *s, const char *fleet_key, int64_t now_ms, al_claim *out);
     int (*fleet_settle)(al_state *s, const char *fleet_key, int sent);
-    void (*round)(al_state *s, int64_t now_ms);
+    /* end: 0 at the start of a worker pass, 1 at its end */
+    void (*round)(al_state *s, int64_t now_ms, int end);
+    int64_t (*round_wait)(al_state *s, int64_t now_ms);
     void (*stats)(al_state *s, al_fleet_stats *out);
     size_t (*pending)(al_state *s);
 } al_state_ops;
@@ -73,7 +75,7 @@ void al_state_fini(al_state *s);
 int al_redis_rate_take(al_state *s, const char *bucket, double per_ms, double burst, int want,
                        int64_t now_wall, al_rate_grant *out);
 int al_redis_rate_block(al_state *s, const char *bucket, int64_t until_wall);
-int al_redis_mirror_put(al_state *s, const al_spool_row *row);
+int al_redis_mirror_put(al_state *s, const al_spool_row *row, int fresh);
 int al_redis_mirror_delete(al_state *s, const char *idem);
 int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
                         al_state_idem_cb drop, void *ud);

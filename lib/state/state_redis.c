@@ -15,6 +15,7 @@
  * acceptable, a loss is not. Settles are retried until Redis takes them. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -34,6 +35,7 @@
 #define RECONNECT_MIN_MS 250
 #define RECONNECT_MAX_MS 5000
 #define FINGERPRINT_EVERY 64        /* rounds between two checks of the others' configs */
+#define ROUND_RESERVE_US 10000      /* a round's time left to the rest of its worker pass */
 
 /* ---- the scripts ----------------------------------------------------------------- */
 
@@ -182,11 +184,21 @@ static void co_log(redis_state *r, int level, const char *fmt, ...)
 
 /* ---- the coordinator: one round ----------------------------------------------------- */
 
-static struct timeval tv_of(int64_t ms)
+static int64_t real_us(void)
 {
-    if (ms < 1)
-        ms = 1;
-    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Deadlines are real microseconds: a frozen Redis costs a round fleet_timeout, not a
+ * kernel tick more (a socket's SO_RCVTIMEO is rounded up to the tick, and wakes late
+ * on a loaded machine; poll's timer does not). */
+static struct timeval tv_of(int64_t us)
+{
+    if (us < 1000)
+        us = 1000;
+    struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
     return tv;
 }
 
@@ -205,11 +217,56 @@ static void co_disconnect(redis_state *r, const char *reason)
     }
 }
 
-/* One command, waiting at most until deadline (real ms). The reply, or NULL. */
+/* The next reply of the pipeline, waiting for it until deadline (real us) at most: 0,
+ * or -1 (no answer in time, or the connection failed: r->c->err says which, when it
+ * knows). What was appended goes out first; writes are bounded by the socket's own
+ * timeout, set here too. */
+static int co_reply(redis_state *r, int64_t deadline, redisReply **out)
+{
+    redisContext *c = r->c;
+    void *rep = NULL;
+    *out = NULL;
+    if (c->err)
+        return -1;
+    redisSetTimeout(c, tv_of(deadline - real_us()));
+    int done = 0;
+    do {
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return -1;
+    } while (!done);
+    for (;;) {
+        if (redisReaderGetReply(c->reader, &rep) != REDIS_OK)
+            return -1;
+        if (rep) {
+            *out = rep;
+            return 0;
+        }
+        int64_t left = deadline - real_us();
+        if (left <= 0)
+            return -1;
+        struct pollfd p = { .fd = c->fd, .events = POLLIN };
+        struct timespec ts = { (time_t)(left / 1000000), (long)(left % 1000000) * 1000 };
+        int n = ppoll(&p, 1, &ts, NULL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || redisBufferRead(c) != REDIS_OK)
+            return -1;
+    }
+}
+
+/* Why the last command failed: the connection's error, else its deadline. */
+static const char *co_why(const redis_state *r)
+{
+    return r->c && r->c->errstr[0] ? r->c->errstr : "no answer in fleet_timeout";
+}
+
+/* One command, waiting at most until deadline (real us). The reply, or NULL. */
 static redisReply *co_command(redis_state *r, int64_t deadline, int argc, const char **argv)
 {
-    redisSetTimeout(r->c, tv_of(deadline - real_ms()));
-    return redisCommandArgv(r->c, argc, argv, NULL);
+    redisReply *rep = NULL;
+    if (redisAppendCommandArgv(r->c, argc, argv, NULL) != REDIS_OK || co_reply(r, deadline, &rep) != 0)
+        return NULL;
+    return rep;
 }
 
 static const char *script_sha(redis_state *r, const char *lua, int64_t deadline);
@@ -268,7 +325,7 @@ static int co_connect(redis_state *r, int64_t deadline)
     int64_t now = real_ms();
     if (now < r->reconnect_at_ms)
         return -2;
-    r->c = redisConnectWithTimeout(r->conf.host, r->conf.port, tv_of(deadline - now));
+    r->c = redisConnectWithTimeout(r->conf.host, r->conf.port, tv_of(deadline - real_us()));
     const char *why = NULL;
     if (!r->c || r->c->err) {
         why = r->c ? r->c->errstr : "out of memory";
@@ -279,7 +336,7 @@ static int co_connect(redis_state *r, int64_t deadline)
                                     r->conf.password };
             rep = co_command(r, deadline, r->conf.username ? 3 : 2, argv);
             if (!rep || rep->type == REDIS_REPLY_ERROR)
-                why = rep ? "authentication refused" : r->c->errstr;
+                why = rep ? "authentication refused" : co_why(r);
             freeReplyObject(rep);
         }
         if (!why && r->conf.db) {
@@ -288,7 +345,7 @@ static int co_connect(redis_state *r, int64_t deadline)
             const char *argv[2] = { "SELECT", db };
             rep = co_command(r, deadline, 2, argv);
             if (!rep || rep->type == REDIS_REPLY_ERROR)
-                why = rep ? "SELECT refused" : r->c->errstr;
+                why = rep ? "SELECT refused" : co_why(r);
             freeReplyObject(rep);
         }
         if (!why) {
@@ -306,7 +363,7 @@ static int co_connect(redis_state *r, int64_t deadline)
                 snprintf(r->epoch, sizeof r->epoch, "%s", rep->str);
                 pthread_mutex_unlock(&r->lock);
             } else {
-                why = rep ? "epoch unreadable" : r->c->errstr;
+                why = rep ? "epoch unreadable" : co_why(r);
             }
             freeReplyObject(rep);
         }
@@ -396,7 +453,11 @@ static const char *script_sha(redis_state *r, const char *lua, int64_t deadline)
  * unanswered settles to retry. Bounded by fleet_timeout of real time. */
 static void co_round_once(redis_state *r)
 {
-    int64_t deadline = real_ms() + r->conf.timeout_ms;
+    /* the round ends a little before fleet_timeout (ROUND_RESERVE_US, or a tenth of
+     * it), leaving the rest of a poll-mode worker pass inside fleet_timeout */
+    int64_t budget = r->conf.timeout_ms * 1000;
+    budget -= budget / 10 < ROUND_RESERVE_US ? budget / 10 : ROUND_RESERVE_US;
+    int64_t deadline = real_us() + budget;
     pthread_mutex_lock(&r->lock);
     rop *ops = rlist_take(&r->outq);
     r->urgent = 0;
@@ -470,32 +531,23 @@ static void co_round_once(redis_state *r)
     redisReply *rep = NULL;
     for (size_t k = 0; k < n_loads; k++) {
         rep = NULL;
-        if (!failed) {
-            redisSetTimeout(r->c, tv_of(deadline - real_ms()));
-            if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
-                failed = 1;
-        }
+        if (!failed && co_reply(r, deadline, &rep) != 0)
+            failed = 1;
         if (!rep || rep->type != REDIS_REPLY_STRING || rep->len != 40)
             r->script_loaded[loads[k]] = 0;     /* its EVALSHA answers NOSCRIPT: loaded again */
         freeReplyObject(rep);
     }
     rep = NULL;
-    if (!failed) {
-        redisSetTimeout(r->c, tv_of(deadline - real_ms()));
-        if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
-            failed = 1;
-        freeReplyObject(rep);
-    }
+    if (!failed && co_reply(r, deadline, &rep) != 0)
+        failed = 1;
+    freeReplyObject(rep);
     int noscript = 0;
     rop *o = ops;
     while (o) {
         rop *next = o->next;
         rep = NULL;
-        if (!failed) {
-            redisSetTimeout(r->c, tv_of(deadline - real_ms()));
-            if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
-                failed = 1;
-        }
+        if (!failed && co_reply(r, deadline, &rep) != 0)
+            failed = 1;
         if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0)
             noscript = 1;
         int ok = rep && rep->type != REDIS_REPLY_ERROR;
@@ -517,18 +569,11 @@ static void co_round_once(redis_state *r)
     }
     if (failed) {
         atomic_fetch_add(&r->round_errors, 1);
-        co_disconnect(r, r->c && r->c->errstr[0] ? r->c->errstr : "no answer in fleet_timeout");
+        co_disconnect(r, co_why(r));
     } else if (noscript) {
         co_disconnect(r, "scripts flushed");    /* reconnecting loads them again */
         r->reconnect_at_ms = 0;
     }
-}
-
-static int64_t real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* A round, timed: its longest duration is what a frozen Redis can cost a worker pass in
@@ -577,6 +622,37 @@ void al_redis_post(redis_state *r, rop *o, int urgent)
         pthread_cond_signal(&r->cond);
     }
     pthread_mutex_unlock(&r->lock);
+}
+
+int al_redis_withdraw(redis_state *r, const char *lua, const char *tag, int64_t *i64_or)
+{
+    rop *found = NULL;
+    int n = 0;
+    *i64_or = 0;
+    pthread_mutex_lock(&r->lock);
+    rop **p = &r->outq.head, *prev = NULL;
+    while (*p) {
+        rop *o = *p;
+        if (o->lua == lua && o->tag && strcmp(o->tag, tag) == 0) {
+            *p = o->next;
+            r->outq.n--;
+            o->next = found;
+            found = o;
+            *i64_or |= o->i64;
+            n++;
+        } else {
+            prev = o;
+            p = &o->next;
+        }
+    }
+    r->outq.tail = prev;
+    pthread_mutex_unlock(&r->lock);
+    while (found) {
+        rop *next = found->next;
+        rop_free(found);
+        found = next;
+    }
+    return n;
 }
 
 /* EVALSHA <sha> 1 <key> args...; the sha is filled in by the round. */
@@ -644,12 +720,14 @@ static void take_answers(redis_state *r)
     }
 }
 
-static int round_due(redis_state *r, int64_t now)
+/* Poll mode: a round is due for urgent work (a claim), or once fleet_sync_interval went
+ * by, on the worker's clock (an injected one: tests advance it) or in real time. */
+static int round_due(redis_state *r, int64_t now, int64_t real)
 {
     pthread_mutex_lock(&r->lock);
-    int due = r->urgent || (r->outq.n && now >= r->next_round_ms);
+    int urgent = r->urgent;
     pthread_mutex_unlock(&r->lock);
-    return due || now >= r->next_round_ms || r->retry.n;
+    return urgent || now >= r->next_round_ctx || now < r->last_round_ctx || real >= r->next_round_ms;
 }
 
 /* ---- the backend's operations: local ones go to the local backend ---------------------- */
@@ -970,17 +1048,48 @@ static int red_fleet_settle(al_state *s, const char *fleet_key, int sent)
     return ALERT_OK;
 }
 
-static void red_round(al_state *s, int64_t now_ms)
+static void poll_round(redis_state *r, int64_t now_ms)
+{
+    int64_t t = real_ms();
+    co_round(r);
+    r->next_round_ms = t + r->conf.sync_ms;
+    r->last_round_ctx = now_ms;
+    r->next_round_ctx = now_ms + r->conf.sync_ms;
+}
+
+/* Start of a pass: the answers (after a round, when urgent work waits in poll mode);
+ * end of a pass, in poll mode: the round of what the pass posted, when due. */
+static void red_round(al_state *s, int64_t now_ms, int end)
 {
     redis_state *r = rs(s);
+    if (end) {
+        if (!r->threaded && round_due(r, now_ms, real_ms()))
+            poll_round(r, now_ms);
+        return;
+    }
     if (!r->threaded) {
-        int64_t t = real_ms();
-        if (round_due(r, t)) {
-            co_round(r);
-            r->next_round_ms = t + r->conf.sync_ms;
-        }
+        pthread_mutex_lock(&r->lock);
+        int urgent = r->urgent;
+        pthread_mutex_unlock(&r->lock);
+        if (urgent)
+            poll_round(r, now_ms);
     }
     take_answers(r);
+}
+
+static int64_t red_round_wait(al_state *s, int64_t now_ms)
+{
+    redis_state *r = rs(s);
+    pthread_mutex_lock(&r->lock);
+    int ready = r->urgent || r->doneq.n || r->n_logs;
+    pthread_mutex_unlock(&r->lock);
+    if (ready)
+        return 0;
+    if (r->threaded)
+        return INT64_MAX;
+    int64_t ctx_left = r->next_round_ctx - now_ms, real_left = r->next_round_ms - real_ms();
+    int64_t left = ctx_left < real_left ? ctx_left : real_left;
+    return left < 0 ? 0 : left;
 }
 
 static void red_stats(al_state *s, al_fleet_stats *out)
@@ -1025,6 +1134,7 @@ static const al_state_ops red_ops = {
     .fleet_claim = red_fleet_claim,
     .fleet_settle = red_fleet_settle,
     .round = red_round,
+    .round_wait = red_round_wait,
     .stats = red_stats,
     .pending = red_pending,
 };
@@ -1079,6 +1189,7 @@ int al_state_open_redis(al_state **out, al_state *local, const al_fleet_conf *c)
     } else {
         co_round(r);            /* connect now, bounded by fleet_timeout */
         r->next_round_ms = real_ms() + r->conf.sync_ms;
+        r->next_round_ctx = 0;  /* the worker's clock is not known yet: due at the first pass */
     }
     *out = &r->base;
     return ALERT_OK;

@@ -114,10 +114,10 @@ static long long at(const redisReply *r, size_t i)
                                                       : strtoll(r->element[i]->str, NULL, 10);
 }
 
-/* {ended, level, timeouts, api} of one failure: minor 3, major 4, ttl 1000 */
+/* {ended, level, timeouts, api, ...} of one failure: minor 3, major 4, ttl 1000 */
 static void add(const char *t, const char *member, const char *dep, long long ended, long long level)
 {
-    redisReply *r = eval("outage_add", "o", t, "1000", "3", "4", member, dep, NULL);
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", t, member, dep, NULL);
     assert_int_equal(at(r, 0), ended);
     assert_int_equal(at(r, 1), level);
     freeReplyObject(r);
@@ -129,7 +129,7 @@ static void outage_levels_once_per_episode(void **state)
     add("100", "a|1|0", "", 0, 0);
     add("200", "b|1|1", "", 0, 0);
     add("200", "b|1|1", "", 0, 0);         /* a retried failure counts once */
-    redisReply *r = eval("outage_add", "o", "300", "1000", "3", "4", "c|1|0", "", NULL);
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "300", "c|1|0", "", NULL);
     assert_int_equal(at(r, 1), 1);          /* Minor: 3 in the window */
     assert_int_equal(at(r, 2), 1);          /* 1 timeout */
     assert_int_equal(at(r, 3), 2);          /* 2 API errors */
@@ -157,11 +157,47 @@ static void outage_higher_threshold_wins(void **state)
 {
     (void)state;
     /* minor 2, major 2: crossing both raises only Major */
-    redisReply *r = eval("outage_add", "o", "0", "1000", "2", "2", "a|1|0", "", NULL);
+    redisReply *r = eval("outage_add", "o", "1000", "2", "2", "0", "a|1|0", "", NULL);
     assert_int_equal(at(r, 1), 0);
     freeReplyObject(r);
-    r = eval("outage_add", "o", "10", "1000", "2", "2", "a|2|0", "", NULL);
+    r = eval("outage_add", "o", "1000", "2", "2", "10", "a|2|0", "", NULL);
     assert_int_equal(at(r, 1), 2);
+    freeReplyObject(r);
+}
+
+/* One batch counts each failure as if added alone: crossing Minor then Major in one
+ * batch claims both; a retried batch counts nothing twice; an old episode ended inside
+ * a batch comes back as ended; the window and the episode's level always come back. */
+static void outage_batch_counts_each_failure(void **state)
+{
+    (void)state;
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "0", "a|1|0", "", "10", "a|2|1", "",
+                         "20", "a|3|0", "", "30", "a|4|1", "", NULL);
+    assert_int_equal(at(r, 0), 0);
+    assert_int_equal(at(r, 1), 2);          /* Major ... */
+    assert_int_equal(at(r, 5), 1);          /* ... and Minor on the way */
+    assert_int_equal(at(r, 2), 2);          /* 2 timeouts */
+    assert_int_equal(at(r, 3), 2);          /* 2 API errors */
+    assert_int_equal(at(r, 4), 4);
+    assert_int_equal(at(r, 6), 2);
+    freeReplyObject(r);
+    r = eval("outage_add", "o", "1000", "3", "4", "0", "a|1|0", "", "10", "a|2|1", "", NULL);
+    assert_int_equal(at(r, 1), 0);          /* retried: nothing new, nothing claimed */
+    assert_int_equal(at(r, 4), 4);
+    assert_int_equal(at(r, 6), 2);          /* the episode's level, claimed before */
+    freeReplyObject(r);
+    /* a window later: the Major episode ends, and the same batch starts a Minor one */
+    r = eval("outage_add", "o", "1000", "3", "4", "2000", "b|1|0", "", "2001", "b|2|0", "",
+             "2002", "b|3|0", "", NULL);
+    assert_int_equal(at(r, 0), 2);
+    assert_int_equal(at(r, 1), 1);
+    assert_int_equal(at(r, 5), 0);
+    assert_int_equal(at(r, 4), 3);
+    freeReplyObject(r);
+    /* only Minor in reach: no Major, and Minor not claimed twice */
+    r = eval("outage_add", "o", "1000", "3", "4", "2003", "b|4|0", "", NULL);
+    assert_int_equal(at(r, 1), 2);          /* 4 in the window: Major now */
+    assert_int_equal(at(r, 5), 0);          /* Minor was the earlier batch's */
     freeReplyObject(r);
 }
 
@@ -321,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup(outage_levels_once_per_episode, flush),
         cmocka_unit_test_setup(outage_window_is_trimmed, flush),
         cmocka_unit_test_setup(outage_higher_threshold_wins, flush),
+        cmocka_unit_test_setup(outage_batch_counts_each_failure, flush),
         cmocka_unit_test_setup(region_needs_two_deployments, flush),
         cmocka_unit_test_setup(recover_claimed_once, flush),
         cmocka_unit_test_setup(report_batches_apply_once, flush),
