@@ -5,6 +5,7 @@
 #ifndef FLEET_H
 #define FLEET_H
 
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 
 #include "harness.h"
