@@ -7,6 +7,20 @@
 
 #include "fleet.h"
 
+static void observe_soft(alert_ctx *ctx, double spend, double soft, double max)
+{
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "hashed-key-1";
+    b.key_alias = "prod-key";
+    b.spend = spend;
+    b.soft_budget = soft;
+    b.max_budget = max;
+    b.budget_reset_at_ms = T0 + 30 * 86400000LL;
+    assert_int_equal(alert_on_budget(ctx, &b), ALERT_OK);
+}
+
 static void observe(alert_ctx *ctx, double spend, double max)
 {
     alert_budget b;
@@ -70,6 +84,73 @@ static void refused_step_is_rearmed_for_the_fleet(void **state)
         observe(f->ctx[i], 122, 100);
     f_advance(f, 1000);
     assert_int_equal(f_count(f, "Budget Crossed"), 2);
+    f_free(f);
+    redis_stop(r);
+}
+
+#define SOFT_ALONE "Soft Budget Crossed: Total Soft Budget:`50.0`\\n"
+#define COMBINED "Soft Budget Crossed: Total Soft Budget:`50.0`Budget Crossed"
+
+/* One observation crosses the soft and the max budget: one combined alert for the
+ * fleet, and it spends the soft step too: a replica that sees a spend between the two
+ * budgets afterwards sends no separate soft alert. */
+static void combined_alert_spends_the_soft_step(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "budget_alerts", NULL);
+    observe_soft(f->ctx[0], 120, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, COMBINED), 1);
+    for (int i = 1; i < 3; i++)
+        observe_soft(f->ctx[i], 60, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, SOFT_ALONE), 0);
+    for (int i = 0; i < 3; i++)
+        observe_soft(f->ctx[i], 121, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Budget Crossed"), 1);
+    assert_int_equal(rcv_count(f->rcv), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* The soft alert went out alone first: a combined one seen later still goes (its max
+ * step is new), once; and a combined alert refused re-arms both steps for the fleet:
+ * sent again, once, still combined. */
+static void combined_alert_after_soft_and_after_refusal(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "budget_alerts", NULL);
+    observe_soft(f->ctx[0], 60, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, SOFT_ALONE), 1);
+    for (int i = 0; i < 3; i++)
+        observe_soft(f->ctx[i], 120, 50, 100);
+    f_advance(f, 1000);
+    /* replica 0 knows its soft alert went out: the max step alone; the others, which
+     * never saw the soft budget crossed, would combine: one of them all, for the fleet */
+    assert_int_equal(f_count(f, "Budget Crossed\\n Total Budget:`100.0`"), 1);
+    assert_int_equal(rcv_count(f->rcv), 2);
+    f_free(f);
+    redis_stop(r);
+
+    r = redis_start();
+    f = f_new(3, r->port, "budget_alerts", NULL);
+    rcv_push(f->rcv, 400, NULL, "invalid_payload");
+    observe_soft(f->ctx[0], 120, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, COMBINED), 1);              /* refused */
+    for (int i = 0; i < 3; i++)
+        observe_soft(f->ctx[i], 121, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, COMBINED), 2);              /* sent again, once */
+    for (int i = 0; i < 3; i++)
+        observe_soft(f->ctx[i], 70, 50, 100);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, SOFT_ALONE), 0);
+    assert_int_equal(rcv_count(f->rcv), 2);
     f_free(f);
     redis_stop(r);
 }
@@ -265,6 +346,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(budget_steps_once_per_fleet),
         cmocka_unit_test(refused_step_is_rearmed_for_the_fleet),
+        cmocka_unit_test(combined_alert_spends_the_soft_step),
+        cmocka_unit_test(combined_alert_after_soft_and_after_refusal),
         cmocka_unit_test(redis_down_means_single_process),
         cmocka_unit_test(configuration_errors),
         cmocka_unit_test(sentinel_and_cluster_addresses),
