@@ -305,6 +305,11 @@ static void sentinel_and_cluster_addresses(void **state)
                      cases[i].args, on ? "    fleet: true\n" : "");
             alert_error err = ALERT_ERROR_INIT;
             assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
+            /* alert_config_check refuses what alert_ctx_create would */
+            alert_error check = ALERT_ERROR_INIT;
+            assert_int_equal(alert_config_check(cfg, &check), on ? ALERT_ERR_CONFIG : ALERT_OK);
+            if (on)
+                assert_non_null(strstr(check.text, cases[i].key));
             alert_ctx *ctx = NULL;
             int rc = alert_ctx_create(&ctx, cfg, &err);
             if (on) {
