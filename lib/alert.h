@@ -102,6 +102,10 @@ typedef struct al_alert {
      * whether this replica won it (then its fate is recorded for the fleet) */
     char *fleet_key;
     int fleet_claimed;
+    /* gate.c, while it waits: the claims of a several-claim fleet key already answered
+     * (bit i: claim i), and whether the first, deciding one was lost */
+    unsigned fleet_answered;
+    int fleet_lost;
     int delivered_ok;
     /* fleet reports: the idempotency key of every delivery of this alert, the same on
      * whichever replica sends it (at most 36 characters); NULL: one made per delivery */

@@ -891,7 +891,9 @@ static char *budget_json(const view *v, const char *event, const char *event_mes
  * entity, id and budget period (the id hashed: it may hold any byte), a field per step,
  * ranked by percent, with the lower steps that winning marks spent. A period is the
  * reset time and max budget of an observed budget, or the declared period's index;
- * the soft budget and the projection have a period of their own. */
+ * the soft budget and the projection have a period of their own. A combined alert
+ * (K_BOTH) claims the max step, then, '\n'-joined, the soft step it sends too
+ * (gate.h): sent, no replica sends the soft alert of that period alone. */
 static char *fleet_key(const al_budgets *b, const entry *e, int kind, double pct)
 {
     char id[65];
@@ -900,12 +902,9 @@ static char *fleet_key(const al_budgets *b, const entry *e, int kind, double pct
     id[32] = '\0';
     al_buf k = AL_BUF_INIT;
     al_buf_printf(&k, "S|budget:%d:%s:", e->entity, id);
-    if (kind == K_SOFT) {
-        al_buf_printf(&k, "soft:%" PRId64 ":%.17g:%" PRId64 "|s||", e->reset_at_ms, e->soft_budget,
-                      e->declared ? e->period : (int64_t)0);
-    } else if (kind == K_PROJ) {
+    if (kind == K_PROJ) {
         al_buf_printf(&k, "proj:%" PRId32 ":%.17g|p||", e->proj_month, e->soft_budget);
-    } else {
+    } else if (kind != K_SOFT) {
         al_buf_printf(&k, "max:%" PRId64 ":%.17g:%" PRId64 "|t%.17g|%.17g|", e->reset_at_ms,
                       e->max_budget, e->declared ? e->period : (int64_t)0, pct, pct);
         int first = 1;
@@ -914,7 +913,12 @@ static char *fleet_key(const al_budgets *b, const entry *e, int kind, double pct
                 al_buf_printf(&k, "%st%.17g", first ? "" : ",", b->steps[i].pct);
                 first = 0;
             }
+        if (kind == K_BOTH)
+            al_buf_printf(&k, "\nS|budget:%d:%s:", e->entity, id);
     }
+    if (kind == K_SOFT || kind == K_BOTH)
+        al_buf_printf(&k, "soft:%" PRId64 ":%.17g:%" PRId64 "|s||", e->reset_at_ms, e->soft_budget,
+                      e->declared ? e->period : (int64_t)0);
     return al_buf_take(&k);
 }
 
@@ -1029,8 +1033,7 @@ static al_alert *budget_alert(al_budgets *b, const entry *e, const view *v, int 
         al_alert_free(a);
         return NULL;
     }
-    /* a combined alert claims the max step for the fleet (the step decides its event) */
-    a->fleet_key = fleet_key(b, e, kind == K_BOTH ? K_STEP : kind, st ? st->pct : 0);
+    a->fleet_key = fleet_key(b, e, kind, st ? st->pct : 0);
     if (!a->fleet_key) {
         al_free(key);
         al_alert_free(a);

@@ -1621,6 +1621,25 @@ static int cache_param_entry(cfg_op *op, const al_ynode *key, const al_ynode *v)
         op->cfg->cache_redis = v->kind == AL_Y_SCALAR && v->text && strcmp(v->text, "redis") == 0;
         return ALERT_OK;
     }
+    /* LiteLLM's Sentinel and Cluster shapes: recognised, so that fleet mode does not
+     * take a Sentinel's or a Cluster node's host for a plain Redis */
+    static const char *const topology_keys[] = {
+        "litellm_settings.cache_params.redis_startup_nodes",
+        "litellm_settings.cache_params.startup_nodes",
+        "litellm_settings.cache_params.sentinel_nodes",
+        "litellm_settings.cache_params.service_name",
+    };
+    size_t n_keys = sizeof topology_keys / sizeof topology_keys[0], have = n_keys;
+    for (size_t i = 0; i < n_keys; i++)
+        if (op->cfg->cache_redis_topology == topology_keys[i])
+            have = i;
+    for (size_t i = 0; i < n_keys; i++)
+        if (strcmp(key->text, topology_keys[i] + strlen("litellm_settings.cache_params.")) == 0) {
+            /* a Cluster key names it before a Sentinel one, as LiteLLM tries them */
+            if (!al_ynode_is_null(v) && i < have)
+                op->cfg->cache_redis_topology = topology_keys[i];
+            return ALERT_OK;
+        }
     if (strcmp(key->text, "host") == 0)
         field = &op->cfg->cache_redis_host;
     else if (strcmp(key->text, "port") == 0)

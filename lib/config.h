@@ -146,6 +146,10 @@ struct alert_config {
     int cache_redis;
     char *cache_redis_host, *cache_redis_port, *cache_redis_password, *cache_redis_username,
         *cache_redis_db;
+    /* the cache_params key that makes it a Sentinel (sentinel_nodes, service_name) or a
+     * Cluster (redis_startup_nodes, startup_nodes), which fleet mode does not support yet:
+     * "litellm_settings.cache_params.<key>", a static string; NULL: none */
+    const char *cache_redis_topology;
 
     /* targets (NULL: the environment variable of the same name in capitals,
      * read at alert_ctx_create) */

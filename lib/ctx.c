@@ -282,15 +282,22 @@ static void fleet_conf_free(al_fleet_conf *f)
 
 /* Where the fleet's Redis is, first match wins (FLEET.md): redis_url, then
  * litellm_settings.cache_params (type: redis), then REDIS_URL, then REDIS_HOST (+
- * REDIS_PORT, REDIS_PASSWORD, REDIS_USERNAME, REDIS_DB). 0: none; -1: malformed
- * (*key and *why say which and why, never the value). */
+ * REDIS_PORT, REDIS_PASSWORD, REDIS_USERNAME, REDIS_DB). 0: none; -1: malformed; 2: a
+ * Sentinel or Cluster, not supported yet (*key and *why say which and why, never the
+ * value: it may hold a password). A cache_params or REDIS_HOST Redis is a Cluster or a
+ * Sentinel when REDIS_CLUSTER_NODES or REDIS_SENTINEL_NODES is set, as LiteLLM reads
+ * them; a URL is what it says. */
 static int fleet_address(const alert_config *c, al_fleet_conf *f, const char **key, const char **why)
 {
     char *url = NULL;
+    const char *topology = NULL;
     *key = NULL;
     if (c->redis_url) {
         *key = "redis_url";
         url = al_strdup(c->redis_url);
+    } else if (c->cache_redis && c->cache_redis_topology) {
+        *key = c->cache_redis_topology;
+        topology = strstr(*key, "startup_nodes") ? "Cluster" : "Sentinel";
     } else if (c->cache_redis && (c->cache_redis_host || c->cache_redis_port)) {
         *key = "litellm_settings.cache_params";
         f->host = al_strdup(c->cache_redis_host ? c->cache_redis_host : "127.0.0.1");
@@ -307,8 +314,33 @@ static int fleet_address(const alert_config *c, al_fleet_conf *f, const char **k
         f->password = env_dup(c, "REDIS_PASSWORD");
         f->username = env_dup(c, "REDIS_USERNAME");
         f->db = al_config_getenv(c, "REDIS_DB") ? atoi(al_config_getenv(c, "REDIS_DB")) : 0;
+    } else if (al_config_getenv(c, "REDIS_CLUSTER_NODES") && *al_config_getenv(c, "REDIS_CLUSTER_NODES")) {
+        *key = "REDIS_CLUSTER_NODES";
+        topology = "Cluster";
+    } else if (al_config_getenv(c, "REDIS_SENTINEL_NODES") && *al_config_getenv(c, "REDIS_SENTINEL_NODES")) {
+        *key = "REDIS_SENTINEL_NODES";
+        topology = "Sentinel";
     } else {
         return 0;
+    }
+    if (f->host) {                      /* cache_params or REDIS_HOST: LiteLLM's env may say more */
+        const char *env = al_config_getenv(c, "REDIS_CLUSTER_NODES");
+        if (env && *env) {
+            *key = "REDIS_CLUSTER_NODES";
+            topology = "Cluster";
+        } else if ((env = al_config_getenv(c, "REDIS_SENTINEL_NODES")) && *env) {
+            *key = "REDIS_SENTINEL_NODES";
+            topology = "Sentinel";
+        }
+    }
+    if (url && !topology)
+        topology = al_redis_url_topology(url);
+    if (topology) {
+        al_free(url);
+        *why = strcmp(topology, "Cluster") == 0
+                   ? "names a Redis Cluster, which fleet mode does not support yet"
+                   : "names a Redis Sentinel, which fleet mode does not support yet";
+        return 2;
     }
     if (url) {
         int rc = al_redis_parse_url(url, f, why);
@@ -342,9 +374,15 @@ static int open_state(alert_ctx *ctx, alert_error *err)
     memset(&f, 0, sizeof f);
     const char *key = NULL, *why = NULL;
     int found = fleet_address(c, &f, &key, &why);
-    if (found < 0) {
+    if (found < 0 || (found == 2 && c->fleet == AL_FLEET_ON)) {
         fleet_conf_free(&f);
         return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s %s", key, why);
+    }
+    if (found == 2) {
+        fleet_conf_free(&f);
+        al_ctx_log(ctx, ALERT_LOG_WARNING, "fleet: %s %s: this replica runs single-process "
+                   "(fleet: auto; fleet: false silences this)", key, why);
+        return ALERT_OK;
     }
     if (!found) {
         if (c->fleet == AL_FLEET_ON)
@@ -408,7 +446,7 @@ static int check_state(alert_ctx *ctx, alert_error *err)
         const char *key = NULL, *why = NULL;
         int found = fleet_address(c, &f, &key, &why);
         fleet_conf_free(&f);
-        if (found < 0)
+        if (found < 0 || (found == 2 && c->fleet == AL_FLEET_ON))
             return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s %s", key, why);
         if (!found && c->fleet == AL_FLEET_ON)
             return al_error_set(err, ALERT_ERR_CONFIG, "fleet", 0, 0, "fleet: true needs a Redis: "
@@ -727,7 +765,8 @@ static int check_fixed(const alert_config *cur, const alert_config *cfg, alert_e
         str_changed(cur->cache_redis_port, cfg->cache_redis_port) ||
         str_changed(cur->cache_redis_password, cfg->cache_redis_password) ||
         str_changed(cur->cache_redis_username, cfg->cache_redis_username) ||
-        str_changed(cur->cache_redis_db, cfg->cache_redis_db))
+        str_changed(cur->cache_redis_db, cfg->cache_redis_db) ||
+        cur->cache_redis_topology != cfg->cache_redis_topology)
         return refuse_key(err, "litellm_settings.cache_params");
     if (cur->clock_fn != cfg->clock_fn || cur->clock_ud != cfg->clock_ud)
         return refuse_key(err, "clock");

@@ -3,6 +3,7 @@
 #include "gate.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "ctx.h"
@@ -42,13 +43,77 @@ static void lost(alert_ctx *ctx, al_alert *a)
     al_alert_free(a);
 }
 
+/* Settles the claims of a several-claim key from the first-th on. */
+static void settle_claims(alert_ctx *ctx, const char *fleet_key, int ok, unsigned first)
+{
+    char *keys = al_strdup(fleet_key);
+    if (!keys)
+        return;                 /* unrecorded: a sent claim is claimed again, a duplicate */
+    unsigned i = 0;
+    for (char *k = keys, *next; k; k = next, i++) {
+        if ((next = strchr(k, '\n')))
+            *next++ = '\0';
+        if (i >= first)
+            al_state_fleet_settle(ctx->state, k, ok);
+    }
+    al_free(keys);
+}
+
+void al_gate_settle(alert_ctx *ctx, const al_alert *a, int ok)
+{
+    if (!a->fleet_key || !a->fleet_claimed)
+        return;
+    if (strchr(a->fleet_key, '\n'))
+        settle_claims(ctx, a->fleet_key, ok, 0);
+    else
+        al_state_fleet_settle(ctx->state, a->fleet_key, ok);
+}
+
+/* Asks every claim of a not answered yet; 1 when all are (*first: the first's answer). */
+static int ask_all(alert_ctx *ctx, al_alert *a, int64_t now_ms, al_claim *first)
+{
+    char *keys = al_strdup(a->fleet_key);
+    if (!keys) {
+        *first = AL_CLAIM_WON;  /* no memory to ask: it goes out (never lose an alert) */
+        return 1;
+    }
+    int waiting = 0;
+    unsigned i = 0;
+    for (char *k = keys, *next; k; k = next, i++) {
+        if ((next = strchr(k, '\n')))
+            *next++ = '\0';
+        unsigned bit = i < 32 ? 1u << i : 0;
+        if (a->fleet_answered & bit)
+            continue;
+        al_claim c = AL_CLAIM_WON;
+        al_state_fleet_claim(ctx->state, k, now_ms, &c);
+        if (c == AL_CLAIM_PENDING) {
+            waiting = 1;
+            continue;
+        }
+        a->fleet_answered |= bit;
+        if (i == 0)
+            a->fleet_lost = c != AL_CLAIM_WON;
+    }
+    al_free(keys);
+    *first = a->fleet_lost ? AL_CLAIM_SENT : AL_CLAIM_WON;
+    return !waiting;
+}
+
 /* Asks once; 1 when decided (a is routed or dropped), 0 when it must wait. */
 static int decide(alert_ctx *ctx, al_alert *a, int64_t now_ms)
 {
     al_claim c = AL_CLAIM_WON;
-    al_state_fleet_claim(ctx->state, a->fleet_key, now_ms, &c);
-    if (c == AL_CLAIM_PENDING)
-        return 0;
+    if (strchr(a->fleet_key, '\n')) {
+        if (!ask_all(ctx, a, now_ms, &c))
+            return 0;
+        if (c != AL_CLAIM_WON)
+            settle_claims(ctx, a->fleet_key, 0, 1);     /* not sent here: ours released */
+    } else {
+        al_state_fleet_claim(ctx->state, a->fleet_key, now_ms, &c);
+        if (c == AL_CLAIM_PENDING)
+            return 0;
+    }
     if (c == AL_CLAIM_WON)
         release(ctx, a);
     else

@@ -4,7 +4,13 @@
  * fleet when its delivery ends. Sent or held by another replica: not sent here, and
  * the local state that raised it settles as sent. No answer within
  * fleet_claim_timeout, or no Redis: won (a duplicate, never a loss). Without fleet
- * mode nothing waits. Worker-only. */
+ * mode nothing waits. Worker-only.
+ *
+ * A fleet key may name several claims, '\n'-joined: the first decides whether the
+ * alert goes out; the others are what it also sends (a combined budget alert: the max
+ * step, then the soft step). They are all asked in one pass, so that no replica raises
+ * them alone meanwhile, and settled with the first: sent, recorded as sent whoever
+ * held them; refused or lost, released where this replica holds them. */
 #ifndef AL_GATE_H
 #define AL_GATE_H
 
@@ -25,5 +31,8 @@ int al_gate_hold(alert_ctx *ctx, al_alert *a);
 void al_gate_tick(alert_ctx *ctx, int64_t now_ms);
 /* Alerts waiting for their claim. */
 size_t al_gate_count(const al_gate *g);
+/* The fate of a's claims, when this replica won them (settle.c, at the end of its
+ * delivery): every claim of its fleet key settled with ok. */
+void al_gate_settle(alert_ctx *ctx, const al_alert *a, int ok);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "gate.h"
 #include "health.h"
 #include "money.h"
 #include "state/state.h"
@@ -30,8 +31,7 @@ static void outcome(void *ud, al_alert *a, int ok)
     alert_ctx *ctx = ud;
     if (a->settle_key)
         al_settle(ctx, a->settle_key, ok);
-    if (a->fleet_key && a->fleet_claimed)
-        al_state_fleet_settle(ctx->state, a->fleet_key, ok);
+    al_gate_settle(ctx, a, ok);
 }
 
 void al_settle_attach(alert_ctx *ctx, al_alert *a)

@@ -141,6 +141,10 @@ typedef struct al_fleet_conf {
  * password (al_malloc'ed) and db. ALERT_ERR_CONFIG with *why (never the URL: it may
  * hold a password) when malformed, or for rediss:// (no TLS in this build). */
 int al_redis_parse_url(const char *url, al_fleet_conf *c, const char **why);
+/* "Sentinel" or "Cluster" when url names one (redis-sentinel://, sentinel://,
+ * redis+sentinel://, redis-cluster://, redis+cluster://; any case), else NULL. Fleet
+ * mode does not support them yet. */
+const char *al_redis_url_topology(const char *url);
 /* Wraps local (taken, closed on failure too) with Redis at c. Never fails for an
  * unreachable Redis: it runs single-process and keeps reconnecting. */
 int al_state_open_redis(al_state **out, al_state *local, const al_fleet_conf *c);

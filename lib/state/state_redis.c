@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -1220,6 +1221,27 @@ static void unescape(char *s)
         *o++ = *s;
     }
     *o = '\0';
+}
+
+/* Schemes of the Sentinel and Cluster URLs that redis-py, LiteLLM and the common Redis
+ * clients accept. */
+static const struct {
+    const char *scheme;
+    const char *kind;
+} topologies[] = {
+    { "redis-sentinel://", "Sentinel" },
+    { "redis+sentinel://", "Sentinel" },
+    { "sentinel://", "Sentinel" },
+    { "redis-cluster://", "Cluster" },
+    { "redis+cluster://", "Cluster" },
+};
+
+const char *al_redis_url_topology(const char *url)
+{
+    for (size_t i = 0; url && i < sizeof topologies / sizeof topologies[0]; i++)
+        if (strncasecmp(url, topologies[i].scheme, strlen(topologies[i].scheme)) == 0)
+            return topologies[i].kind;
+    return NULL;
 }
 
 int al_redis_parse_url(const char *url, al_fleet_conf *c, const char **why)
