@@ -198,6 +198,22 @@ static inline void f_advance(fleet *f, int64_t ms)
         }
 }
 
+/* Every replica tracks a budget of max_budget for the key "hashed-key-1" (alias
+ * prod-key), over a 30-day period (alert_set_budget). */
+static inline void f_track_budget(fleet *f, double max_budget)
+{
+    for (int i = 0; i < f->n; i++) {
+        alert_budget b;
+        alert_budget_init(&b, ALERT_BUDGET_VERSION);
+        b.entity = ALERT_ENTITY_KEY;
+        b.entity_id = "hashed-key-1";
+        b.key_alias = "prod-key";
+        b.max_budget = max_budget;
+        assert_int_equal(alert_set_budget(f->ctx[i], &b, "30d"), ALERT_OK);
+    }
+    f_advance(f, 0);
+}
+
 static inline void f_free(fleet *f)
 {
     for (int i = 0; i < f->n; i++)

@@ -13,16 +13,7 @@
 static fleet *tracked(int n, int port, const char *extra_args)
 {
     fleet *f = f_new(n, port, "budget_alerts", extra_args);
-    for (int i = 0; i < n; i++) {
-        alert_budget b;
-        alert_budget_init(&b, ALERT_BUDGET_VERSION);
-        b.entity = ALERT_ENTITY_KEY;
-        b.entity_id = "hashed-key-1";
-        b.key_alias = "prod-key";
-        b.max_budget = 100;
-        assert_int_equal(alert_set_budget(f->ctx[i], &b, "30d"), ALERT_OK);
-    }
-    f_advance(f, 0);
+    f_track_budget(f, 100);
     return f;
 }
 

@@ -60,16 +60,7 @@ static long long in_window(const redis_proc *r)
 static fleet *budgeted(const redis_proc *r)
 {
     fleet *f = f_new(2, r->port, "outage_alerts, budget_alerts, daily_reports", SLOW);
-    for (int i = 0; i < f->n; i++) {
-        alert_budget b;
-        alert_budget_init(&b, ALERT_BUDGET_VERSION);
-        b.entity = ALERT_ENTITY_KEY;
-        b.entity_id = "hashed-key-1";
-        b.key_alias = "prod-key";
-        b.max_budget = 1000000;
-        assert_int_equal(alert_set_budget(f->ctx[i], &b, "30d"), ALERT_OK);
-    }
-    f_advance(f, 0);
+    f_track_budget(f, 1000000);
     return f;
 }
 
