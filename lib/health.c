@@ -653,7 +653,11 @@ static char *report_idem(alert_ctx *ctx, const char *name, int64_t anchor, int64
     return al_strdup(out);
 }
 
-/* The daily report of the fleet's counters ("<deployment>\x1f<api base>\x1f<f|r|l|n>"). */
+/* The daily report of the fleet's counters ("<deployment>\x1f<api base>\x1f<f|r|l|n>",
+ * then "\x1f<model>" when the model is known). The model is printed as a single process
+ * prints it; a deployment whose replicas saw several models names the smallest (any
+ * choice is one replica's "last seen"; this one is the same on whichever replica sends).
+ * A field without the model (a replica of an older version) still counts. */
 static al_alert *daily_of(alert_ctx *ctx, const al_fleet_answer *a, int64_t now, int *err)
 {
     al_deploy_totals *v = a->n ? al_calloc(a->n, sizeof *v) : NULL;
@@ -686,6 +690,9 @@ static al_alert *daily_of(alert_ctx *ctx, const al_fleet_answer *a, int64_t now,
             v[n].api_base = s1 + 1 < s2 ? names + (s1 - a->fields[i]) + 1 : NULL;
             n++;
         }
+        const char *model = s2[2] == FIELD_SEP[0] && s2[3] ? s2 + 3 : NULL;
+        if (model && (!v[j].model || strcmp(model, v[j].model) < 0))
+            v[j].model = model;
         uint64_t x = a->values[i] > 0 ? (uint64_t)a->values[i] : 0;
         switch (s2[1]) {
         case 'f': v[j].failed += x; break;
@@ -806,13 +813,14 @@ static void fleet_settle(alert_ctx *ctx, const char *key, int ok)
             r->in_flight[i] = 0;
 }
 
-/* Builds one counter field "<a>\x1f<b>\x1f<c>". */
-static char *field_of(const char *a, const char *b, char c)
+/* Builds one counter field "<a>\x1f<b>\x1f<c>", then "\x1f<model>" when model is known. */
+static char *field_of(const char *a, const char *b, char c, const char *model)
 {
-    size_t n = strlen(a) + (b ? strlen(b) : 0) + 5;
+    size_t n = strlen(a) + (b ? strlen(b) : 0) + (model ? strlen(model) + 1 : 0) + 5;
     char *s = al_malloc(n);
     if (s)
-        snprintf(s, n, "%s" FIELD_SEP "%s" FIELD_SEP "%c", a, b ? b : "", c);
+        snprintf(s, n, "%s" FIELD_SEP "%s" FIELD_SEP "%c%s%s", a, b ? b : "", c,
+                 model ? FIELD_SEP : "", model ? model : "");
     return s;
 }
 
@@ -867,9 +875,9 @@ static void take_fallback(void *ud, const char *primary, const char *fallback, u
 {
     batch *b = ud;
     if (ok)
-        batch_add(b, field_of(primary, fallback, 's'), ok);
+        batch_add(b, field_of(primary, fallback, 's', NULL), ok);
     if (failed)
-        batch_add(b, field_of(primary, fallback, 'f'), failed);
+        batch_add(b, field_of(primary, fallback, 'f', NULL), failed);
 }
 
 /* This replica's counters since the last batch, to the fleet's open windows. */
@@ -890,7 +898,7 @@ static void fleet_flush(alert_ctx *ctx)
             static const char what[4] = { 'f', 'r', 'l', 'n' };
             for (int k = 0; k < 4; k++)
                 if (d[k])
-                    batch_add(&b, field_of(cur[i].deployment, api, what[k]), d[k]);
+                    batch_add(&b, field_of(cur[i].deployment, api, what[k], cur[i].model), d[k]);
         }
         int oom = b.oom;
         batch_post(ctx, &b, "daily");

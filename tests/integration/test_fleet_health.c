@@ -165,7 +165,7 @@ static void daily_report_summed_once(void **state)
     assert_int_equal(f_count(f, "daily_reports"), 0);
     f_advance(f, 11000);            /* past the window, by a sync interval */
     assert_int_equal(f_count(f, "daily_reports"), 1);
-    assert_int_equal(f_count(f, "Deployment: `d-fast`, Failed Requests: `5`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `5`"), 1);
     assert_int_equal(f_count(f, "Deployment: `d-slow`, Latency per output token: `0.1s/token`"), 1);
     /* the window is done: the next one starts empty */
     f_advance(f, 3600000);
@@ -177,6 +177,102 @@ static void daily_report_summed_once(void **state)
     f_advance(f, 3000);
     assert_int_equal(f_count(f, "daily_reports"), 2);
     assert_int_equal(f_count(f, "Failed Requests: `2`"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+static void model_call(alert_ctx *ctx, int64_t now, const char *deployment, const char *model,
+                       int status, int64_t ms)
+{
+    alert_request r;
+    alert_request_init(&r, ALERT_REQUEST_VERSION);
+    r.model = model;
+    r.deployment = deployment;
+    r.api_base = "https://m.example";
+    r.start_ms = now;
+    alert_req_id id;
+    assert_int_equal(alert_on_request_start(ctx, &r, &id), ALERT_OK);
+    if (status) {
+        alert_failure fl;
+        alert_failure_init(&fl, ALERT_FAILURE_VERSION);
+        fl.status_code = status;
+        fl.message = "upstream error";
+        assert_int_equal(alert_on_request_failure(ctx, id, &fl), ALERT_OK);
+        return;
+    }
+    alert_response resp;
+    alert_response_init(&resp, ALERT_RESPONSE_VERSION);
+    resp.end_ms = now + ms;
+    resp.completion_tokens = 100;
+    assert_int_equal(alert_on_request_end(ctx, id, &resp), ALERT_OK);
+}
+
+/* Replica i's share of the traffic (i < 0: all of it, for a single process). */
+static void model_traffic(alert_ctx *ctx, int64_t now, int i)
+{
+    if (i < 0 || i == 0) {
+        model_call(ctx, now, "d-eu", "gemini-pro", 500, 0);
+        model_call(ctx, now, "d-eu", "gemini-pro", 0, 30000);
+        model_call(ctx, now, "d-us", "gpt-4o", 429, 0);
+    }
+    if (i < 0 || i == 1) {
+        model_call(ctx, now, "d-eu", "gemini-pro", 500, 0);
+        model_call(ctx, now, "d-us", "gpt-4o", 0, 20000);
+        model_call(ctx, now, "d-bare", NULL, 0, 5000);
+    }
+    if (i < 0 || i == 2) {
+        model_call(ctx, now, "d-eu", "gemini-pro", 408, 0);
+        model_call(ctx, now, "d-us", "gpt-4o", 500, 0);
+        model_call(ctx, now, "d-bare", NULL, 500, 0);
+    }
+}
+
+/* The body of the only daily report r received. */
+static char *only_report(rcv *r)
+{
+    char *body = NULL;
+    for (size_t i = 0; i < rcv_count(r); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(r, i, &q), 0);
+        if (strstr(q.body, "Top Deployments")) {
+            assert_null(body);
+            body = strdup(q.body);
+        }
+        rcv_request_free(&q);
+    }
+    assert_non_null(body);
+    return body;
+}
+
+/* The fleet's daily report names deployments by their model, as a single process does:
+ * the same traffic spread over 3 replicas and sent to one context alone gives the same
+ * text (same times on the injected clock). */
+static void daily_report_names_models_like_one_process(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "daily_reports", FAST DAILY);
+    fleet *solo = f_new(1, r->port, "daily_reports", FAST DAILY "    fleet: false\n");
+    f_advance(f, 1000);
+    f_advance(solo, 1000);
+    for (int i = 0; i < 3; i++)
+        model_traffic(f->ctx[i], f->now, i);
+    model_traffic(solo->ctx[0], solo->now, -1);
+    f_advance(f, 3590000);
+    f_advance(solo, 3590000);
+    f_advance(f, 11000);            /* past the window, by a sync interval */
+    f_advance(solo, 11000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `3`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gpt-4o`, Failed Requests: `2`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `d-bare`, Failed Requests: `1`"), 1);
+    assert_int_equal(f_count(f, "d-eu"), 0);
+    assert_int_equal(f_count(f, "d-us"), 0);
+    char *fleet_body = only_report(f->rcv), *solo_body = only_report(solo->rcv);
+    assert_string_equal(fleet_body, solo_body);
+    free(fleet_body);
+    free(solo_body);
+    f_free(solo);
     f_free(f);
     redis_stop(r);
 }
@@ -270,7 +366,7 @@ static void dead_claimant_report_taken_over(void **state)
     freeReplyObject(rep);
     f_advance(f, 30000);
     assert_int_equal(f_count(f, "daily_reports"), 1);
-    assert_int_equal(f_count(f, "Deployment: `d-x`, Failed Requests: `3`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `3`"), 1);
     f_advance(f, 30000);
     assert_int_equal(f_count(f, "daily_reports"), 1);
     rep = redis_do(r, "SCARD {alerting:default}:report:daily:frozen");
@@ -480,6 +576,7 @@ int main(void)
         cmocka_unit_test(region_outage_summed_over_replicas),
         cmocka_unit_test(outage_without_redis_is_local),
         cmocka_unit_test(daily_report_summed_once),
+        cmocka_unit_test(daily_report_names_models_like_one_process),
         cmocka_unit_test(refused_report_counts_carry_over),
         cmocka_unit_test(fallback_report_summed_once),
         cmocka_unit_test(dead_claimant_report_taken_over),
