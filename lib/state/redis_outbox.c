@@ -441,3 +441,16 @@ uint64_t al_redis_fleet_adopted(al_state *s)
     redis_state *r = (redis_state *)s;
     return r->delivery ? atomic_load(&r->delivery->adopted) : 0;
 }
+
+/* Here for now (it belongs with the coordinator in state_redis.c): health.c re-adds its
+ * report counters when the epoch changes, and money's sink has one slot. */
+int al_state_fleet_epoch(al_state *s, char *buf, size_t n)
+{
+    if (!al_state_fleet(s) || !buf || !n)
+        return 0;
+    redis_state *r = (redis_state *)s;
+    pthread_mutex_lock(&r->lock);
+    snprintf(buf, n, "%s", r->epoch);
+    pthread_mutex_unlock(&r->lock);
+    return 1;
+}
