@@ -1075,11 +1075,13 @@ static void fleet_reseed(alert_ctx *ctx)
 {
     fleet_health *h = ctx->health->fleet;
     report_track *t = h->track;
+    size_t n = 0;
     if (!t)
         return;
     if (al_type_on(ctx, AL_T_DAILY_REPORTS)) {
         batch b = { 0 };
         daily_batch(&b, t->acked, t->n_acked, t->window_base, t->n_window_base);
+        n += b.n;
         batch_post(ctx, &b, "daily");
     }
     if (al_type_on(ctx, AL_T_FALLBACK_REPORTS)) {
@@ -1087,13 +1089,15 @@ static void fleet_reseed(alert_ctx *ctx)
         if (again) {
             batch b = { .keep = again };
             al_fallbacks_take(t->fb_window, take_fallback, &b);
+            n += b.n;
             batch_post(ctx, &b, "fallback");
             al_fallbacks_free(t->fb_window);
             t->fb_window = again;
         }
     }
-    al_ctx_log(ctx, ALERT_LOG_INFO, "fleet: Redis lost its data: this replica's report counters of "
-               "the open windows were added again");
+    if (n)
+        al_ctx_log(ctx, ALERT_LOG_INFO, "fleet: this replica's report counters of the open windows "
+                   "were added again (the store started over)");
 }
 
 /* Notices a new epoch (re-seeds), else what Redis has surely applied by now: everything
