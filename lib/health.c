@@ -375,7 +375,10 @@ typedef struct fleet_health {
     size_t n_partial_base;
     al_fallbacks *partial_fallbacks;    /* fallbacks since the fleet last answered */
     int64_t flush_ms;
+    struct report_track *track;     /* what to add again if Redis loses its data (reports) */
 } fleet_health;
+
+static void report_track_free(struct report_track *t);
 
 static void fleet_answer(void *ud, const al_fleet_answer *a);
 
@@ -437,6 +440,7 @@ static void fleet_free(al_health *f)
     al_free(h->flushed);
     al_free(h->partial_base);
     al_fallbacks_free(h->partial_fallbacks);
+    report_track_free(h->track);
     al_free(h);
     f->fleet = NULL;
 }
@@ -746,7 +750,110 @@ static char *report_idem(alert_ctx *ctx, const char *name, int64_t anchor, int64
     return al_strdup(out);
 }
 
-/* The daily report of the fleet's counters ("<deployment>\x1f<api base>\x1f<f|r|l|n>"). */
+/* ---- re-seeding the open windows after Redis lost its data (a new epoch) ----
+ * Redis answers no counter batch, so what it applied is learnt from the rounds that
+ * followed it (acked); which window a batch went to, from the claim it preceded in the
+ * same pipeline. Daily counters are cumulative (this replica's, as posted); fallbacks
+ * are tables of what was posted into the open window. */
+typedef struct report_track {
+    char epoch[64];                 /* as last seen ("" before the first connect) */
+    al_dstat_total *acked;          /* daily counters Redis is known to have applied */
+    al_dstat_total *window_base;    /* ... as they were when the open window started */
+    al_dstat_total *claim_pre, *claim_post;     /* around the batch before the last claim */
+    size_t n_acked, n_window_base, n_claim_pre, n_claim_post;
+    al_fallbacks *fb_window;        /* fallbacks applied to the open window */
+    al_fallbacks *fb_unacked;       /* posted, not known applied yet */
+    al_fallbacks *fb_claim;         /* the batch before the last claim */
+    uint64_t posted_round;          /* the coordinator's rounds when the last batch went */
+    int posted;                     /* a batch not known applied yet */
+} report_track;
+
+static void report_track_free(report_track *t)
+{
+    if (!t)
+        return;
+    al_free(t->acked);
+    al_free(t->window_base);
+    al_free(t->claim_pre);
+    al_free(t->claim_post);
+    al_fallbacks_free(t->fb_window);
+    al_fallbacks_free(t->fb_unacked);
+    al_fallbacks_free(t->fb_claim);
+    al_free(t);
+}
+
+static report_track *track_of(fleet_health *h)
+{
+    if (!h->track && (h->track = al_calloc(1, sizeof *h->track))) {
+        report_track *t = h->track;
+        t->fb_window = al_fallbacks_new(0);
+        t->fb_unacked = al_fallbacks_new(0);
+        t->fb_claim = al_fallbacks_new(0);
+        if (!t->fb_window || !t->fb_unacked || !t->fb_claim) {
+            report_track_free(t);
+            h->track = NULL;
+        }
+    }
+    return h->track;
+}
+
+/* A copy of n totals (NULL with n = 0, or no memory: then *ok = 0). */
+static al_dstat_total *totals_dup(const al_dstat_total *v, size_t n, int *ok)
+{
+    al_dstat_total *c = n ? al_malloc(n * sizeof *c) : NULL;
+    if (n && !c) {
+        *ok = 0;
+        return NULL;
+    }
+    if (n)
+        memcpy(c, v, n * sizeof *c);
+    return c;
+}
+
+/* dst = a copy of v (kept as it was when out of memory). */
+static void totals_set(al_dstat_total **dst, size_t *n_dst, const al_dstat_total *v, size_t n)
+{
+    int ok = 1;
+    al_dstat_total *c = totals_dup(v, n, &ok);
+    if (!ok)
+        return;
+    al_free(*dst);
+    *dst = c;
+    *n_dst = n;
+}
+
+static void fb_copy_one(void *ud, const char *primary, const char *fallback, uint64_t ok,
+                        uint64_t failed)
+{
+    al_fallbacks **two = ud;
+    al_fallbacks_add_n(two[0], primary, fallback, ok, failed);
+    if (two[1])
+        al_fallbacks_add_n(two[1], primary, fallback, ok, failed);
+}
+
+/* Moves every count of from into to (and into also, when not NULL): from is left empty. */
+static void fb_move(al_fallbacks *from, al_fallbacks *to, al_fallbacks *also)
+{
+    al_fallbacks *two[2] = { to, also };
+    al_fallbacks_take(from, fb_copy_one, two);
+}
+
+static void fb_clear(al_fallbacks **t)
+{
+    al_fallbacks *n = al_fallbacks_new(0);
+    if (n) {
+        al_fallbacks_free(*t);
+        *t = n;
+    }
+}
+
+static void fleet_epoch_check(alert_ctx *ctx);
+
+/* The daily report of the fleet's counters ("<deployment>\x1f<api base>\x1f<f|r|l|n>",
+ * then "\x1f<model>" when the model is known). The model is printed as a single process
+ * prints it; a deployment whose replicas saw several models names the smallest (any
+ * choice is one replica's "last seen"; this one is the same on whichever replica sends).
+ * A field without the model (a replica of an older version) still counts. */
 static al_alert *daily_of(alert_ctx *ctx, const al_fleet_answer *a, int64_t now, int *err)
 {
     al_deploy_totals *v = a->n ? al_calloc(a->n, sizeof *v) : NULL;
@@ -779,6 +886,9 @@ static al_alert *daily_of(alert_ctx *ctx, const al_fleet_answer *a, int64_t now,
             v[n].api_base = s1 + 1 < s2 ? names + (s1 - a->fields[i]) + 1 : NULL;
             n++;
         }
+        const char *model = s2[2] == FIELD_SEP[0] && s2[3] ? s2 + 3 : NULL;
+        if (model && (!v[j].model || strcmp(model, v[j].model) < 0))
+            v[j].model = model;
         uint64_t x = a->values[i] > 0 ? (uint64_t)a->values[i] : 0;
         switch (s2[1]) {
         case 'f': v[j].failed += x; break;
@@ -828,6 +938,27 @@ static void report_answer(alert_ctx *ctx, const al_fleet_answer *a)
     if (!a->answered) {
         r->ask_ms = now + (h->sync_ms > 0 ? h->sync_ms : 1000);
         return;
+    }
+    /* an answer of a new epoch: what the lost window had goes again first */
+    fleet_epoch_check(ctx);
+    report_track *t = h->track;
+    if (t && a->at_ms != r->due_ms) {
+        /* the open window moved. Won: this claim froze it, after the batch that preceded
+         * it; else another replica's did, before that batch (which the answer shows was
+         * applied: it now counts in the open window) */
+        if (r == &h->rep[0]) {
+            if (a->won)
+                totals_set(&t->window_base, &t->n_window_base, t->claim_post, t->n_claim_post);
+            else
+                totals_set(&t->window_base, &t->n_window_base, t->claim_pre, t->n_claim_pre);
+        } else {
+            fb_clear(&t->fb_window);
+            fb_clear(&t->fb_unacked);
+            if (a->won)
+                fb_clear(&t->fb_claim);
+            else
+                fb_move(t->fb_claim, t->fb_window, NULL);
+        }
     }
     if (a->at_ms != r->due_ms) {
         /* a new fleet window: what a partial report would cover starts again */
@@ -899,13 +1030,14 @@ static void fleet_settle(alert_ctx *ctx, const char *key, int ok)
             r->in_flight[i] = 0;
 }
 
-/* Builds one counter field "<a>\x1f<b>\x1f<c>". */
-static char *field_of(const char *a, const char *b, char c)
+/* Builds one counter field "<a>\x1f<b>\x1f<c>", then "\x1f<model>" when model is known. */
+static char *field_of(const char *a, const char *b, char c, const char *model)
 {
-    size_t n = strlen(a) + (b ? strlen(b) : 0) + 5;
+    size_t n = strlen(a) + (b ? strlen(b) : 0) + (model ? strlen(model) + 1 : 0) + 5;
     char *s = al_malloc(n);
     if (s)
-        snprintf(s, n, "%s" FIELD_SEP "%s" FIELD_SEP "%c", a, b ? b : "", c);
+        snprintf(s, n, "%s" FIELD_SEP "%s" FIELD_SEP "%c%s%s", a, b ? b : "", c,
+                 model ? FIELD_SEP : "", model ? model : "");
     return s;
 }
 
@@ -914,6 +1046,7 @@ typedef struct batch {
     int64_t *values;
     size_t n, cap;
     int oom;
+    al_fallbacks *keep, *keep_too;  /* fallbacks: also counted there (when not NULL) */
 } batch;
 
 static void batch_add(batch *b, char *field, uint64_t v)
@@ -950,6 +1083,12 @@ static void batch_post(alert_ctx *ctx, batch *b, const char *report)
     else if (b->n && al_state_fleet_report_add(ctx->state, &h->client, report,
                                                (const char *const *)b->fields, b->values, b->n) != ALERT_OK)
         al_ctx_error(ctx, "out of memory: %s report counters were not added to the fleet", report);
+    else if (b->n && h->track) {
+        al_fleet_stats st;
+        al_state_fleet_stats(ctx->state, &st);
+        h->track->posted = 1;
+        h->track->posted_round = st.rounds;
+    }
     for (size_t i = 0; i < b->n; i++)
         al_free(b->fields[i]);
     al_free(b->fields);
@@ -960,34 +1099,51 @@ static void take_fallback(void *ud, const char *primary, const char *fallback, u
 {
     batch *b = ud;
     if (ok)
-        batch_add(b, field_of(primary, fallback, 's'), ok);
+        batch_add(b, field_of(primary, fallback, 's', NULL), ok);
     if (failed)
-        batch_add(b, field_of(primary, fallback, 'f'), failed);
+        batch_add(b, field_of(primary, fallback, 'f', NULL), failed);
+    if (b->keep)
+        al_fallbacks_add_n(b->keep, primary, fallback, ok, failed);
+    if (b->keep_too)
+        al_fallbacks_add_n(b->keep_too, primary, fallback, ok, failed);
 }
 
-/* This replica's counters since the last batch, to the fleet's open windows. */
-static void fleet_flush(alert_ctx *ctx)
+/* One daily batch: cur minus base, per deployment (never below 0). */
+static void daily_batch(batch *b, const al_dstat_total *cur, size_t n, const al_dstat_total *base,
+                        size_t n_base)
+{
+    static const char what[4] = { 'f', 'r', 'l', 'n' };
+    for (size_t i = 0; i < n; i++) {
+        const al_dstat_total *o = find(base, n_base, cur[i].deployment);
+        uint64_t c[4] = { cur[i].failed, cur[i].requests, cur[i].latency_us_sum, cur[i].latency_n };
+        uint64_t z[4] = { o ? o->failed : 0, o ? o->requests : 0, o ? o->latency_us_sum : 0,
+                          o ? o->latency_n : 0 };
+        for (int k = 0; k < 4; k++)
+            if (c[k] > z[k])
+                batch_add(b, field_of(cur[i].deployment, cur[i].api_base, what[k], cur[i].model),
+                          c[k] - z[k]);
+    }
+}
+
+/* This replica's counters since the last batch, to the fleet's open windows: daily and
+ * fallback each when asked; claim_*: a claim of that report follows in the pipeline. */
+static void fleet_flush(alert_ctx *ctx, int daily, int fallback, int claim_daily, int claim_fallback)
 {
     al_health *f = ctx->health;
     fleet_health *h = f->fleet;
-    if (ctx->dstats && al_type_on(ctx, AL_T_DAILY_REPORTS)) {
+    report_track *t = track_of(h);
+    if (daily && ctx->dstats && al_type_on(ctx, AL_T_DAILY_REPORTS)) {
         al_dstat_total *cur = NULL;
         size_t n = al_dstats_collect(ctx->dstats, &cur);
         batch b = { 0 };
-        for (size_t i = 0; i < n; i++) {
-            const al_dstat_total *o = find(h->flushed, h->n_flushed, cur[i].deployment);
-            const char *api = cur[i].api_base;
-            uint64_t d[4] = { cur[i].failed - (o ? o->failed : 0), cur[i].requests - (o ? o->requests : 0),
-                              cur[i].latency_us_sum - (o ? o->latency_us_sum : 0),
-                              cur[i].latency_n - (o ? o->latency_n : 0) };
-            static const char what[4] = { 'f', 'r', 'l', 'n' };
-            for (int k = 0; k < 4; k++)
-                if (d[k])
-                    batch_add(&b, field_of(cur[i].deployment, api, what[k]), d[k]);
-        }
+        daily_batch(&b, cur, n, h->flushed, h->n_flushed);
         int oom = b.oom;
         batch_post(ctx, &b, "daily");
         if (!oom || !cur) {
+            if (t && claim_daily) {
+                totals_set(&t->claim_pre, &t->n_claim_pre, h->flushed, h->n_flushed);
+                totals_set(&t->claim_post, &t->n_claim_post, cur, n);
+            }
             al_free(h->flushed);
             h->flushed = cur;
             h->n_flushed = n;
@@ -995,11 +1151,77 @@ static void fleet_flush(alert_ctx *ctx)
             al_free(cur);               /* not added: the next batch carries these too */
         }
     }
-    if (al_type_on(ctx, AL_T_FALLBACK_REPORTS)) {
+    if (fallback && al_type_on(ctx, AL_T_FALLBACK_REPORTS)) {
         batch b = { 0 };
+        if (t && claim_fallback)
+            fb_clear(&t->fb_claim);
+        b.keep = t ? t->fb_unacked : NULL;
+        b.keep_too = t && claim_fallback ? t->fb_claim : NULL;
         al_fallbacks_take(f->fallbacks, take_fallback, &b);
         batch_post(ctx, &b, "fallback");
     }
+}
+
+/* Redis lost its data: this replica's counters of the open windows, as far as Redis had
+ * applied them, go again (what it had not applied yet is applied to the new data). */
+static void fleet_reseed(alert_ctx *ctx)
+{
+    fleet_health *h = ctx->health->fleet;
+    report_track *t = h->track;
+    size_t n = 0;
+    if (!t)
+        return;
+    if (al_type_on(ctx, AL_T_DAILY_REPORTS)) {
+        batch b = { 0 };
+        daily_batch(&b, t->acked, t->n_acked, t->window_base, t->n_window_base);
+        n += b.n;
+        batch_post(ctx, &b, "daily");
+    }
+    if (al_type_on(ctx, AL_T_FALLBACK_REPORTS)) {
+        al_fallbacks *again = al_fallbacks_new(0);
+        if (again) {
+            batch b = { .keep = again };
+            al_fallbacks_take(t->fb_window, take_fallback, &b);
+            n += b.n;
+            batch_post(ctx, &b, "fallback");
+            al_fallbacks_free(t->fb_window);
+            t->fb_window = again;
+        }
+    }
+    if (n)
+        al_ctx_log(ctx, ALERT_LOG_INFO, "fleet: this replica's report counters of the open windows "
+                   "were added again (the store started over)");
+}
+
+/* Notices a new epoch (re-seeds), else what Redis has surely applied by now: everything
+ * posted before a round that began after the post and ended connected (poll mode: the
+ * pass ran it), or before a later round (threaded: the coordinator counts a round as it
+ * begins; a batch in a round cut short may count twice, never be lost). */
+static void fleet_epoch_check(alert_ctx *ctx)
+{
+    fleet_health *h = ctx->health->fleet;
+    report_track *t = track_of(h);
+    if (!t)
+        return;
+    al_fleet_stats st;
+    al_state_fleet_stats(ctx->state, &st);
+    char epoch[64] = "";
+    al_state_fleet_epoch(ctx->state, epoch, sizeof epoch);  /* after the stats: never older */
+    if (epoch[0] && strcmp(epoch, t->epoch) != 0) {
+        int changed = t->epoch[0] != '\0';
+        snprintf(t->epoch, sizeof t->epoch, "%s", epoch);
+        if (changed)
+            fleet_reseed(ctx);
+        return;
+    }
+    if (!t->posted)
+        return;
+    if (ctx->cfg.worker_threads > 0 ? st.rounds < t->posted_round + 2
+                                    : !st.connected || st.rounds <= t->posted_round)
+        return;
+    t->posted = 0;
+    totals_set(&t->acked, &t->n_acked, h->flushed, h->n_flushed);
+    fb_move(t->fb_unacked, t->fb_window, NULL);
 }
 
 static void fleet_fallback(al_health *f, const al_event *e)
@@ -1073,9 +1295,21 @@ static void fleet_tick(alert_ctx *ctx, int64_t now)
         if (al_type_on(ctx, r->type) && !r->asking && now >= r->ask_ms)
             ask = 1;
     }
-    /* counters go before a claim (one pipeline, in order), else once per sync interval */
-    if (ask || now - h->flush_ms >= (h->sync_ms > 0 ? h->sync_ms : 1000)) {
-        fleet_flush(ctx);
+    fleet_epoch_check(ctx);
+    /* counters go before a claim (one pipeline, in order), else once per sync interval;
+     * not from when the replicas claim the open window until this one's claim is
+     * answered (a batch's window is then the one its claim answers), nor while Redis is
+     * away (the counters wait here, whole) */
+    int claims[FLEET_REPORTS] = { 0 }, flush[FLEET_REPORTS] = { 0 };
+    int64_t sync_ms = h->sync_ms > 0 ? h->sync_ms : 1000;
+    int sync = now - h->flush_ms >= sync_ms;
+    for (int i = 0; i < FLEET_REPORTS; i++) {
+        fleet_report *r = &h->rep[i];
+        claims[i] = al_type_on(ctx, r->type) && !r->asking && now >= r->ask_ms;
+        flush[i] = claims[i] || (sync && now < r->due_ms + sync_ms);
+    }
+    if ((ask || sync) && al_state_fleet_up(ctx->state)) {
+        fleet_flush(ctx, flush[0], flush[1], claims[0], claims[1]);
         h->flush_ms = now;
     }
     int64_t period = (int64_t)(ctx->cfg.daily_report_frequency * 1000.0);

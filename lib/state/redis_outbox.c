@@ -403,7 +403,12 @@ int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
     if (!d)
         return ALERT_ERR_NOMEM;
     int64_t now = real_ms();
-    if (!d->left && !d->member_asking && now >= d->next_member_ms && atomic_load(&r->connected)) {
+    /* the next check is queued as soon as the last is answered, so that the first round
+     * after this replica stalled (its heartbeat may have expired meanwhile) carries one:
+     * that round runs, and its answer is taken, before this pass starts any delivery, so
+     * rows another replica adopted meanwhile are dropped here, not sent twice. One check
+     * per round, as before (a round every fleet_sync_interval). */
+    if (!d->left && !d->member_asking && atomic_load(&r->connected)) {
         char ttl[24], outbox[256], adopted[256];
         snprintf(ttl, sizeof ttl, "%lld", ADOPTED_TTL_MS);
         snprintf(outbox, sizeof outbox, "%soutbox:", r->prefix);
@@ -417,6 +422,12 @@ int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
             al_redis_post(r, o, d->next_member_ms == 0);
             d->next_member_ms = now + r->conf.sync_ms;
         }
+    }
+    if (d->drops.n && r->conf.log) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "fleet: %zu pending deliveries of this replica were adopted by "
+                 "another while it was silent; its own copies are dropped", d->drops.n);
+        r->conf.log(r->conf.log_ud, ALERT_LOG_WARNING, msg);
     }
     for (size_t i = 0; i < d->drops.n; i++)
         drop(ud, d->drops.v[i]);
@@ -453,4 +464,17 @@ uint64_t al_redis_fleet_adopted(al_state *s)
 {
     redis_state *r = (redis_state *)s;
     return r->delivery ? atomic_load(&r->delivery->adopted) : 0;
+}
+
+/* Here for now (it belongs with the coordinator in state_redis.c): health.c re-adds its
+ * report counters when the epoch changes, and money's sink has one slot. */
+int al_state_fleet_epoch(al_state *s, char *buf, size_t n)
+{
+    if (!al_state_fleet(s) || !buf || !n)
+        return 0;
+    redis_state *r = (redis_state *)s;
+    pthread_mutex_lock(&r->lock);
+    snprintf(buf, n, "%s", r->epoch);
+    pthread_mutex_unlock(&r->lock);
+    return 1;
 }

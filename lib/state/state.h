@@ -204,6 +204,10 @@ int al_state_fleet_spend(al_state *s, const char *group, int64_t mine, int64_t t
                          int urgent);
 /* Once per worker pass: notices an epoch change. */
 void al_state_fleet_money_tick(al_state *s);
+/* The fleet's epoch as the coordinator last read it (at its last connect) into buf
+ * ("" before any); 0 without a fleet. Read after al_state_fleet_stats, a round the
+ * stats count is never one of an older epoch than this. */
+int al_state_fleet_epoch(al_state *s, char *buf, size_t n);
 /* ---- fleet health (redis_health.c): outage windows and report windows -------------
  * Every request is an op for the coordinator; its answer comes back on a later pass
  * through the client it was posted with (al_fleet_client: the caller's callback and

@@ -114,9 +114,13 @@ static int64_t kill_clock(void *ud)
     return atomic_load(&kill_clock_ms);
 }
 
+static _Atomic int copies_dropped_logged;
+
 static void kill_log(int level, const char *msg, void *ud)
 {
     (void)ud;
+    if (strstr(msg, "its own copies are dropped"))
+        copies_dropped_logged++;
     if (getenv("FLEET_TEST_LOG"))
         fprintf(stderr, "[%d] %d %s\n", (int)getpid(), level, msg);
 }
@@ -314,6 +318,74 @@ static void destroyed_replica_hands_over(void **state)
     redis_stop(r);
 }
 
+/* A replica that stalls (no pass, so no heartbeat) past fleet_takeover_after with pending
+ * deliveries is adopted: another replica sends its rows. When the stalled one comes back
+ * it drops its copies instead of sending them again, and says so. */
+static void stalled_replica_drops_adopted_copies(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    int port = h_free_port();               /* the receiver is down */
+    alert_ctx *a = webhook_replica(port, r->port, 0);
+    assert_non_null(a);
+    for (int i = 0; i < 10; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "pending #%d", i);
+        assert_int_equal(alert_emit(a, "db_exceptions", ALERT_LEVEL_HIGH, text, NULL), ALERT_OK);
+    }
+    for (int i = 0; i < 500 && mirrored(r) < 10; i++) {
+        alert_poll(a, 0);
+        alert_flush(a, 20);
+    }
+    assert_int_equal(mirrored(r), 10);
+    alert_stats sa = ALERT_STATS_INIT, sb = ALERT_STATS_INIT;
+    alert_stats_get(a, &sa);
+    assert_int_equal(sa.queue_depth, 10);
+    copies_dropped_logged = 0;
+    assert_int_equal(sa.deliveries_ok, 0);
+    /* a stalls; b adopts its rows once a's heartbeat is gone (1 s of Redis's time) */
+    alert_ctx *b = webhook_replica(port, r->port, 0);
+    assert_non_null(b);
+    for (int i = 0; i < 500 && sb.fleet_deliveries_adopted < 10; i++) {
+        kill_clock_ms += 200;
+        alert_poll(b, 0);
+        alert_flush(b, 20);
+        alert_stats_get(b, &sb);
+        struct timespec pause = { 0, 20 * 1000000L };   /* Redis's clock must run: 1 s */
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(sb.fleet_deliveries_adopted, 10);
+    rcv *rv = rcv_start(port);              /* the receiver is up: b delivers */
+    assert_non_null(rv);
+    for (int i = 0; i < 500 && sb.deliveries_ok < 10; i++) {
+        kill_clock_ms += 1000;
+        alert_poll(b, 0);
+        alert_flush(b, 50);
+        alert_stats_get(b, &sb);
+    }
+    assert_int_equal(sb.deliveries_ok, 10);
+    assert_int_equal(rcv_count(rv), 10);
+    /* a comes back, its retries long due: it drops its copies, it does not send them */
+    for (int i = 0; i < 50; i++) {
+        kill_clock_ms += 1000;
+        alert_poll(a, 0);
+        alert_flush(a, 50);
+        alert_poll(b, 0);
+        alert_flush(b, 50);
+    }
+    alert_stats_get(a, &sa);
+    assert_int_equal(rcv_count(rv), 10);
+    assert_int_equal(sa.deliveries_ok, 0);
+    assert_int_equal(sa.queue_depth, 0);
+    assert_int_equal(sa.fleet_deliveries_adopted, 0);
+    assert_int_equal(copies_dropped_logged, 1);     /* a says so, once */
+    alert_ctx_destroy(a);
+    alert_ctx_destroy(b);
+    assert_int_equal(mirrored(r), 0);
+    rcv_stop(rv);
+    redis_stop(r);
+}
+
 int main(void)
 {
     h_clear_env();
@@ -323,6 +395,7 @@ int main(void)
         cmocka_unit_test(sigkilled_replica_1000_pending_adopted),
         cmocka_unit_test(sigkilled_replica_adopted_threaded),
         cmocka_unit_test(destroyed_replica_hands_over),
+        cmocka_unit_test(stalled_replica_drops_adopted_copies),
     };
 #ifdef FLEET_TSAN_ONLY
     cmocka_set_test_filter("*_threaded");   /* make tsan: the run with threads */

@@ -165,7 +165,7 @@ static void daily_report_summed_once(void **state)
     assert_int_equal(f_count(f, "daily_reports"), 0);
     f_advance(f, 11000);            /* past the window, by a sync interval */
     assert_int_equal(f_count(f, "daily_reports"), 1);
-    assert_int_equal(f_count(f, "Deployment: `d-fast`, Failed Requests: `5`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `5`"), 1);
     assert_int_equal(f_count(f, "Deployment: `d-slow`, Latency per output token: `0.1s/token`"), 1);
     /* the window is done: the next one starts empty */
     f_advance(f, 3600000);
@@ -177,6 +177,102 @@ static void daily_report_summed_once(void **state)
     f_advance(f, 3000);
     assert_int_equal(f_count(f, "daily_reports"), 2);
     assert_int_equal(f_count(f, "Failed Requests: `2`"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+static void model_call(alert_ctx *ctx, int64_t now, const char *deployment, const char *model,
+                       int status, int64_t ms)
+{
+    alert_request r;
+    alert_request_init(&r, ALERT_REQUEST_VERSION);
+    r.model = model;
+    r.deployment = deployment;
+    r.api_base = "https://m.example";
+    r.start_ms = now;
+    alert_req_id id;
+    assert_int_equal(alert_on_request_start(ctx, &r, &id), ALERT_OK);
+    if (status) {
+        alert_failure fl;
+        alert_failure_init(&fl, ALERT_FAILURE_VERSION);
+        fl.status_code = status;
+        fl.message = "upstream error";
+        assert_int_equal(alert_on_request_failure(ctx, id, &fl), ALERT_OK);
+        return;
+    }
+    alert_response resp;
+    alert_response_init(&resp, ALERT_RESPONSE_VERSION);
+    resp.end_ms = now + ms;
+    resp.completion_tokens = 100;
+    assert_int_equal(alert_on_request_end(ctx, id, &resp), ALERT_OK);
+}
+
+/* Replica i's share of the traffic (i < 0: all of it, for a single process). */
+static void model_traffic(alert_ctx *ctx, int64_t now, int i)
+{
+    if (i < 0 || i == 0) {
+        model_call(ctx, now, "d-eu", "gemini-pro", 500, 0);
+        model_call(ctx, now, "d-eu", "gemini-pro", 0, 30000);
+        model_call(ctx, now, "d-us", "gpt-4o", 429, 0);
+    }
+    if (i < 0 || i == 1) {
+        model_call(ctx, now, "d-eu", "gemini-pro", 500, 0);
+        model_call(ctx, now, "d-us", "gpt-4o", 0, 20000);
+        model_call(ctx, now, "d-bare", NULL, 0, 5000);
+    }
+    if (i < 0 || i == 2) {
+        model_call(ctx, now, "d-eu", "gemini-pro", 408, 0);
+        model_call(ctx, now, "d-us", "gpt-4o", 500, 0);
+        model_call(ctx, now, "d-bare", NULL, 500, 0);
+    }
+}
+
+/* The body of the only daily report r received. */
+static char *only_report(rcv *r)
+{
+    char *body = NULL;
+    for (size_t i = 0; i < rcv_count(r); i++) {
+        rcv_request q;
+        assert_int_equal(rcv_get(r, i, &q), 0);
+        if (strstr(q.body, "Top Deployments")) {
+            assert_null(body);
+            body = strdup(q.body);
+        }
+        rcv_request_free(&q);
+    }
+    assert_non_null(body);
+    return body;
+}
+
+/* The fleet's daily report names deployments by their model, as a single process does:
+ * the same traffic spread over 3 replicas and sent to one context alone gives the same
+ * text (same times on the injected clock). */
+static void daily_report_names_models_like_one_process(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "daily_reports", FAST DAILY);
+    fleet *solo = f_new(1, r->port, "daily_reports", FAST DAILY "    fleet: false\n");
+    f_advance(f, 1000);
+    f_advance(solo, 1000);
+    for (int i = 0; i < 3; i++)
+        model_traffic(f->ctx[i], f->now, i);
+    model_traffic(solo->ctx[0], solo->now, -1);
+    f_advance(f, 3590000);
+    f_advance(solo, 3590000);
+    f_advance(f, 11000);            /* past the window, by a sync interval */
+    f_advance(solo, 11000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `3`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gpt-4o`, Failed Requests: `2`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `d-bare`, Failed Requests: `1`"), 1);
+    assert_int_equal(f_count(f, "d-eu"), 0);
+    assert_int_equal(f_count(f, "d-us"), 0);
+    char *fleet_body = only_report(f->rcv), *solo_body = only_report(solo->rcv);
+    assert_string_equal(fleet_body, solo_body);
+    free(fleet_body);
+    free(solo_body);
+    f_free(solo);
     f_free(f);
     redis_stop(r);
 }
@@ -198,6 +294,110 @@ static void refused_report_counts_carry_over(void **state)
     f_advance(f, 3000);
     assert_int_equal(f_count(f, "daily_reports"), 2);
     assert_int_equal(count_from(f, 1, "Failed Requests: `6`"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* Stops r's redis-server without saving: it comes back empty (a new epoch). */
+static void redis_restart_empty(redis_proc *r)
+{
+    freeReplyObject(redis_do(r, "SHUTDOWN NOSAVE"));
+    assert_int_equal(waitpid(r->pid, NULL, 0), r->pid);
+    r->pid = 0;
+    if (redis_spawn(r) != 0)
+        fail_msg("redis-server did not start again");
+}
+
+/* Polls every replica until each has logged that it is back on Redis (the coordinator
+ * reconnects on its real-time back-off, not on the injected clock), bounded by about
+ * 10 s of real time. back_before: the count of "back on Redis" lines before. */
+static void wait_back(fleet *f, int back_before)
+{
+    for (int i = 0; i < 1000; i++) {
+        for (int k = 0; k < f->n; k++)
+            assert_int_equal(alert_poll(f->ctx[k], 0), ALERT_OK);
+        if (f_logged(f, "back on Redis") >= back_before + f->n)
+            return;
+        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a reconnect */
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the replicas did not reconnect to Redis");
+}
+
+/* The sum of the counters of report's open window (window 0) ending in ":f" for the
+ * daily report ("<deployment>..<f>..<model>": failures), all of them for fallbacks. */
+static long long window_sum(const redis_proc *r, const char *report)
+{
+    redisReply *rep = redis_do(r, "HGETALL {alerting:default}:report:%s:w:0", report);
+    assert_non_null(rep);
+    long long n = 0;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2)
+        if (strcmp(report, "daily") != 0 || strstr(rep->element[i]->str, "\x1f" "f"))
+            n += strtoll(rep->element[i + 1]->str, NULL, 10);
+    freeReplyObject(rep);
+    return n;
+}
+
+/* Polls until report's open window holds want (rounds run on real time, every
+ * fleet_sync_interval), bounded by about 10 s of real time. */
+static void wait_counted(fleet *f, const redis_proc *r, const char *report, long long want)
+{
+    for (int i = 0; i < 1000; i++) {
+        for (int k = 0; k < f->n; k++)
+            assert_int_equal(alert_poll(f->ctx[k], 0), ALERT_OK);
+        if (window_sum(r, report) == want)
+            return;
+        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a sync round */
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the %s window holds %lld, not %lld", report, window_sum(r, report), want);
+}
+
+/* Redis restarted empty in the middle of a window: each replica adds again what it had
+ * added to the lost window, so the fleet's daily and fallback reports have the counts of
+ * before the restart and of after, each once. */
+static void report_counters_reseeded_after_new_epoch(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "daily_reports, fallback_reports", FAST DAILY);
+    f_advance(f, 1000);
+    spread(f, "d-fast", NULL, (int[]){ 2, 2, 1 });
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_on_fallback(f->ctx[i], "gpt-4", "gpt-3.5", 1), ALERT_OK);
+    assert_int_equal(alert_on_fallback(f->ctx[0], "gpt-4", "gpt-3.5", 0), ALERT_OK);
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    /* the counters are in the fleet's open windows */
+    wait_counted(f, r, "daily", 5);
+    wait_counted(f, r, "fallback", 4);
+    int back = f_logged(f, "back on Redis");
+    redis_restart_empty(r);
+    wait_back(f, back);
+    for (int k = 0; k < 3; k++)
+        f_advance(f, 1000);
+    assert_int_equal(f_logged(f, "a new epoch"), 3);
+    assert_int_equal(f_logged(f, "report counters of the open windows were added again"), 3);
+    wait_counted(f, r, "daily", 5);     /* each replica's part of the lost window, again */
+    wait_counted(f, r, "fallback", 4);
+    /* the new epoch's windows are anchored by the first claim (fleet_takeover_after on) */
+    f_advance(f, 30000);
+    assert_int_equal(f_count(f, "daily_reports"), 0);
+    spread(f, "d-fast", NULL, (int[]){ 1, 0, 1 });
+    assert_int_equal(alert_on_fallback(f->ctx[1], "gpt-4", "gpt-3.5", 1), ALERT_OK);
+    f_advance(f, 1000);
+    wait_counted(f, r, "daily", 7);
+    wait_counted(f, r, "fallback", 5);
+    f_advance(f, 3600000);
+    f_advance(f, 11000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `7`"), 1);
+    assert_int_equal(f_count(f, "Fallback Statistics"), 1);
+    assert_int_equal(f_count(f, "`4 successful fallback requests`"), 1);
+    assert_int_equal(f_count(f, "`1 failed fallback requests`"), 1);
+    f_advance(f, 3600000);
+    assert_int_equal(f_count(f, "daily_reports"), 1);       /* nothing counted twice */
+    assert_int_equal(f_count(f, "Fallback Statistics"), 1);
     f_free(f);
     redis_stop(r);
 }
@@ -270,7 +470,7 @@ static void dead_claimant_report_taken_over(void **state)
     freeReplyObject(rep);
     f_advance(f, 30000);
     assert_int_equal(f_count(f, "daily_reports"), 1);
-    assert_int_equal(f_count(f, "Deployment: `d-x`, Failed Requests: `3`"), 1);
+    assert_int_equal(f_count(f, "Deployment: `gemini-pro`, Failed Requests: `3`"), 1);
     f_advance(f, 30000);
     assert_int_equal(f_count(f, "daily_reports"), 1);
     rep = redis_do(r, "SCARD {alerting:default}:report:daily:frozen");
@@ -480,8 +680,10 @@ int main(void)
         cmocka_unit_test(region_outage_summed_over_replicas),
         cmocka_unit_test(outage_without_redis_is_local),
         cmocka_unit_test(daily_report_summed_once),
+        cmocka_unit_test(daily_report_names_models_like_one_process),
         cmocka_unit_test(refused_report_counts_carry_over),
         cmocka_unit_test(fallback_report_summed_once),
+        cmocka_unit_test(report_counters_reseeded_after_new_epoch),
         cmocka_unit_test(dead_claimant_report_taken_over),
         cmocka_unit_test(partial_reports_past_grace),
         cmocka_unit_test(fleet_wide_alerts_carry_the_fleet_name),
