@@ -1722,6 +1722,8 @@ void al_outbox_run(al_outbox *o, int64_t now, int force_flush)
     }
     fleet_rates(o, now);
     collect(o, now);
+    if (al_state_fleet_hold(store_of(o)))
+        return;         /* back from a silence: what was adopted meanwhile is not sent */
     /* a fast receiver answers within the pass: start the next ones at once instead of
      * waiting for a wake-up that no socket will give */
     for (int i = 0; i < 256; i++) {

@@ -123,6 +123,9 @@ typedef struct redis_delivery {
     strv drops;             /* idempotency keys adopted from this replica */
     _Atomic uint64_t adopted;   /* read by alert_stats_get on any thread */
     int left;
+    int64_t last_take_ms;   /* real ms of the last pass (al_redis_adopt_take) */
+    int64_t hold_since;     /* after a silence: no delivery starts until a check posted
+                               since then is answered (0: none held) */
 } redis_delivery;
 
 static int64_t real_ms(void)
@@ -350,6 +353,8 @@ static void members_done(redis_state *r, rop *o)
     if (!d)
         return;
     d->member_asking = 0;
+    if (d->hold_since && o->i64 >= d->hold_since)
+        d->hold_since = 0;      /* answered (its drops are taken this pass), or no Redis */
     const redisReply *rep = o->reply;
     if (d->left || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
         rep->element[0]->type != REDIS_REPLY_INTEGER)
@@ -403,11 +408,21 @@ int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
     if (!d)
         return ALERT_ERR_NOMEM;
     int64_t now = real_ms();
-    /* the next check is queued as soon as the last is answered, so that the first round
-     * after this replica stalled (its heartbeat may have expired meanwhile) carries one:
-     * that round runs, and its answer is taken, before this pass starts any delivery, so
-     * rows another replica adopted meanwhile are dropped here, not sent twice. One check
-     * per round, as before (a round every fleet_sync_interval). */
+    /* A silence of half fleet_takeover_after (a stalled or frozen process: its heartbeat
+     * may have expired, and another replica adopted its rows): no delivery starts until
+     * a check posted from now on is answered (al_state_fleet_hold), at once, so that the
+     * rows adopted meanwhile are dropped here rather than sent twice. Not past
+     * fleet_claim_timeout (no answer: send; a duplicate, not a loss). */
+    int silent = d->last_take_ms && now - d->last_take_ms >= r->conf.takeover_ms / 2;
+    d->last_take_ms = now;
+    if (silent && !d->left && atomic_load(&r->connected)) {
+        d->hold_since = now;
+        d->member_asking = 0;   /* the check in flight was posted before the silence */
+        d->next_member_ms = 0;  /* ... and this one goes at once */
+    } else if (d->hold_since && now - d->hold_since > r->conf.claim_ms) {
+        d->hold_since = 0;
+    }
+    /* the next check is queued as soon as the last is answered (one per round) */
     if (!d->left && !d->member_asking && atomic_load(&r->connected)) {
         char ttl[24], outbox[256], adopted[256];
         snprintf(ttl, sizeof ttl, "%lld", ADOPTED_TTL_MS);
@@ -417,6 +432,7 @@ int al_redis_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
         rop *o = al_redis_script_op(r, lua_members, "members", 5, args);
         if (o) {
             o->done = members_done;
+            o->i64 = now;
             d->member_asking = 1;
             /* the first at once: a replica that starts adopts what one that left handed over */
             al_redis_post(r, o, d->next_member_ms == 0);
@@ -466,15 +482,10 @@ uint64_t al_redis_fleet_adopted(al_state *s)
     return r->delivery ? atomic_load(&r->delivery->adopted) : 0;
 }
 
-/* Here for now (it belongs with the coordinator in state_redis.c): health.c re-adds its
- * report counters when the epoch changes, and money's sink has one slot. */
-int al_state_fleet_epoch(al_state *s, char *buf, size_t n)
+int al_state_fleet_hold(al_state *s)
 {
-    if (!al_state_fleet(s) || !buf || !n)
+    if (!al_state_fleet(s))
         return 0;
-    redis_state *r = (redis_state *)s;
-    pthread_mutex_lock(&r->lock);
-    snprintf(buf, n, "%s", r->epoch);
-    pthread_mutex_unlock(&r->lock);
-    return 1;
+    redis_delivery *d = ((redis_state *)s)->delivery;
+    return d && d->hold_since != 0;
 }

@@ -308,6 +308,10 @@ int al_state_adopt_take(al_state *s, int64_t now_wall, al_state_row_cb adopt,
                         al_state_idem_cb drop, void *ud);
 /* Leaving cleanly (alert_ctx_destroy): the fleet adopts what is still mirrored at once. */
 void al_state_fleet_leave(al_state *s);
+/* 1 while this replica, back from a silence long enough for its heartbeat to expire,
+ * waits for the fleet to say which of its deliveries were adopted meanwhile: no delivery
+ * starts (at most fleet_claim_timeout). */
+int al_state_fleet_hold(al_state *s);
 /* Deliveries adopted from other replicas, ever. */
 uint64_t al_state_fleet_adopted(al_state *s);
 

@@ -1106,6 +1106,17 @@ static void red_stats(al_state *s, al_fleet_stats *out)
     out->deliveries_adopted = atomic_load(&r->deliveries_adopted) + al_redis_fleet_adopted(s);
 }
 
+int al_state_fleet_epoch(al_state *s, char *buf, size_t n)
+{
+    if (!al_state_fleet(s) || !buf || !n)
+        return 0;
+    redis_state *r = (redis_state *)s;
+    pthread_mutex_lock(&r->lock);
+    snprintf(buf, n, "%s", r->epoch);
+    pthread_mutex_unlock(&r->lock);
+    return 1;
+}
+
 static size_t red_pending(al_state *s)
 {
     return rs(s)->claims.count;
