@@ -331,6 +331,7 @@ void al_health_tick(alert_ctx *ctx, int64_t now)
 #define FLEET_REPORTS 2             /* daily, fallback */
 #define FLEET_IN_FLIGHT 4           /* report windows this replica may be sending at once */
 #define FIELD_SEP "\x1f"
+#define FLEET_KEPT 256              /* failures kept per episode for a re-seed */
 
 typedef struct fleet_ep {
     struct fleet_ep *next;          /* hash chain */
@@ -348,6 +349,10 @@ typedef struct fleet_ep {
     int64_t posted_ms;              /* the last batch's time */
     uint64_t fleet_n;               /* the fleet's window as last answered */
     int fleet_level;                /* the episode's level as last answered */
+    /* the failures of its window this replica added (dep strings owned), the latest
+     * FLEET_KEPT at most: added again, with their own numbers, after Redis lost its data */
+    al_fleet_failure *kept;
+    size_t n_kept;
     struct fleet_ep *dirty_next;    /* on h->dirty while n_pend */
 } fleet_ep;
 
@@ -417,8 +422,18 @@ static int fleet_new(alert_ctx *ctx, al_health *f)
     return ALERT_OK;
 }
 
+static void kept_drop(fleet_ep *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        al_free((char *)e->kept[i].dep);
+    memmove(e->kept, e->kept + n, (e->n_kept - n) * sizeof *e->kept);
+    e->n_kept -= n;
+}
+
 static void ep_free(fleet_ep *e)
 {
+    kept_drop(e, e->n_kept);
+    al_free(e->kept);
     al_free(e->pend);
     al_buf_free(&e->pend_deps);
     al_free(e->key);
@@ -552,6 +567,50 @@ static int ep_may_claim(const fleet_health *h, const fleet_ep *e)
            (e->fleet_level < 2 && n >= (uint64_t)h->major);
 }
 
+/* The failures just posted join the kept ones; those out of the window, or beyond
+ * FLEET_KEPT, go. */
+static void ep_keep(fleet_ep *e, int64_t ttl)
+{
+    if (!e->kept && !(e->kept = al_calloc(FLEET_KEPT, sizeof *e->kept)))
+        return;                     /* no memory: nothing is kept, a re-seed adds less */
+    for (size_t i = 0; i < e->n_pend; i++) {
+        if (e->n_kept == FLEET_KEPT)
+            kept_drop(e, 1);
+        al_fleet_failure k = e->pend[i];
+        k.dep = k.dep ? al_strdup(k.dep) : NULL;
+        if (e->pend[i].dep && !k.dep)
+            continue;
+        e->kept[e->n_kept++] = k;
+    }
+    size_t old = 0;
+    int64_t last = e->n_kept ? e->kept[e->n_kept - 1].at_ms : 0;
+    while (old < e->n_kept && e->kept[old].at_ms <= last - ttl)
+        old++;
+    kept_drop(e, old);
+}
+
+/* Redis lost its data: each episode's kept failures go again (each counts once: the
+ * same numbers), with the level this replica knew (not claimed twice). */
+static void outage_reseed(alert_ctx *ctx)
+{
+    fleet_health *h = ctx->health->fleet;
+    size_t n = 0;
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (fleet_ep *e = h->buckets[i]; e; e = e->next) {
+            if (!e->n_kept)
+                continue;
+            int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
+            if (al_state_fleet_outage_add(ctx->state, &h->client, e->key, e->kept, e->n_kept, ttl,
+                                          h->minor, h->major, e->fleet_level, e->key, 0) == ALERT_OK) {
+                e->adds++;
+                n += e->n_kept;
+            }
+        }
+    if (n)
+        al_ctx_log(ctx, ALERT_LOG_INFO, "fleet: %zu failures of this replica's outage windows were "
+                   "added again (the store started over)", n);
+}
+
 /* e's waiting failures to the fleet, as one batch; urgent when it may claim a level. */
 static void ep_post(alert_ctx *ctx, fleet_ep *e, int64_t now)
 {
@@ -564,11 +623,12 @@ static void ep_post(alert_ctx *ctx, fleet_ep *e, int64_t now)
         }
     int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
     if (al_state_fleet_outage_add(ctx->state, &h->client, e->key, e->pend, e->n_pend, ttl, h->minor,
-                                  h->major, e->key, ep_may_claim(h, e)) == ALERT_OK)
+                                  h->major, 0, e->key, ep_may_claim(h, e)) == ALERT_OK)
         e->adds++;
     else
         al_ctx_error(ctx, "out of memory: %zu failures were not added to the fleet's outage window",
                      e->n_pend);
+    ep_keep(e, ttl);
     e->fleet_n += e->n_pend;
     e->n_pend = 0;
     e->pend_deps.len = 0;
@@ -606,7 +666,8 @@ static void fleet_add(alert_ctx *ctx, const char *key, int region, const char *d
             return;
         }
     }
-    e->pend[e->n_pend++] = (al_fleet_failure){ .at_ms = of->at_ms, .dep = dep ? "" : NULL,
+    e->pend[e->n_pend++] = (al_fleet_failure){ .at_ms = of->at_ms, .seq = ++h->client.seq,
+                                               .dep = dep ? "" : NULL,
                                                .timeout = of->status_code == 408 };
     if (e->n_pend == 1) {
         e->dirty_next = h->dirty;
@@ -1210,8 +1271,10 @@ static void fleet_epoch_check(alert_ctx *ctx)
     if (epoch[0] && strcmp(epoch, t->epoch) != 0) {
         int changed = t->epoch[0] != '\0';
         snprintf(t->epoch, sizeof t->epoch, "%s", epoch);
-        if (changed)
+        if (changed) {
+            outage_reseed(ctx);
             fleet_reseed(ctx);
+        }
         return;
     }
     if (!t->posted)

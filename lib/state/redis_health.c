@@ -27,7 +27,8 @@
 
 #define KEEP_MS "2592000000"        /* 30 days: how long an untouched report key lives */
 
-/* KEYS[1] outage:K; ARGV: ttl, minor, major, then one (at, member, dep) triple per
+/* KEYS[1] outage:K; ARGV: ttl, minor, major, floor (a level the episode had before
+ * Redis lost its data: not claimed again), then one (at, member, dep) triple per
  * failure, in order (dep "" for a deployment's own window). A late failure counts as
  * the latest (as the local windows do). A failure a window after the last one ends the
  * episode first: its level comes back as "ended", for this replica to send "Service
@@ -41,14 +42,15 @@ static const char lua_outage_add[] =
     "local ep, win, deps = KEYS[1] .. ':ep', KEYS[1] .. ':win', KEYS[1] .. ':deps'\n"
     "local last = tonumber(redis.call('HGET', ep, 'last') or '-1')\n"
     "local level = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
+    "if tonumber(ARGV[4]) > level then level = tonumber(ARGV[4]) end\n"
     "local ended, claimed, minor_too, n = 0, 0, 0, 0\n"
     /* counted after each failure only while the batch could reach a level */
-    "local count = (#ARGV - 3) / 3\n"
+    "local count = (#ARGV - 4) / 3\n"
     "local function reach(have)\n"
     "  return level < 2 and have + count >= (level < 1 and math.min(minor, major) or major)\n"
     "end\n"
     "local check = reach(redis.call('ZCARD', win))\n"
-    "for i = 4, #ARGV - 2, 3 do\n"
+    "for i = 5, #ARGV - 2, 3 do\n"
     "  local at, dep = tonumber(ARGV[i]), ARGV[i + 2]\n"
     "  if last >= 0 and at < last then at = last end\n"
     "  if last >= 0 and at - last >= ttl then\n"
@@ -238,19 +240,20 @@ static int post(redis_state *r, al_fleet_client *k, const char *lua, const char 
 
 int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key,
                               const al_fleet_failure *v, size_t n, int64_t ttl_ms, int minor,
-                              int major, const char *tag, int urgent)
+                              int major, int floor, const char *tag, int urgent)
 {
     redis_state *r = fleet_of(s);
     if (!r)
         return ALERT_ERR_UNSUPPORTED;
     if (!n || n > AL_FLEET_FAILURES_MAX)
         return ALERT_ERR_INVALID;
-    char ttl[24], mi[16], ma[16], rkey[1024];
+    char ttl[24], mi[16], ma[16], fl[16], rkey[1024];
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_ms);
+    snprintf(fl, sizeof fl, "%d", floor);
     snprintf(mi, sizeof mi, "%d", minor);
     snprintf(ma, sizeof ma, "%d", major);
     snprintf(rkey, sizeof rkey, "outage:%s", key);
-    const char **args = al_calloc(3 + 3 * n, sizeof *args);
+    const char **args = al_calloc(4 + 3 * n, sizeof *args);
     char (*num)[24] = al_calloc(n, sizeof *num);
     char (*member)[160] = al_calloc(n, sizeof *member);
     int rc = ALERT_ERR_NOMEM;
@@ -258,17 +261,19 @@ int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key,
         args[0] = ttl;
         args[1] = mi;
         args[2] = ma;
+        args[3] = fl;
         for (size_t i = 0; i < n; i++) {
             snprintf(num[i], sizeof num[i], "%" PRId64, v[i].at_ms);
-            /* the member is this failure's own, so a retried batch counts it once */
-            snprintf(member[i], sizeof member[i], "%s|%" PRIu64 "|%d", r->conf.instance, ++k->seq,
-                     v[i].timeout ? 1 : 0);
-            args[3 + 3 * i] = num[i];
-            args[4 + 3 * i] = member[i];
-            args[5 + 3 * i] = v[i].dep ? v[i].dep : "";
+            /* the member is this failure's own, so a retried batch (or a re-seed) counts
+             * it once */
+            snprintf(member[i], sizeof member[i], "%s|%" PRIu64 "|%d", r->conf.instance,
+                     v[i].seq ? v[i].seq : ++k->seq, v[i].timeout ? 1 : 0);
+            args[4 + 3 * i] = num[i];
+            args[5 + 3 * i] = member[i];
+            args[6 + 3 * i] = v[i].dep ? v[i].dep : "";
         }
         /* retried until taken */
-        rc = post(r, k, lua_outage_add, rkey, (int)(3 + 3 * n), args, outage_done, AL_FA_OUTAGE,
+        rc = post(r, k, lua_outage_add, rkey, (int)(4 + 3 * n), args, outage_done, AL_FA_OUTAGE,
                   tag, 1, urgent);
     }
     al_free(args);

@@ -253,6 +253,7 @@ int al_state_fleet_up(al_state *s);
 /* A counted failure, for al_state_fleet_outage_add. */
 typedef struct al_fleet_failure {
     int64_t at_ms;
+    uint64_t seq;               /* its number among this replica's (0: the next one) */
     const char *dep;            /* its deployment, for a region's window; NULL for a deployment's */
     int timeout;                /* a 408 */
 } al_fleet_failure;
@@ -260,11 +261,13 @@ typedef struct al_fleet_failure {
 
 /* Counted failures v[0..n), in order, into the window of key ("d|<deployment>" or
  * "r|<provider>|<region>"): one batch, each failure counted as if added alone. Retried
- * until Redis takes it (a member unique per failure: each counts once). urgent: in a
- * round now (the batch may claim a level), else with the next round. */
+ * until Redis takes it (a member unique per failure and seq: each counts once). floor:
+ * the episode's level as this replica knew it, for a re-seed after Redis lost its data
+ * (not claimed again); 0 otherwise. urgent: in a round now (the batch may claim a
+ * level), else with the next round. */
 int al_state_fleet_outage_add(al_state *s, al_fleet_client *k, const char *key,
                               const al_fleet_failure *v, size_t n, int64_t ttl_ms, int minor,
-                              int major, const char *tag, int urgent);
+                              int major, int floor, const char *tag, int urgent);
 /* Whether key's episode is over at now_ms (no failure for ttl_ms): the one replica
  * whose check ends it gets its level. */
 int al_state_fleet_outage_recover(al_state *s, al_fleet_client *k, const char *key, int64_t now_ms,

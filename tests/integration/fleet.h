@@ -96,6 +96,17 @@ static inline void redis_stop(redis_proc *r)
     free(r);
 }
 
+/* Stops r's redis-server; keep: SHUTDOWN SAVE writes its data to r->dir, where
+ * redis_restart finds it (Redis down, then back); else it comes back empty (a new
+ * epoch). */
+static inline void redis_down(redis_proc *r, int keep);
+/* Starts redis-server again on r's port and directory. */
+static inline void redis_up(redis_proc *r)
+{
+    if (redis_spawn(r) != 0)
+        fail_msg("redis-server did not start again");
+}
+
 /* A command on a connection of the test's own (inspection, FLUSHALL). */
 static inline redisReply *redis_do(const redis_proc *r, const char *fmt, ...)
 {
@@ -109,6 +120,13 @@ static inline redisReply *redis_do(const redis_proc *r, const char *fmt, ...)
     va_end(ap);
     redisFree(c);
     return rep;
+}
+
+static inline void redis_down(redis_proc *r, int keep)
+{
+    freeReplyObject(redis_do(r, keep ? "SHUTDOWN SAVE" : "SHUTDOWN NOSAVE"));
+    assert_int_equal(waitpid(r->pid, NULL, 0), r->pid);
+    r->pid = 0;
 }
 
 #define MAX_REPLICAS 4
@@ -243,6 +261,23 @@ static inline int f_logged(fleet *f, const char *needle)
         if (strstr(f->log[i], needle))
             n++;
     return n;
+}
+
+/* Polls every replica until each has logged that it is back on Redis (the coordinator
+ * reconnects on its real-time back-off, not on the injected clock), bounded by about
+ * 10 s of real time, like redis_spawn waits for a process to start. back_before: the
+ * count of "back on Redis" lines before this outage. */
+static inline void f_wait_back(fleet *f, int back_before)
+{
+    for (int i = 0; i < 1000; i++) {
+        for (int k = 0; k < f->n; k++)
+            assert_int_equal(alert_poll(f->ctx[k], 0), ALERT_OK);
+        if (f_logged(f, "back on Redis") >= back_before + f->n)
+            return;
+        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a reconnect */
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the replicas did not reconnect to Redis");
 }
 
 #endif

@@ -298,32 +298,6 @@ static void refused_report_counts_carry_over(void **state)
     redis_stop(r);
 }
 
-/* Stops r's redis-server without saving: it comes back empty (a new epoch). */
-static void redis_restart_empty(redis_proc *r)
-{
-    freeReplyObject(redis_do(r, "SHUTDOWN NOSAVE"));
-    assert_int_equal(waitpid(r->pid, NULL, 0), r->pid);
-    r->pid = 0;
-    if (redis_spawn(r) != 0)
-        fail_msg("redis-server did not start again");
-}
-
-/* Polls every replica until each has logged that it is back on Redis (the coordinator
- * reconnects on its real-time back-off, not on the injected clock), bounded by about
- * 10 s of real time. back_before: the count of "back on Redis" lines before. */
-static void wait_back(fleet *f, int back_before)
-{
-    for (int i = 0; i < 1000; i++) {
-        for (int k = 0; k < f->n; k++)
-            assert_int_equal(alert_poll(f->ctx[k], 0), ALERT_OK);
-        if (f_logged(f, "back on Redis") >= back_before + f->n)
-            return;
-        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a reconnect */
-        nanosleep(&ts, NULL);
-    }
-    fail_msg("the replicas did not reconnect to Redis");
-}
-
 /* The sum of the counters of report's open window (window 0) ending in ":f" for the
  * daily report ("<deployment>..<f>..<model>": failures), all of them for fallbacks. */
 static long long window_sum(const redis_proc *r, const char *report)
@@ -372,8 +346,9 @@ static void report_counters_reseeded_after_new_epoch(void **state)
     wait_counted(f, r, "daily", 5);
     wait_counted(f, r, "fallback", 4);
     int back = f_logged(f, "back on Redis");
-    redis_restart_empty(r);
-    wait_back(f, back);
+    redis_down(r, 0);
+    redis_up(r);
+    f_wait_back(f, back);
     for (int k = 0; k < 3; k++)
         f_advance(f, 1000);
     assert_int_equal(f_logged(f, "a new epoch"), 3);
@@ -398,6 +373,36 @@ static void report_counters_reseeded_after_new_epoch(void **state)
     f_advance(f, 3600000);
     assert_int_equal(f_count(f, "daily_reports"), 1);       /* nothing counted twice */
     assert_int_equal(f_count(f, "Fallback Statistics"), 1);
+    f_free(f);
+    redis_stop(r);
+}
+
+/* Redis restarted empty during an outage: each replica adds again the failures it had
+ * added to the window, with the level it knew, so Major comes from the failures of
+ * before and after the restart together, and Minor is not sent twice. */
+static void outage_window_reseeded_after_new_epoch(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "outage_alerts",
+                     FAST "    minor_outage_alert_threshold: 3\n"
+                          "    major_outage_alert_threshold: 6\n");
+    f_advance(f, 1000);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 2, 2, 0 });
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    int back = f_logged(f, "back on Redis");
+    redis_down(r, 0);
+    redis_up(r);
+    f_wait_back(f, back);
+    f_advance(f, 1000);
+    f_advance(f, 1000);
+    assert_int_equal(f_logged(f, "failures of this replica's outage windows were added again"), 2);
+    spread(f, "vertex/gemini-eu", NULL, (int[]){ 0, 1, 1 });
+    f_advance(f, 1000);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Minor Service Outage"), 1);
+    assert_int_equal(f_count(f, "Major Service Outage"), 1);    /* 4 before + 2 after */
     f_free(f);
     redis_stop(r);
 }
@@ -684,6 +689,7 @@ int main(void)
         cmocka_unit_test(refused_report_counts_carry_over),
         cmocka_unit_test(fallback_report_summed_once),
         cmocka_unit_test(report_counters_reseeded_after_new_epoch),
+        cmocka_unit_test(outage_window_reseeded_after_new_epoch),
         cmocka_unit_test(dead_claimant_report_taken_over),
         cmocka_unit_test(partial_reports_past_grace),
         cmocka_unit_test(fleet_wide_alerts_carry_the_fleet_name),

@@ -136,39 +136,6 @@ static void wait_cell(fleet *f, const redis_proc *r, long long day, const char *
     fail_msg("the fleet ledger's %s is %lld, not %lld", field, fleet_cell(r, day, field), want);
 }
 
-/* Stops r's redis-server. keep: SHUTDOWN SAVE writes its data to r->dir, where the
- * restart finds it (Redis down, then back); else it comes back empty (a new epoch). */
-static void redis_down(redis_proc *r, int keep)
-{
-    freeReplyObject(redis_do(r, keep ? "SHUTDOWN SAVE" : "SHUTDOWN NOSAVE"));
-    assert_int_equal(waitpid(r->pid, NULL, 0), r->pid);
-    r->pid = 0;
-}
-
-/* Starts redis-server again on r's port and directory. */
-static void redis_up(redis_proc *r)
-{
-    if (redis_spawn(r) != 0)
-        fail_msg("redis-server did not start again");
-}
-
-/* Polls every replica until each has logged that it is back on Redis (the coordinator
- * reconnects on its real-time back-off, not on the injected clock), bounded by about
- * 10 s of real time, like h_spawn waits for a process to start. back_before: the
- * count of "back on Redis" lines before this outage. */
-static void wait_back(fleet *f, int back_before)
-{
-    for (int i = 0; i < 1000; i++) {
-        for (int k = 0; k < f->n; k++)
-            assert_int_equal(alert_poll(f->ctx[k], 0), ALERT_OK);
-        if (f_logged(f, "back on Redis") >= back_before + f->n)
-            return;
-        struct timespec ts = { 0, 10 * 1000000L };     /* waiting for a reconnect */
-        nanosleep(&ts, NULL);
-    }
-    fail_msg("the replicas did not reconnect to Redis");
-}
-
 /* How many replicas' cumulative spend the fleet total holds. */
 static long long fleet_fields(const redis_proc *r)
 {
@@ -204,7 +171,7 @@ static void spend_caught_up_once_after_redis_returns(void **state)
     assert_int_equal(f_count(f, "Budget Crossed"), 0);
     int back = f_logged(f, "back on Redis");
     redis_up(r);
-    wait_back(f, back);
+    f_wait_back(f, back);
     for (int k = 0; k < 3; k++)
         f_advance(f, 1000);
     assert_int_equal(fleet_total(r), 90LL * 1000000000LL);
@@ -241,7 +208,7 @@ static void totals_reseeded_after_redis_restarts_empty(void **state)
     int back = f_logged(f, "back on Redis");
     redis_down(r, 0);
     redis_up(r);
-    wait_back(f, back);
+    f_wait_back(f, back);
     for (int k = 0; k < 3; k++)
         f_advance(f, 1000);
     assert_int_equal(f_logged(f, "a new epoch"), 2);

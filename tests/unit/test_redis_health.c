@@ -117,7 +117,7 @@ static long long at(const redisReply *r, size_t i)
 /* {ended, level, timeouts, api, ...} of one failure: minor 3, major 4, ttl 1000 */
 static void add(const char *t, const char *member, const char *dep, long long ended, long long level)
 {
-    redisReply *r = eval("outage_add", "o", "1000", "3", "4", t, member, dep, NULL);
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "0", t, member, dep, NULL);
     assert_int_equal(at(r, 0), ended);
     assert_int_equal(at(r, 1), level);
     freeReplyObject(r);
@@ -129,7 +129,7 @@ static void outage_levels_once_per_episode(void **state)
     add("100", "a|1|0", "", 0, 0);
     add("200", "b|1|1", "", 0, 0);
     add("200", "b|1|1", "", 0, 0);         /* a retried failure counts once */
-    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "300", "c|1|0", "", NULL);
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "0", "300", "c|1|0", "", NULL);
     assert_int_equal(at(r, 1), 1);          /* Minor: 3 in the window */
     assert_int_equal(at(r, 2), 1);          /* 1 timeout */
     assert_int_equal(at(r, 3), 2);          /* 2 API errors */
@@ -157,10 +157,10 @@ static void outage_higher_threshold_wins(void **state)
 {
     (void)state;
     /* minor 2, major 2: crossing both raises only Major */
-    redisReply *r = eval("outage_add", "o", "1000", "2", "2", "0", "a|1|0", "", NULL);
+    redisReply *r = eval("outage_add", "o", "1000", "2", "2", "0", "0", "a|1|0", "", NULL);
     assert_int_equal(at(r, 1), 0);
     freeReplyObject(r);
-    r = eval("outage_add", "o", "1000", "2", "2", "10", "a|2|0", "", NULL);
+    r = eval("outage_add", "o", "1000", "2", "2", "0", "10", "a|2|0", "", NULL);
     assert_int_equal(at(r, 1), 2);
     freeReplyObject(r);
 }
@@ -171,7 +171,7 @@ static void outage_higher_threshold_wins(void **state)
 static void outage_batch_counts_each_failure(void **state)
 {
     (void)state;
-    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "0", "a|1|0", "", "10", "a|2|1", "",
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "0", "0", "a|1|0", "", "10", "a|2|1", "",
                          "20", "a|3|0", "", "30", "a|4|1", "", NULL);
     assert_int_equal(at(r, 0), 0);
     assert_int_equal(at(r, 1), 2);          /* Major ... */
@@ -181,13 +181,13 @@ static void outage_batch_counts_each_failure(void **state)
     assert_int_equal(at(r, 4), 4);
     assert_int_equal(at(r, 6), 2);
     freeReplyObject(r);
-    r = eval("outage_add", "o", "1000", "3", "4", "0", "a|1|0", "", "10", "a|2|1", "", NULL);
+    r = eval("outage_add", "o", "1000", "3", "4", "0", "0", "a|1|0", "", "10", "a|2|1", "", NULL);
     assert_int_equal(at(r, 1), 0);          /* retried: nothing new, nothing claimed */
     assert_int_equal(at(r, 4), 4);
     assert_int_equal(at(r, 6), 2);          /* the episode's level, claimed before */
     freeReplyObject(r);
     /* a window later: the Major episode ends, and the same batch starts a Minor one */
-    r = eval("outage_add", "o", "1000", "3", "4", "2000", "b|1|0", "", "2001", "b|2|0", "",
+    r = eval("outage_add", "o", "1000", "3", "4", "0", "2000", "b|1|0", "", "2001", "b|2|0", "",
              "2002", "b|3|0", "", NULL);
     assert_int_equal(at(r, 0), 2);
     assert_int_equal(at(r, 1), 1);
@@ -195,9 +195,24 @@ static void outage_batch_counts_each_failure(void **state)
     assert_int_equal(at(r, 4), 3);
     freeReplyObject(r);
     /* only Minor in reach: no Major, and Minor not claimed twice */
-    r = eval("outage_add", "o", "1000", "3", "4", "2003", "b|4|0", "", NULL);
+    r = eval("outage_add", "o", "1000", "3", "4", "0", "2003", "b|4|0", "", NULL);
     assert_int_equal(at(r, 1), 2);          /* 4 in the window: Major now */
     assert_int_equal(at(r, 5), 0);          /* Minor was the earlier batch's */
+    freeReplyObject(r);
+}
+
+/* A re-seed after Redis lost its data carries the level the episode had: not claimed
+ * again, the next level still is. */
+static void outage_floor_is_not_claimed_again(void **state)
+{
+    (void)state;
+    redisReply *r = eval("outage_add", "o", "1000", "3", "4", "1", "0", "a|1|0", "", "10", "a|2|0", "",
+                         "20", "a|3|0", "", NULL);
+    assert_int_equal(at(r, 1), 0);          /* Minor was the lost episode's */
+    assert_int_equal(at(r, 6), 1);
+    freeReplyObject(r);
+    r = eval("outage_add", "o", "1000", "3", "4", "0", "30", "b|1|0", "", NULL);
+    assert_int_equal(at(r, 1), 2);          /* Major is new */
     freeReplyObject(r);
 }
 
@@ -358,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup(outage_window_is_trimmed, flush),
         cmocka_unit_test_setup(outage_higher_threshold_wins, flush),
         cmocka_unit_test_setup(outage_batch_counts_each_failure, flush),
+        cmocka_unit_test_setup(outage_floor_is_not_claimed_again, flush),
         cmocka_unit_test_setup(region_needs_two_deployments, flush),
         cmocka_unit_test_setup(recover_claimed_once, flush),
         cmocka_unit_test_setup(report_batches_apply_once, flush),
