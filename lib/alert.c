@@ -107,6 +107,7 @@ void al_alert_free(al_alert *a)
     al_free(a->provider);
     al_free(a->call_id);
     al_free(a->webhook_json);
+    al_free(a->event_json);
     al_free(a->envelope);
     al_free(a->subject);
     for (size_t i = 0; i < a->emails.n; i++)

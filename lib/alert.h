@@ -82,6 +82,10 @@ typedef struct al_alert {
 
     /* optional, for destinations and detectors that need more than the text */
     char *webhook_json;         /* replaces the generic event JSON (budget events, section 3) */
+    /* outbox.c: the generic event JSON, made once for all the webhook and custom deliveries
+     * of the alert, followed by a NUL and the instance name it carries; NULL until needed */
+    char *event_json;
+    size_t event_json_len;      /* of the JSON, up to the first NUL */
     char *envelope;             /* replaces the whole text envelope (digests) */
     char *subject;              /* what the alert is about ("deployment azure/gpt-4"): dedup keys */
     int entity;                 /* ALERT_ENTITY_* for budget alerts, else 0 */

@@ -43,5 +43,9 @@ char *al_fmt_envelope(const al_fmt_env *env, const al_alert *a);
 char *al_fmt_envelope_as(const al_fmt_env *env, const al_alert *a, int escaped);
 /* {"event": ..., "event_group": "proxy", "event_message": ..., ...} */
 char *al_fmt_event_json(const al_fmt_env *env, const al_alert *a);
+/* The same followed by a NUL and trailer (the caller keeps something with it in one
+ * allocation); *len: the JSON's length. */
+char *al_fmt_event_json_with(const al_fmt_env *env, const al_alert *a, const char *trailer,
+                             size_t *len);
 
 #endif

@@ -82,6 +82,7 @@ typedef struct rec {
     char *text;
     al_alert *alert;        /* for the payloads that need more than the text */
     char *body;             /* the payload, built when first sent */
+    int body_borrowed;      /* body is the alert's (event_json, webhook_json): not freed here */
     char idem[40];
     struct rec *pack;       /* alerts packed into this message while the target is throttled */
     int pack_n;
@@ -171,8 +172,9 @@ static void rec_free(rec *r)
     al_buf_free(&r->resp);
     al_free(r->text);
     al_free(r->merged);
+    if (!r->body_borrowed)
+        al_free(r->body);
     al_alert_free(r->alert);
-    al_free(r->body);
     al_free(r);
 }
 
@@ -774,8 +776,10 @@ static int follow_target(al_outbox *o, rec *r, uint64_t *dropped)
             m->target = t->moved_to;
             m->store_id = 0;
             m->n_merged = 0;        /* their rows went with store_forget */
-            al_free(m->body);       /* built for the old target (a key, a URL) */
+            if (!m->body_borrowed)
+                al_free(m->body);   /* built for the old target (a key, a URL) */
             m->body = NULL;
+            m->body_borrowed = 0;
         }
         for (rec *m = r; m; m = m->pack)
             store_put(o, m, m->count);
@@ -1043,9 +1047,32 @@ static char *email_message(al_outbox *o, const rec *r, const char *text)
     return msg;
 }
 
-/* The payload of a message, in its destination's format. */
-static char *build_body(al_outbox *o, const rec *r)
+/* The generic event JSON of an alert, made once for all its webhook and custom deliveries
+ * (the same bytes for each): borrowed from the alert. When alert_ctx_reconfigure has
+ * changed the instance name since, NULL: the caller makes its own (the kept one may be
+ * borrowed by a message still waiting for a retry). */
+static const char *shared_event_json(al_outbox *o, al_alert *a)
 {
+    const char *instance = o->ctx->fmt.instance ? o->ctx->fmt.instance : "";
+    if (!a->event_json) {
+        a->event_json = al_fmt_event_json_with(&o->ctx->fmt, a, instance, &a->event_json_len);
+        return a->event_json;
+    }
+    return strcmp(a->event_json + a->event_json_len + 1, instance) == 0 ? a->event_json : NULL;
+}
+
+/* The payload of a message, in its destination's format. */
+static char *build_body(al_outbox *o, rec *r)
+{
+    al_alert *a = r->alert;
+    al_dest_kind kind = r->target->kind;
+    if (kind != AL_DEST_SLACK && kind != AL_DEST_DISCORD && kind != AL_DEST_MS_TEAMS &&
+        kind != AL_DEST_PAGERDUTY && kind != AL_DEST_ALERTMANAGER && kind != AL_DEST_EMAIL) {
+        /* the alert's own JSON: no copy per delivery */
+        const char *shared = a->webhook_json ? a->webhook_json : shared_event_json(o, a);
+        r->body_borrowed = shared != NULL;
+        return shared ? (char *)shared : al_fmt_event_json(&o->ctx->fmt, a);
+    }
     al_buf text = AL_BUF_INIT;
     for (const rec *m = r; m; m = m->pack) {
         if (m != r)
@@ -1059,7 +1086,6 @@ static char *build_body(al_outbox *o, const rec *r)
         return NULL;
     }
     al_fmt_env env = fmt_env(o);
-    const al_alert *a = r->alert;
     char *body = NULL;
     switch (r->target->kind) {
     case AL_DEST_SLACK:
@@ -1080,10 +1106,7 @@ static char *build_body(al_outbox *o, const rec *r)
     case AL_DEST_EMAIL:
         body = email_message(o, r, text.data);
         break;
-    case AL_DEST_WEBHOOK:
-    case AL_DEST_CUSTOM:
-    default:
-        body = a->webhook_json ? al_strdup(a->webhook_json) : al_fmt_event_json(&o->ctx->fmt, a);
+    default:    /* webhook and custom: above */
         break;
     }
     al_buf_free(&text);
@@ -1392,17 +1415,19 @@ static void send_custom(al_outbox *o, rec *r, int64_t now)
     d.content_type = "application/json";
     d.body = r->body;
     d.body_len = strlen(r->body);
-    al_buf text = AL_BUF_INIT;
-    if (r->count > 1)
+    al_buf text = AL_BUF_INIT;     /* a single alert's text goes as it is: no copy */
+    if (r->count > 1) {
         al_buf_printf(&text, "[Num Alerts: %d]\n\n", r->count);
-    al_buf_adds(&text, r->text);
-    d.text = text.data ? text.data : "";
+        al_buf_adds(&text, r->text);
+    }
+    d.text = r->count <= 1 ? r->text : text.data ? text.data : "";
     d.idempotency_key = r->idem;
     d.attempt = r->attempt;
     int rc = tr->vt.send(&d, tr->userdata);
     al_buf_free(&text);
-    char why[64];
-    snprintf(why, sizeof why, "transport returned %s", alert_err_name(rc));
+    char why[64] = "";
+    if (rc != ALERT_OK)
+        snprintf(why, sizeof why, "transport returned %s", alert_err_name(rc));
     finish(o, r, rc == ALERT_OK ? AL_OUT_OK : rc == ALERT_ERR_TRANSPORT ? AL_OUT_RETRY : AL_OUT_GIVE_UP,
            0, why, now);
 }
