@@ -16,10 +16,18 @@
 #include "fmt.h"
 #include "text.h"
 
+/* The same bytes in both: every alert's text is a dozen of these, so lengths are
+ * counted once */
+static void text_add(al_text *t, const char *s, size_t n)
+{
+    al_buf_add(&t->esc, s, n);
+    al_buf_add(&t->plain, s, n);
+}
+
 void al_text_lit(al_text *t, const char *s)
 {
-    al_buf_adds(&t->esc, s);
-    al_buf_adds(&t->plain, s);
+    if (s)      /* NULL adds nothing, as al_buf_adds */
+        text_add(t, s, strlen(s));
 }
 
 void al_text_printf(al_text *t, const char *fmt, ...)
@@ -35,7 +43,7 @@ void al_text_printf(al_text *t, const char *fmt, ...)
 void al_text_val(al_text *t, const char *v)
 {
     if (!v) {
-        al_text_lit(t, "None");
+        text_add(t, "None", 4);
         return;
     }
     /* most labels are plain ASCII with nothing to escape: no copies then */
@@ -43,7 +51,7 @@ void al_text_val(al_text *t, const char *v)
     while (*p && *p < 0x80 && *p != '&' && *p != '<' && *p != '>')
         p++;
     if (!*p) {
-        al_text_lit(t, v);
+        text_add(t, v, (size_t)(p - (const unsigned char *)v));
         return;
     }
     char *fixed = al_utf8_repair(v, strlen(v));
@@ -60,11 +68,32 @@ void al_text_val(al_text *t, const char *v)
 
 void al_text_field(al_text *t, const char *name, const char *v)
 {
-    al_text_lit(t, "\n");
-    al_text_lit(t, name);
-    al_text_lit(t, ": `");
+    char head[64];      /* "\n<name>: `" in one piece: names are ours, and short */
+    size_t n = strlen(name);
+    if (n + 4 <= sizeof head) {
+        head[0] = '\n';
+        memcpy(head + 1, name, n);
+        memcpy(head + 1 + n, ": `", 3);
+        text_add(t, head, n + 4);
+    } else {
+        text_add(t, "\n", 1);
+        text_add(t, name, n);
+        text_add(t, ": `", 3);
+    }
     al_text_val(t, v);
-    al_text_lit(t, "`");
+    text_add(t, "`", 1);
+}
+
+/* A built text cut to its size: it stays with the alert while the alert waits for its
+ * flush (flush_interval), and a thousand hanging alerts a second kept their buffers'
+ * 512-byte growth steps, a quarter of what each queued alert holds. A failed shrink
+ * keeps the text as it is. */
+static char *fit(char *s)
+{
+    if (!s)
+        return NULL;
+    char *cut = al_realloc(s, strlen(s) + 1);
+    return cut ? cut : s;
 }
 
 int al_text_finish(al_text *t, al_alert *a)
@@ -73,8 +102,8 @@ int al_text_finish(al_text *t, al_alert *a)
         al_text_free(t);
         return ALERT_ERR_NOMEM;
     }
-    a->message = al_buf_take(&t->esc);
-    a->plain = al_buf_take(&t->plain);
+    a->message = fit(al_buf_take(&t->esc));
+    a->plain = fit(al_buf_take(&t->plain));
     return (a->message && a->plain) ? ALERT_OK : ALERT_ERR_NOMEM;
 }
 

@@ -39,12 +39,8 @@ static void attach_metadata(alert_ctx *ctx, al_alert *a, const char *json, int b
 static void set_labels(al_alert *a, const char *model, const char *deployment, const char *api_base,
                        const char *provider, const char *region, const char *call_id)
 {
-    a->model = al_strdup(model);
-    a->deployment = al_strdup(deployment);
-    a->api_base = al_strdup(api_base);
-    a->provider = al_strdup(provider);
-    a->region = al_strdup(region);
-    a->call_id = al_strdup(call_id);
+    /* out of memory: the alert goes without them (each of them printed "None") */
+    (void)al_alert_set_labels(a, model, deployment, api_base, provider, region, call_id);
 }
 
 static void finish_alert(alert_ctx *ctx, al_alert *a, al_text *t)

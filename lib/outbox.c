@@ -1055,10 +1055,11 @@ static const char *shared_event_json(al_outbox *o, al_alert *a)
 {
     const char *instance = o->ctx->fmt.instance ? o->ctx->fmt.instance : "";
     if (!a->event_json) {
-        a->event_json = al_fmt_event_json_with(&o->ctx->fmt, a, instance, &a->event_json_len);
+        a->event_json = al_fmt_event_json_with(&o->ctx->fmt, a, instance, NULL);
         return a->event_json;
     }
-    return strcmp(a->event_json + a->event_json_len + 1, instance) == 0 ? a->event_json : NULL;
+    const char *carried = a->event_json + strlen(a->event_json) + 1;
+    return strcmp(carried, instance) == 0 ? a->event_json : NULL;
 }
 
 /* The payload of a message, in its destination's format. */
