@@ -149,7 +149,8 @@ void al_alert_free(al_alert *a)
     al_free(a->metadata);
     al_free(a->metadata_json);
     al_free(a->message);
-    al_free(a->plain);
+    if (a->plain != a->message)        /* one string (al_text_finish_shared) */
+        al_free(a->plain);
     if (a->labels_packed) {
         al_free(first_label(a));
     } else {

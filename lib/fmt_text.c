@@ -68,18 +68,26 @@ void al_text_val(al_text *t, const char *v)
 
 void al_text_field(al_text *t, const char *name, const char *v)
 {
-    char head[64];      /* "\n<name>: `" in one piece: names are ours, and short */
-    size_t n = strlen(name);
-    if (n + 4 <= sizeof head) {
-        head[0] = '\n';
-        memcpy(head + 1, name, n);
-        memcpy(head + 1 + n, ": `", 3);
-        text_add(t, head, n + 4);
-    } else {
-        text_add(t, "\n", 1);
-        text_add(t, name, n);
-        text_add(t, ": `", 3);
+    /* "\n<name>: `<value>`" in one piece when the value is plain ASCII with nothing to
+     * escape (most labels) and it is short */
+    char piece[256];
+    const char *val = v ? v : "None";
+    size_t n = strlen(name), vn = 0;
+    while (val[vn] && (unsigned char)val[vn] < 0x80 && val[vn] != '&' && val[vn] != '<' &&
+           val[vn] != '>' && n + vn + 5 < sizeof piece)
+        vn++;
+    if (!val[vn] && n + vn + 5 <= sizeof piece) {
+        piece[0] = '\n';
+        memcpy(piece + 1, name, n);
+        memcpy(piece + 1 + n, ": `", 3);
+        memcpy(piece + 4 + n, val, vn);
+        piece[4 + n + vn] = '`';
+        text_add(t, piece, n + vn + 5);
+        return;
     }
+    text_add(t, "\n", 1);
+    text_add(t, name, n);
+    text_add(t, ": `", 3);
     al_text_val(t, v);
     text_add(t, "`", 1);
 }
@@ -105,6 +113,16 @@ int al_text_finish(al_text *t, al_alert *a)
     a->message = fit(al_buf_take(&t->esc));
     a->plain = fit(al_buf_take(&t->plain));
     return (a->message && a->plain) ? ALERT_OK : ALERT_ERR_NOMEM;
+}
+
+int al_text_finish_shared(al_text *t, al_alert *a)
+{
+    if (t->esc.oom || t->plain.oom || t->esc.len != t->plain.len ||
+        (t->esc.len && memcmp(t->esc.data, t->plain.data, t->esc.len) != 0))
+        return al_text_finish(t, a);
+    a->message = a->plain = fit(al_buf_take(&t->esc));
+    al_buf_free(&t->plain);
+    return a->message ? ALERT_OK : ALERT_ERR_NOMEM;
 }
 
 void al_text_free(al_text *t)
