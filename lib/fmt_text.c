@@ -193,17 +193,29 @@ char *al_fmt_envelope(const al_fmt_env *env, const al_alert *a)
  * NULL) did; an infinite duration_s too (json_real refuses it). test_fmt_event compares
  * the two writers.
  *
- * Two passes over the same code: the first (out == NULL) measures, the second writes
- * into one allocation of the exact size. */
+ * One pass into a buffer sized from the strings' lengths (escapes may grow it), cut to
+ * its size at the end. */
 typedef struct json_out {
     char *out;
-    size_t len;
+    size_t len, cap;
+    int oom;
 } json_out;
 
 static void jput(json_out *w, const char *s, size_t n)
 {
-    if (w->out)
-        memcpy(w->out + w->len, s, n);
+    if (w->oom || !n)
+        return;
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap * 2 > w->len + n ? w->cap * 2 : w->len + n;
+        char *grown = al_realloc(w->out, cap);
+        if (!grown) {
+            w->oom = 1;
+            return;
+        }
+        w->out = grown;
+        w->cap = cap;
+    }
+    memcpy(w->out + w->len, s, n);
     w->len += n;
 }
 
@@ -313,28 +325,35 @@ static void jstr(json_out *w, const char *s, size_t len)
     jput(w, "\"", 1);
 }
 
-/* ,"key": (keys are ours: nothing to escape) */
-static void jkey(json_out *w, int *members, const char *key)
+/* ,"key": (keys are ours, literals: nothing to escape) */
+static void jkey_n(json_out *w, int *members, const char *key, size_t n)
 {
+    char quoted[32];
+    size_t k = 0;
     if ((*members)++)
-        jput(w, ",", 1);
-    jput(w, "\"", 1);
-    jput(w, key, strlen(key));
-    jput(w, "\":", 2);
+        quoted[k++] = ',';
+    quoted[k++] = '"';
+    memcpy(quoted + k, key, n);
+    k += n;
+    quoted[k++] = '"';
+    quoted[k++] = ':';
+    jput(w, quoted, k);
 }
+#define jkey(w, members, key) jkey_n(w, members, key "", sizeof(key) - 1)
 
 /* A string member; NULL is null (str_or_null), a string jansson refuses is left out. */
-static void jmember_str(json_out *w, int *members, const char *key, const char *s)
+static void jmember_str_n(json_out *w, int *members, const char *key, size_t key_len, const char *s)
 {
     size_t len = s ? strlen(s) : 0;
     if (s && !json_utf8_ok(s, len))
         return;
-    jkey(w, members, key);
+    jkey_n(w, members, key, key_len);
     if (s)
         jstr(w, s, len);
     else
         jput(w, "null", 4);
 }
+#define jmember_str(w, members, key, s) jmember_str_n(w, members, key "", sizeof(key) - 1, s)
 
 /* A real as jansson's jsonp_dtostr writes it (precision 17): "%.17g" with the locale's
  * decimal point made '.', ".0" added when there is neither '.' nor 'e', and the
@@ -451,20 +470,31 @@ char *al_fmt_event_json_with(const al_fmt_env *env, const al_alert *a, const cha
                 return NULL;
         }
     }
-    json_out w = { NULL, 0 };
-    const char *dur = duration[0] ? duration : NULL;
-    event_json_write(&w, env, a, ts, meta, dur);
-    size_t tail = trailer ? strlen(trailer) + 1 : 0;
-    char *out = al_malloc(w.len + 1 + tail);
-    if (out) {
-        w.out = out;
-        w.len = 0;
-        event_json_write(&w, env, a, ts, meta, dur);
-        out[w.len] = '\0';
-        if (tail)
-            memcpy(out + w.len + 1, trailer, tail);
+    /* room for the strings as they are, the keys and the rest; escapes may grow it */
+    const char *strs[] = { a->plain ? a->plain : a->message, env->instance, a->model,
+                           a->deployment, a->api_base, a->provider, a->region, a->call_id, meta };
+    size_t room = 400 + (trailer ? strlen(trailer) + 1 : 0);
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        room += strs[i] ? strlen(strs[i]) : 0;
+    json_out w = { al_malloc(room), 0, room, 0 };
+    if (!w.out)
+        w.cap = 0, w.oom = 1;
+    event_json_write(&w, env, a, ts, meta, duration[0] ? duration : NULL);
+    size_t json_len = w.len;
+    jput(&w, "", 1);
+    if (trailer)
+        jput(&w, trailer, strlen(trailer) + 1);
+    char *out = NULL;
+    if (w.oom) {
+        al_free(w.out);
+    } else {
+        out = w.out;
+        if (w.len < w.cap) {        /* cut to size: a queued alert keeps it */
+            char *cut = al_realloc(out, w.len);
+            out = cut ? cut : out;
+        }
         if (len)
-            *len = w.len;
+            *len = json_len;
     }
     free(meta);
     return out;
