@@ -300,10 +300,11 @@ static int record(const alert_delivery *d, void *ud)
     return ALERT_OK;
 }
 
-static int64_t fixed_clock(void *ud)
+static int64_t clock_now = 1767225600000LL;
+static int64_t test_clock(void *ud)
 {
     (void)ud;
-    return 1767225600000LL;
+    return clock_now;
 }
 
 static void test_built_once_per_alert(void **state)
@@ -322,7 +323,7 @@ static void test_built_once_per_alert(void **state)
                        "alerting_args: {worker_threads: 0, shutdown_timeout: 0.1}\n";
     alert_error err = ALERT_ERROR_INIT;
     assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
-    alert_config_set_clock(cfg, fixed_clock, NULL);
+    alert_config_set_clock(cfg, test_clock, NULL);
     alert_ctx *ctx;
     assert_int_equal(alert_ctx_create(&ctx, cfg, &err), ALERT_OK);
     alert_config_free(cfg);
@@ -344,6 +345,62 @@ static void test_built_once_per_alert(void **state)
     alert_ctx_destroy(ctx);
 }
 
+/* The event JSON kept on the alert carries the instance name: a delivery that starts
+ * after alert_ctx_reconfigure changed it gets the new one, as before the JSON was kept. */
+static alert_config *two_transports(seen *s, const char *instance)
+{
+    alert_config *cfg;
+    assert_int_equal(alert_config_new(&cfg), ALERT_OK);
+    alert_transport t = ALERT_TRANSPORT_INIT;
+    t.send = record;
+    assert_int_equal(alert_config_add_transport(cfg, "one", &t, s), ALERT_OK);
+    assert_int_equal(alert_config_add_transport(cfg, "two", &t, s), ALERT_OK);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "alerting: [one, two]\ninstance_name: %s\n"
+             "alerting_args: {worker_threads: 0, shutdown_timeout: 0.1, flush_interval: 1,\n"
+             "    rate_limits: {two: \"1/min\"}}\n", instance);
+    alert_error err = ALERT_ERROR_INIT;
+    assert_int_equal(alert_config_load_string(cfg, yaml, strlen(yaml), &err), ALERT_OK);
+    alert_config_set_clock(cfg, test_clock, NULL);
+    return cfg;
+}
+
+static void test_instance_renamed_between_deliveries(void **state)
+{
+    (void)state;
+    seen s;
+    memset(&s, 0, sizeof s);
+    clock_now = 1767225600000LL;
+    alert_config *cfg = two_transports(&s, "proxy-1");
+    alert_error err = ALERT_ERROR_INIT;
+    alert_ctx *ctx;
+    assert_int_equal(alert_ctx_create(&ctx, cfg, &err), ALERT_OK);
+    alert_config_free(cfg);
+    /* the first alert takes "two"'s only token; the second waits for the next one */
+    assert_int_equal(alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH, "first", NULL), ALERT_OK);
+    clock_now += 2000;
+    alert_poll(ctx, 0);
+    assert_int_equal(alert_emit(ctx, "db_exceptions", ALERT_LEVEL_HIGH, "second", NULL), ALERT_OK);
+    clock_now += 2000;
+    alert_poll(ctx, 0);
+    assert_int_equal(s.n, 3);       /* first to both, second to "one" only */
+    assert_non_null(strstr(s.body[2], "\"event_message\":\"second\""));
+    assert_non_null(strstr(s.body[2], "\"instance\":\"proxy-1\""));
+
+    cfg = two_transports(&s, "proxy-2");
+    assert_int_equal(alert_ctx_reconfigure(ctx, cfg, &err), ALERT_OK);
+    alert_config_free(cfg);
+    s.n = 0;
+    clock_now += 61000;
+    for (int i = 0; i < 5 && s.n == 0; i++)
+        alert_poll(ctx, 0);
+    assert_int_equal(s.n, 1);
+    assert_non_null(strstr(s.body[0], "\"event_message\":\"second\""));
+    assert_non_null(strstr(s.body[0], "\"instance\":\"proxy-2\""));
+    alert_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_random_alerts),
         cmocka_unit_test(test_written_without_jansson),
         cmocka_unit_test(test_built_once_per_alert),
+        cmocka_unit_test(test_instance_renamed_between_deliveries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
