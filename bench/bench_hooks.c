@@ -275,22 +275,32 @@ static void bench_tick(void)
     alert_poll(ctx, 0);
     double ms[5];
     alert_stats s = ALERT_STATS_INIT;
-    uint64_t raised = 0;
+    uint64_t raised = 0, most_delivered = 0;
+    double flush_ms = 0;
     for (int k = 0; k < 5; k++) {
         alert_stats_get(ctx, &s);
-        uint64_t before = s.alerts_raised;
+        uint64_t before = s.alerts_raised, delivered = s.deliveries_ok;
         bench_clock_ms = t0 + (k + 1) * 1000;
         double c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
         alert_poll(ctx, 0);
         ms[k] = (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e6;
         alert_stats_get(ctx, &s);
         raised = s.alerts_raised - before;
+        /* the alerts wait for the flush (flush_interval): one of the ticks delivers
+         * all that waited, the median does not show it */
+        if (s.deliveries_ok - delivered > most_delivered) {
+            most_delivered = s.deliveries_ok - delivered;
+            flush_ms = ms[k];
+        }
     }
     double first = ms[0];
     qsort(ms, 5, sizeof *ms, cmp_double);
     printf("worker tick, %llu in flight, %llu due (median of 5 ticks): %.2f ms\n",
            (unsigned long long)s.requests_inflight, (unsigned long long)raised, ms[2]);
     printf("worker tick, the first one (cold allocator): %.2f ms\n", first);
+    if (most_delivered)
+        printf("worker tick with the flush (%llu delivered to a custom transport): %.2f ms\n",
+               (unsigned long long)most_delivered, flush_ms);
     alert_ctx_destroy(ctx);
 }
 

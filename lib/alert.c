@@ -88,6 +88,56 @@ al_alert *al_alert_retain(al_alert *a)
     return a;
 }
 
+/* The labels in the order of their block (al_alert_set_labels) */
+static void label_slots(al_alert *a, char **slots[6])
+{
+    slots[0] = &a->model;
+    slots[1] = &a->deployment;
+    slots[2] = &a->api_base;
+    slots[3] = &a->provider;
+    slots[4] = &a->region;
+    slots[5] = &a->call_id;
+}
+
+static char *first_label(al_alert *a)
+{
+    char **slots[6];
+    label_slots(a, slots);
+    for (int i = 0; i < 6; i++)
+        if (*slots[i])
+            return *slots[i];
+    return NULL;
+}
+
+int al_alert_set_labels(al_alert *a, const char *model, const char *deployment,
+                        const char *api_base, const char *provider, const char *region,
+                        const char *call_id)
+{
+    const char *from[6] = { model, deployment, api_base, provider, region, call_id };
+    size_t len[6], total = 0;
+    for (int i = 0; i < 6; i++) {
+        len[i] = from[i] ? strlen(from[i]) + 1 : 0;
+        total += len[i];
+    }
+    if (!total)
+        return ALERT_OK;
+    char *block = al_malloc(total);
+    if (!block)
+        return ALERT_ERR_NOMEM;
+    char **slots[6];
+    label_slots(a, slots);
+    char *p = block;
+    for (int i = 0; i < 6; i++) {
+        if (!from[i])
+            continue;
+        memcpy(p, from[i], len[i]);
+        *slots[i] = p;
+        p += len[i];
+    }
+    a->labels_packed = 1;
+    return ALERT_OK;
+}
+
 void al_alert_free(al_alert *a)
 {
     if (!a || --a->refs > 0)
@@ -99,14 +149,20 @@ void al_alert_free(al_alert *a)
     al_free(a->metadata);
     al_free(a->metadata_json);
     al_free(a->message);
-    al_free(a->plain);
-    al_free(a->model);
-    al_free(a->deployment);
-    al_free(a->api_base);
-    al_free(a->region);
-    al_free(a->provider);
-    al_free(a->call_id);
+    if (a->plain != a->message)        /* one string (al_text_finish_shared) */
+        al_free(a->plain);
+    if (a->labels_packed) {
+        al_free(first_label(a));
+    } else {
+        al_free(a->model);
+        al_free(a->deployment);
+        al_free(a->api_base);
+        al_free(a->region);
+        al_free(a->provider);
+        al_free(a->call_id);
+    }
     al_free(a->webhook_json);
+    al_free(a->event_json);
     al_free(a->envelope);
     al_free(a->subject);
     for (size_t i = 0; i < a->emails.n; i++)

@@ -72,7 +72,10 @@ typedef struct al_alert {
     char *message;              /* the event text, escaped for Slack where needed */
     char *plain;                /* the event text without Slack escaping (webhook, email) */
     al_kv *metadata;            /* alerting_metadata items, in order */
-    size_t n_metadata;
+    uint32_t n_metadata;
+    /* 1: the labels below that are not NULL share one allocation (al_alert_set_labels),
+     * which starts at the first of them in the order model .. call_id */
+    int labels_packed;
     char *metadata_json;        /* the compact JSON object, or NULL */
     /* labels (NULL when unknown) for routing, digest grouping and the webhook data */
     char *model, *deployment, *api_base, *region, *provider, *call_id;
@@ -82,6 +85,9 @@ typedef struct al_alert {
 
     /* optional, for destinations and detectors that need more than the text */
     char *webhook_json;         /* replaces the generic event JSON (budget events, section 3) */
+    /* outbox.c: the generic event JSON, made once for all the webhook and custom deliveries
+     * of the alert, followed by a NUL and the instance name it carries; NULL until needed */
+    char *event_json;
     char *envelope;             /* replaces the whole text envelope (digests) */
     char *subject;              /* what the alert is about ("deployment azure/gpt-4"): dedup keys */
     int entity;                 /* ALERT_ENTITY_* for budget alerts, else 0 */
@@ -114,6 +120,11 @@ typedef struct al_alert {
 
 al_alert *al_alert_new(al_type type, int level, int64_t at_ms);
 al_alert *al_alert_retain(al_alert *a);
+/* Copies the six labels (NULL stays NULL) into one allocation: a queued alert holds one
+ * block instead of six. ALERT_ERR_NOMEM leaves them all NULL. Only on a new alert. */
+int al_alert_set_labels(al_alert *a, const char *model, const char *deployment,
+                        const char *api_base, const char *provider, const char *region,
+                        const char *call_id);
 /* Drops one reference; frees at zero. */
 void al_alert_free(al_alert *a);
 /* Parses a JSON object into a->metadata and a->metadata_json; ALERT_ERR_INVALID when the

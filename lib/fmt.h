@@ -35,6 +35,10 @@ void al_text_val(al_text *t, const char *v);
 void al_text_field(al_text *t, const char *name, const char *v);
 /* Moves the two texts into a->message and a->plain; ALERT_OK or ALERT_ERR_NOMEM. */
 int al_text_finish(al_text *t, al_alert *a);
+/* The same, but when the two texts are equal (nothing was escaped) a->plain is
+ * a->message: one string. For alerts of which nothing replaces message or plain alone
+ * afterwards (al_alert_free frees it once). */
+int al_text_finish_shared(al_text *t, al_alert *a);
 void al_text_free(al_text *t);
 
 /* "Alert type: `t`\nLevel: ...\n\nMessage: <text>" + metadata + Proxy URL. */
@@ -43,5 +47,9 @@ char *al_fmt_envelope(const al_fmt_env *env, const al_alert *a);
 char *al_fmt_envelope_as(const al_fmt_env *env, const al_alert *a, int escaped);
 /* {"event": ..., "event_group": "proxy", "event_message": ..., ...} */
 char *al_fmt_event_json(const al_fmt_env *env, const al_alert *a);
+/* The same followed by a NUL and trailer (the caller keeps something with it in one
+ * allocation); *len: the JSON's length. */
+char *al_fmt_event_json_with(const al_fmt_env *env, const al_alert *a, const char *trailer,
+                             size_t *len);
 
 #endif

@@ -2,6 +2,7 @@
 /* Slow, hanging and failed requests become alerts here, on the worker. */
 #include "latency.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,22 +40,53 @@ static void attach_metadata(alert_ctx *ctx, al_alert *a, const char *json, int b
 static void set_labels(al_alert *a, const char *model, const char *deployment, const char *api_base,
                        const char *provider, const char *region, const char *call_id)
 {
-    a->model = al_strdup(model);
-    a->deployment = al_strdup(deployment);
-    a->api_base = al_strdup(api_base);
-    a->provider = al_strdup(provider);
-    a->region = al_strdup(region);
-    a->call_id = al_strdup(call_id);
+    /* out of memory: the alert goes without them (null in the event JSON) */
+    (void)al_alert_set_labels(a, model, deployment, api_base, provider, region, call_id);
 }
 
 static void finish_alert(alert_ctx *ctx, al_alert *a, al_text *t)
 {
-    if (al_text_finish(t, a) != ALERT_OK) {
+    /* nothing replaces the text of these alerts: message and plain may be one string */
+    if (al_text_finish_shared(t, a) != ALERT_OK) {
         al_ctx_error(ctx, "out of memory: a %s alert was lost", al_types[a->type].name);
         al_alert_free(a);
         return;
     }
     al_route_alert(ctx, a);
+}
+
+void al_fmt_elapsed(char out[32], int64_t ms)
+{
+    if (ms < 0 || ms >= (INT64_C(1) << 50)) {
+        snprintf(out, 32, "%.2fs", (double)ms / 1000.0);
+        return;
+    }
+    /* printf rounds the double's exact value to hundredths, half to even. The double is
+     * within an ulp (< 0.00025 here) of ms/1000, so only a tie of ms/1000 (a last digit
+     * of 5) depends on which side of it the double lies: fma gives that side exactly. */
+    int64_t cents = ms / 10;
+    int last = (int)(ms % 10);
+    if (last > 5) {
+        cents++;
+    } else if (last == 5) {
+        double side = fma((double)ms / 1000.0, 1000.0, -(double)ms);
+        if (side > 0 || (side == 0 && (cents & 1)))
+            cents++;
+    }
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + cents % 10);
+        cents /= 10;
+    } while (cents || n < 3);       /* at least "0.05" */
+    int k = 0;
+    while (n > 2)
+        out[k++] = digits[--n];
+    out[k++] = '.';
+    out[k++] = digits[1];
+    out[k++] = digits[0];
+    out[k++] = 's';
+    out[k] = '\0';
 }
 
 static void fmt_seconds(char *buf, size_t n, int64_t ms)
@@ -116,9 +148,10 @@ void al_latency_on_due(void *arg, uint32_t idx, uint32_t gen, int64_t due_ms)
                c.label[AL_LBL_PROVIDER], c.label[AL_LBL_REGION], call_id);
     /* on the worker's clock (due_ms is start + threshold there): a step of the wall
      * clock does not change how long the request has been running */
-    a->duration_s = (double)(al_ctx_mono(ctx) - due_ms + ctx->threshold_ms) / 1000.0;
-    char elapsed[64];
-    snprintf(elapsed, sizeof elapsed, "%.2fs", a->duration_s);
+    int64_t elapsed_ms = al_ctx_mono(ctx) - due_ms + ctx->threshold_ms;
+    a->duration_s = (double)elapsed_ms / 1000.0;
+    char elapsed[32];
+    al_fmt_elapsed(elapsed, elapsed_ms);
     al_text t = { AL_BUF_INIT, AL_BUF_INIT };
     al_text_lit(&t, "`Requests are hanging - ");
     al_text_lit(&t, ctx->cfg.alerting_threshold_text);

@@ -15,5 +15,8 @@ void al_latency_on_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
 /* Slow, failed (llm_exceptions), resolved hanging and emitted events. */
 void al_latency_on_event(alert_ctx *ctx, const al_event *e);
 void al_latency_on_pd_due(void *ctx, uint32_t idx, uint32_t gen, int64_t due_ms);
+/* "%.2fs" of ms / 1000.0, the bytes printf writes, without printf for 0 <= ms < 2^50
+ * (the Elapsed line of every hanging alert). */
+void al_fmt_elapsed(char out[32], int64_t ms);
 
 #endif
