@@ -118,12 +118,39 @@ static void a_possible_claim_goes_at_once(void **state)
     redis_stop(r);
 }
 
+/* alert_poll_timeout counts the next round: a host that sleeps as told still runs one
+ * per fleet_sync_interval, and at once when answers wait. */
+static void poll_timeout_counts_the_next_round(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(1, r->port, "budget_alerts", "    fleet_sync_interval: 0.2\n");
+    f_advance(f, 1000);
+    int32_t wait = -1;
+    assert_int_equal(alert_poll_timeout(f->ctx[0], &wait), ALERT_OK);
+    assert_true(wait >= 0 && wait <= 200);
+    alert_budget b;
+    alert_budget_init(&b, ALERT_BUDGET_VERSION);
+    b.entity = ALERT_ENTITY_KEY;
+    b.entity_id = "hashed-key-2";
+    b.spend = 120;
+    b.max_budget = 100;
+    b.budget_reset_at_ms = T0 + 30 * 86400000LL;
+    assert_int_equal(alert_on_budget(f->ctx[0], &b), ALERT_OK);
+    assert_int_equal(alert_poll(f->ctx[0], 0), ALERT_OK);  /* raised, claimed in the pass's round */
+    assert_int_equal(alert_poll_timeout(f->ctx[0], &wait), ALERT_OK);
+    assert_int_equal(wait, 0);                              /* its answer waits */
+    f_free(f);
+    redis_stop(r);
+}
+
 int main(void)
 {
     h_clear_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(steady_traffic_one_round_per_interval),
         cmocka_unit_test(a_possible_claim_goes_at_once),
+        cmocka_unit_test(poll_timeout_counts_the_next_round),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
