@@ -280,6 +280,13 @@ static void fleet_conf_free(al_fleet_conf *f)
     al_free(f->password);
 }
 
+/* A Sentinel or Cluster under fleet: auto: single-process, said once (never the value). */
+static void fleet_unsupported(alert_ctx *ctx, const char *key, const char *why)
+{
+    al_ctx_log(ctx, ALERT_LOG_WARNING, "fleet: %s %s: this replica runs single-process "
+               "(fleet: auto; fleet: false silences this)", key, why);
+}
+
 /* Where the fleet's Redis is, first match wins (FLEET.md): redis_url, then
  * litellm_settings.cache_params (type: redis), then REDIS_URL, then REDIS_HOST (+
  * REDIS_PORT, REDIS_PASSWORD, REDIS_USERNAME, REDIS_DB). 0: none; -1: malformed; 2: a
@@ -380,8 +387,7 @@ static int open_state(alert_ctx *ctx, alert_error *err)
     }
     if (found == 2) {
         fleet_conf_free(&f);
-        al_ctx_log(ctx, ALERT_LOG_WARNING, "fleet: %s %s: this replica runs single-process "
-                   "(fleet: auto; fleet: false silences this)", key, why);
+        fleet_unsupported(ctx, key, why);
         return ALERT_OK;
     }
     if (!found) {
@@ -448,6 +454,8 @@ static int check_state(alert_ctx *ctx, alert_error *err)
         fleet_conf_free(&f);
         if (found < 0 || (found == 2 && c->fleet == AL_FLEET_ON))
             return al_error_set(err, ALERT_ERR_CONFIG, key, 0, 0, "%s %s", key, why);
+        if (found == 2)
+            fleet_unsupported(ctx, key, why);      /* what create will say */
         if (!found && c->fleet == AL_FLEET_ON)
             return al_error_set(err, ALERT_ERR_CONFIG, "fleet", 0, 0, "fleet: true needs a Redis: "
                                 "redis_url, litellm_settings.cache_params, REDIS_URL or REDIS_HOST");
