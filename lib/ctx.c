@@ -280,6 +280,12 @@ static void fleet_conf_free(al_fleet_conf *f)
     al_free(f->password);
 }
 
+/* From the fleet's coordinator thread: answers wait for the worker. */
+static void fleet_wake(void *outbox)
+{
+    al_outbox_wakeup(outbox);
+}
+
 /* A Sentinel or Cluster under fleet: auto: single-process, said once (never the value). */
 static void fleet_unsupported(alert_ctx *ctx, const char *key, const char *why)
 {
@@ -477,6 +483,7 @@ static int64_t wheel_tick_ms(int64_t threshold_ms)
 
 static void ctx_free(alert_ctx *ctx)
 {
+    al_state_fleet_wake(ctx->state, NULL, NULL);   /* no wake-up reaches the outbox freed */
     /* the outbox and the digests hold alerts whose settling reaches health and money */
     al_gate_free(ctx, ctx->gate);
     al_outbox_free(ctx->outbox);
@@ -578,6 +585,9 @@ static int ctx_build(alert_ctx **out, const alert_config *cfg, alert_error *err,
         ctx_free(ctx);
         return al_error_set(err, ALERT_ERR_NOMEM, "alert_ctx_create", 0, 0, "out of memory");
     }
+    /* fleet mode, worker thread: answers wake the worker rather than wait for its timer */
+    if (c->worker_threads > 0)
+        al_state_fleet_wake(ctx->state, fleet_wake, ctx->outbox);
     for (size_t i = 0; i < c->alerting.n; i++)
         if (strcmp(c->alerting.items[i], "pagerduty") == 0)
             ctx->pagerduty_on = 1;

@@ -74,6 +74,8 @@ struct redis_state {
     int log_levels[16];
     size_t n_logs;
     int urgent, stopping;
+    void (*wake)(void *ud);     /* the worker's wake-up (al_state_fleet_wake) */
+    void *wake_ud;
     char epoch[64];             /* the fleet's epoch as last read */
 
     /* the coordinator */

@@ -315,6 +315,10 @@ void al_state_fleet_leave(al_state *s);
  * waits for the fleet to say which of its deliveries were adopted meanwhile: no delivery
  * starts (at most fleet_claim_timeout). */
 int al_state_fleet_hold(al_state *s);
+/* A worker thread's wake-up: called from the coordinator thread when answers wait for
+ * the worker (under a lock: once this returns with fn NULL, it is never called again).
+ * No-op without a fleet. */
+void al_state_fleet_wake(al_state *s, void (*fn)(void *ud), void *ud);
 /* Deliveries adopted from other replicas, ever. */
 uint64_t al_state_fleet_adopted(al_state *s);
 

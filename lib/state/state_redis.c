@@ -583,6 +583,10 @@ static void co_round(redis_state *r)
 {
     int64_t start = real_us();
     co_round_once(r);
+    pthread_mutex_lock(&r->lock);
+    if (r->wake && r->doneq.n)
+        r->wake(r->wake_ud);            /* answers wait: the worker takes them now */
+    pthread_mutex_unlock(&r->lock);
     uint64_t took = (uint64_t)(real_us() - start);
     uint64_t longest = atomic_load(&r->round_longest_us);
     while (took > longest && !atomic_compare_exchange_weak(&r->round_longest_us, &longest, took))
@@ -1115,6 +1119,17 @@ int al_state_fleet_epoch(al_state *s, char *buf, size_t n)
     snprintf(buf, n, "%s", r->epoch);
     pthread_mutex_unlock(&r->lock);
     return 1;
+}
+
+void al_state_fleet_wake(al_state *s, void (*fn)(void *ud), void *ud)
+{
+    if (!al_state_fleet(s))
+        return;
+    redis_state *r = rs(s);
+    pthread_mutex_lock(&r->lock);
+    r->wake = fn;
+    r->wake_ud = ud;
+    pthread_mutex_unlock(&r->lock);
 }
 
 static size_t red_pending(al_state *s)
