@@ -17,6 +17,7 @@
 #include "outage.h"
 #include "dest.h"
 #include "reports.h"
+#include "sign.h"
 #include "route.h"
 #include "state/state.h"
 
@@ -41,6 +42,20 @@ static int fleet_on_failure(alert_ctx *ctx, const al_outage_failure *of);
 static void fleet_tick(alert_ctx *ctx, int64_t now);
 static void fleet_settle(alert_ctx *ctx, const char *key, int ok);
 static void fleet_fallback(al_health *f, const al_event *e);
+
+/* Fleet mode: one cooldown alert per deployment for the fleet while its cooldown
+ * lasts (a once-only mark, FLEET.md; cooldown_s 0: LiteLLM's default cooldown, 5 s). */
+static int cooldown_fleet_key(al_alert *a, const char *deployment, int32_t cooldown_s)
+{
+    char id[65];
+    if (al_sha256_hex(deployment, strlen(deployment), id) != 0)
+        return ALERT_ERR_NOMEM;
+    id[32] = '\0';
+    al_buf k = AL_BUF_INIT;
+    al_buf_printf(&k, "M|%lld|cooldown:%s", (long long)(cooldown_s > 0 ? cooldown_s : 5) * 1000, id);
+    a->fleet_key = al_buf_take(&k);
+    return a->fleet_key ? ALERT_OK : ALERT_ERR_NOMEM;
+}
 
 static int64_t schedule_base(alert_ctx *ctx, const char *name)
 {
@@ -132,6 +147,10 @@ void al_health_on_event(alert_ctx *ctx, const al_event *e)
             return;
         }
         a = al_ops_cooldown(e->s[AL_ES_DEPLOYMENT], e->s[AL_ES_MESSAGE], e->status_code, scrub, e->end_ms);
+        if (a && f->fleet && cooldown_fleet_key(a, e->s[AL_ES_DEPLOYMENT], e->status_code) != ALERT_OK) {
+            al_alert_free(a);
+            a = NULL;
+        }
         break;
     case AL_EV_FALLBACK:
         if (al_fallbacks_add(f->fallbacks, e->s[AL_ES_MODEL], e->s[AL_ES_DEPLOYMENT], e->status_code) ==

@@ -341,11 +341,40 @@ static void sentinel_and_cluster_addresses(void **state)
     }
 }
 
+/* Three replicas' routers cool down the same deployment: one alert for the fleet while
+ * the cooldown lasts; another deployment has its own. */
+static void cooldown_once_per_fleet(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    fleet *f = f_new(3, r->port, "cooldown_deployment", NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_on_deployment_cooldown(f->ctx[i], "azure/gpt-4o-eu",
+                                                      "429 rate limited", 60), ALERT_OK);
+    f_advance(f, 1000);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(alert_on_deployment_cooldown(f->ctx[i], "azure/gpt-4o-us",
+                                                      "429 rate limited", 60), ALERT_OK);
+    f_advance(f, 1000);
+    assert_int_equal(f_count(f, "Deployment cooled down: `azure/gpt-4o-eu`"), 1);
+    assert_int_equal(f_count(f, "Deployment cooled down: `azure/gpt-4o-us`"), 1);
+    alert_stats st = ALERT_STATS_INIT;
+    uint64_t dedup = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(alert_stats_get(f->ctx[i], &st), ALERT_OK);
+        dedup += st.alerts_deduplicated;
+    }
+    assert_int_equal(dedup, 4);
+    f_free(f);
+    redis_stop(r);
+}
+
 int main(void)
 {
     h_clear_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(budget_steps_once_per_fleet),
+        cmocka_unit_test(cooldown_once_per_fleet),
         cmocka_unit_test(refused_step_is_rearmed_for_the_fleet),
         cmocka_unit_test(combined_alert_spends_the_soft_step),
         cmocka_unit_test(combined_alert_after_soft_and_after_refusal),
