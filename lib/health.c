@@ -785,6 +785,12 @@ static void outage_answer(alert_ctx *ctx, const al_fleet_answer *a)
         fleet_raise(ctx, e, a->ended, 1, 0, 0);
     e->fleet_level = 0;
     e->fleet_n = 0;
+    /* the episode is over: nothing of it to re-seed (failures since are a new one's) */
+    int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms, now = al_ctx_now(ctx);
+    size_t old = 0;
+    while (old < e->n_kept && e->kept[old].at_ms + ttl <= now)
+        old++;
+    kept_drop(e, old);
     if (!e->adds && !e->n_pend)
         ep_remove(h, e);
 }
