@@ -641,12 +641,27 @@ static void ep_post(alert_ctx *ctx, fleet_ep *e, int64_t now)
             dep += strlen(dep) + 1;
         }
     int64_t ttl = e->region ? h->region_ttl_ms : h->ttl_ms;
-    if (al_state_fleet_outage_add(ctx->state, &h->client, e->key, e->pend, e->n_pend, ttl, h->minor,
-                                  h->major, 0, e->key, ep_may_claim(h, e)) == ALERT_OK)
-        e->adds++;
-    else
-        al_ctx_error(ctx, "out of memory: %zu failures were not added to the fleet's outage window",
-                     e->n_pend);
+    /* one batch per episode: a quiet window between two failures ends an episode, and
+     * the script's answer says one end, before the batch's claims */
+    int urgent = ep_may_claim(h, e);
+    size_t from = 0;
+    int64_t latest = e->pend[0].at_ms;
+    for (size_t i = 1; i <= e->n_pend; i++) {
+        if (i < e->n_pend && e->pend[i].at_ms - latest < ttl) {
+            if (e->pend[i].at_ms > latest)
+                latest = e->pend[i].at_ms;
+            continue;
+        }
+        if (al_state_fleet_outage_add(ctx->state, &h->client, e->key, e->pend + from, i - from, ttl,
+                                      h->minor, h->major, 0, e->key, urgent) == ALERT_OK)
+            e->adds++;
+        else
+            al_ctx_error(ctx, "out of memory: %zu failures were not added to the fleet's outage "
+                         "window", i - from);
+        if (i < e->n_pend)
+            latest = e->pend[i].at_ms;
+        from = i;
+    }
     ep_keep(e, ttl);
     e->fleet_n += e->n_pend;
     e->n_pend = 0;

@@ -33,8 +33,10 @@
  * the latest (as the local windows do). A failure a window after the last one ends the
  * episode first: its level comes back as "ended", for this replica to send "Service
  * Recovered". A region counts only while at least two deployments failed within its
- * window. Each failure is counted as if added alone, so a batch claims what its
- * failures one by one would have (Minor and Major, when both were crossed). Returns
+ * window. A batch must not hold a quiet window (ttl) between two of its failures:
+ * the answer says one episode end, before the batch's claims (health.c splits there).
+ * Each failure is counted as if added alone, so a batch claims what its failures one
+ * by one would have (Minor and Major, when both were crossed). Returns
  * {ended, level claimed, timeouts, api, in window, 1 when Minor was claimed too, the
  * episode's level}. */
 static const char lua_outage_add[] =
