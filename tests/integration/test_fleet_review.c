@@ -4,6 +4,8 @@
  * says which fix each asks for. */
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fleet.h"
 
@@ -55,11 +57,42 @@ static void late_pass_batch_keeps_the_outage_alert(void **state)
     redis_stop(r);
 }
 
+/* A burst: more than AL_FLEET_FAILURES_MAX (1024) failures of one deployment reach one
+ * worker pass (10 000 req/s during an outage: a tenth of a second). fleet_add posts the
+ * full batch at once (ep_post: n_pend back to 0) but leaves the episode on h->dirty; the
+ * next failure finds n_pend == 1 and pushes it on h->dirty again: e->dirty_next = e, and
+ * outage_flush loops for ever (the worker, or alert_poll, never returns). Run in a
+ * child bounded by alarm(): a hang is a failure here, not a stuck test run. */
+static void burst_over_batch_max_does_not_hang(void **state)
+{
+    (void)state;
+    redis_proc *r = redis_start();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        alarm(10);                          /* the pass takes milliseconds when it works */
+        fleet *f = f_new(1, r->port, "outage_alerts", "    fleet_sync_interval: 0.001\n");
+        f_advance(f, 1000);
+        for (int k = 0; k < 1100; k++)
+            failed_call(f->ctx[0], "vertex/gemini-eu", NULL, 500);
+        f_advance(f, 1000);
+        f_free(f);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    int hung = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM;
+    redis_stop(r);
+    assert_false(hung);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(late_pass_batch_keeps_the_outage_alert),
+        cmocka_unit_test(burst_over_batch_max_does_not_hang),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
