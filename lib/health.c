@@ -372,7 +372,8 @@ typedef struct fleet_ep {
      * FLEET_KEPT at most: added again, with their own numbers, after Redis lost its data */
     al_fleet_failure *kept;
     size_t n_kept;
-    struct fleet_ep *dirty_next;    /* on h->dirty while n_pend */
+    struct fleet_ep *dirty_next;    /* on h->dirty while on_dirty */
+    int on_dirty;
 } fleet_ep;
 
 typedef struct fleet_report {
@@ -703,9 +704,10 @@ static void fleet_add(alert_ctx *ctx, const char *key, int region, const char *d
     e->pend[e->n_pend++] = (al_fleet_failure){ .at_ms = of->at_ms, .seq = ++h->client.seq,
                                                .dep = dep ? "" : NULL,
                                                .timeout = of->status_code == 408 };
-    if (e->n_pend == 1) {
+    if (!e->on_dirty) {
         e->dirty_next = h->dirty;
         h->dirty = e;
+        e->on_dirty = 1;
     }
     if (e->n_pend == AL_FLEET_FAILURES_MAX)
         ep_post(ctx, e, al_ctx_now(ctx));       /* the batch is full: it goes now */
@@ -722,10 +724,12 @@ static void outage_flush(alert_ctx *ctx, int64_t now)
         fleet_ep *e = *p;
         if (e->n_pend && (ep_may_claim(h, e) || now - e->posted_ms >= every || now < e->posted_ms))
             ep_post(ctx, e, now);
-        if (!e->n_pend)
+        if (!e->n_pend) {
             *p = e->dirty_next;
-        else
+            e->on_dirty = 0;
+        } else {
             p = &e->dirty_next;
+        }
     }
 }
 
@@ -774,7 +778,8 @@ static void outage_answer(alert_ctx *ctx, const al_fleet_answer *a)
     if (!e)
         return;
     if (a->kind == AL_FA_OUTAGE) {
-        e->adds--;
+        if (!a->more)
+            e->adds--;
         if (!a->answered)
             return;
         if (a->ended)
@@ -806,7 +811,7 @@ static void outage_answer(alert_ctx *ctx, const al_fleet_answer *a)
     while (old < e->n_kept && e->kept[old].at_ms + ttl <= now)
         old++;
     kept_drop(e, old);
-    if (!e->adds && !e->n_pend)
+    if (!e->adds && !e->n_pend && !e->on_dirty)
         ep_remove(h, e);
 }
 

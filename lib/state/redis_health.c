@@ -33,19 +33,19 @@
  * the latest (as the local windows do). A failure a window after the last one ends the
  * episode first: its level comes back as "ended", for this replica to send "Service
  * Recovered". A region counts only while at least two deployments failed within its
- * window. A batch must not hold a quiet window (ttl) between two of its failures:
- * the answer says one episode end, before the batch's claims (health.c splits there).
- * Each failure is counted as if added alone, so a batch claims what its failures one
- * by one would have (Minor and Major, when both were crossed). Returns
- * {ended, level claimed, timeouts, api, in window, 1 when Minor was claimed too, the
- * episode's level}. */
+ * window. Each failure is counted as if added alone, so a batch claims what its
+ * failures one by one would have (Minor and Major, when both were crossed). An answer
+ * says one episode end, before the batch's claims: an end that would follow a claim
+ * of this batch stops it there (health.c splits batches at quiet windows; outage_done
+ * posts the rest). Returns {ended, level claimed, timeouts, api, in window, 1 when
+ * Minor was claimed too, the episode's level, failures applied}. */
 static const char lua_outage_add[] =
     "local ttl, minor, major = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local ep, win, deps = KEYS[1] .. ':ep', KEYS[1] .. ':win', KEYS[1] .. ':deps'\n"
     "local last = tonumber(redis.call('HGET', ep, 'last') or '-1')\n"
     "local level = tonumber(redis.call('HGET', ep, 'level') or '0')\n"
     "if tonumber(ARGV[4]) > level then level = tonumber(ARGV[4]) end\n"
-    "local ended, claimed, minor_too, n = 0, 0, 0, 0\n"
+    "local ended, claimed, minor_too, n, stop = 0, 0, 0, 0, 0\n"
     /* counted after each failure only while the batch could reach a level */
     "local count = (#ARGV - 4) / 3\n"
     "local function reach(have)\n"
@@ -55,6 +55,7 @@ static const char lua_outage_add[] =
     "for i = 5, #ARGV - 2, 3 do\n"
     "  local at, dep = tonumber(ARGV[i]), ARGV[i + 2]\n"
     "  if last >= 0 and at < last then at = last end\n"
+    "  if last >= 0 and at - last >= ttl and claimed > 0 then stop = i break end\n"
     "  if last >= 0 and at - last >= ttl then\n"
     "    if level > ended then ended = level end\n"
     "    redis.call('DEL', ep, win, deps)\n"
@@ -81,7 +82,8 @@ static const char lua_outage_add[] =
     "    elseif counts and level < 1 and n >= minor then level, claimed = 1, 1 end\n"
     "  end\n"
     "end\n"
-    "if last < 0 then return {0, 0, 0, 0, 0, 0, 0} end\n"
+    "local applied = stop > 0 and (stop - 5) / 3 or count\n"
+    "if last < 0 then return {0, 0, 0, 0, 0, 0, 0, 0} end\n"
     "redis.call('ZREMRANGEBYSCORE', win, '-inf', last - ttl)\n"
     "n = redis.call('ZCARD', win)\n"
     "redis.call('ZREMRANGEBYSCORE', deps, '-inf', last - ttl)\n"
@@ -89,12 +91,12 @@ static const char lua_outage_add[] =
     "redis.call('PEXPIRE', ep, ttl + 86400000)\n"
     "redis.call('PEXPIRE', win, ttl + 60000)\n"
     "if redis.call('EXISTS', deps) == 1 then redis.call('PEXPIRE', deps, ttl + 60000) end\n"
-    "if claimed == 0 then return {ended, 0, 0, 0, n, 0, level} end\n"
+    "if claimed == 0 then return {ended, 0, 0, 0, n, 0, level, applied} end\n"
     "local t = 0\n"
     "for _, m in ipairs(redis.call('ZRANGE', win, 0, -1)) do\n"
     "  if string.sub(m, -2) == '|1' then t = t + 1 end\n"
     "end\n"
-    "return {ended, claimed, t, n - t, n, minor_too, level}\n";
+    "return {ended, claimed, t, n - t, n, minor_too, level, applied}\n";
 
 /* KEYS[1] outage:K; ARGV: now, ttl. The episode is over when its last failure is a
  * window old: the one caller that sees it first deletes it and gets its level.
@@ -200,9 +202,38 @@ static void answer(rop *o, al_fleet_answer *a)
         k->cb(k->ud, a);
 }
 
+/* The failures of batch o that its script did not apply (an episode end after a claim
+ * of the batch), as a new batch after it: at once, it may claim again. 1 when posted. */
+static int outage_rest(redis_state *r, rop *o, int64_t applied)
+{
+    int n = (o->argc - 8) / 3;      /* EVALSHA sha 1 key, 4 args, then n triples */
+    size_t plen = strlen(r->prefix);
+    if (applied <= 0 || applied >= n || strncmp(o->argv[3], r->prefix, plen) != 0)
+        return 0;
+    int rest = n - (int)applied;
+    const char **args = al_calloc((size_t)(4 + 3 * rest), sizeof *args);
+    if (!args)
+        return 0;
+    for (int i = 0; i < 4; i++)
+        args[i] = o->argv[4 + i];
+    for (int i = 0; i < 3 * rest; i++)
+        args[4 + i] = o->argv[8 + 3 * (int)applied + i];
+    rop *next = al_redis_script_op(r, o->lua, o->argv[3] + plen, 4 + 3 * rest, args);
+    al_free(args);
+    if (!next || (o->tag && !(next->tag = al_strdup(o->tag)))) {
+        al_redis_op_free(next);
+        return 0;
+    }
+    next->ud = o->ud;
+    next->done = o->done;
+    next->i64 = o->i64;
+    next->retry = o->retry;
+    al_redis_post(r, next, 1);
+    return 1;
+}
+
 static void outage_done(redis_state *r, rop *o)
 {
-    (void)r;
     const redisReply *rep = o->reply;
     al_fleet_answer a = { .kind = (al_fleet_answer_kind)o->i64 };
     a.answered = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2;
@@ -214,6 +245,7 @@ static void outage_done(redis_state *r, rop *o)
         a.in_window = (uint64_t)reply_int(rep, 4);
         a.minor_too = (int)reply_int(rep, 5);
         a.ep_level = (int)reply_int(rep, 6);
+        a.more = rep->elements >= 8 && outage_rest(r, o, reply_int(rep, 7));
     } else if (a.answered) {
         a.ended = (int)reply_int(rep, 0);
         a.at_ms = reply_int(rep, 1);

@@ -232,6 +232,8 @@ typedef struct al_fleet_answer {
     uint64_t in_window;         /* outage: the failures in the fleet's window after these */
     int minor_too;              /* outage: Major claimed, and Minor too by the same batch */
     int ep_level;               /* outage: the episode's level, whoever claimed it */
+    int more;                   /* outage: part of the batch was posted again: another
+                                   answer of it comes */
     /* report: won = 1 when this replica claimed window gen (or took it over from a
      * replica that is gone); at_ms the next window's due time; anchor the fleet's */
     int won;
