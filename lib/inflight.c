@@ -28,8 +28,13 @@ typedef struct ring_entry {
 #define NOT_QUEUED NIL
 #define QUEUED_PRESSURE (1u << 31)  /* this start took the ring past 3/4: wake the worker */
 
+/* Data that two cores write stays a cache-line pair apart: the prefetchers move
+ * lines in aligned pairs, so 64 bytes of distance still share one. */
+#define LINE_PAIR 128
+
 typedef struct stripe {
-    atomic_flag lock;
+    /* the producers' (the stripe's threads, under its lock): only they write here */
+    _Alignas(LINE_PAIR) atomic_flag lock;
     uint32_t free_head;
     char *free_blocks[VAR_CLASSES];
     /* written under the stripe's lock, read by alert_stats_get without it */
@@ -38,15 +43,16 @@ typedef struct stripe {
     /* start ring: producers reserve under the lock, the worker consumes without it */
     ring_entry *ring;
     uint32_t ring_mask;
-    _Atomic uint32_t ring_head;     /* next to read (worker) */
     _Atomic uint32_t ring_tail;     /* next to reserve (producers, under lock) */
     _Atomic uint64_t ring_dropped;
     int pressure_signalled;         /* under lock */
-    char pad[64];
+    /* the worker's: written when a drain took entries, read by the producers */
+    _Alignas(LINE_PAIR) _Atomic uint32_t ring_head;     /* next to read (worker) */
 } stripe;
+_Static_assert(offsetof(stripe, ring_head) == LINE_PAIR, "the producers' part fits one line pair");
 
 struct al_inflight {
-    stripe stripes[AL_STRIPES];
+    stripe stripes[AL_STRIPES];     /* first: the allocation is aligned for them */
     al_slot *_Atomic *chunks;       /* chunk pointers, published with release */
     uint32_t max_chunks;
     uint64_t max_slots;
@@ -54,6 +60,7 @@ struct al_inflight {
     uint32_t n_chunks;              /* under grow_lock */
     void **blocks_owned;            /* every block group allocated, freed at the end */
     size_t n_blocks_owned, cap_blocks_owned;
+    void *mem;                      /* what al_calloc returned (the table is aligned in it) */
 };
 
 static _Atomic unsigned next_stripe;
@@ -92,14 +99,16 @@ int al_inflight_var_class(size_t bytes)
 
 al_inflight *al_inflight_new(uint64_t max_slots, uint64_t ring_size)
 {
-    al_inflight *t = al_calloc(1, sizeof *t);
-    if (!t)
+    void *mem = al_calloc(1, sizeof(al_inflight) + LINE_PAIR - 1);
+    if (!mem)
         return NULL;
+    al_inflight *t = (al_inflight *)(((uintptr_t)mem + LINE_PAIR - 1) & ~(uintptr_t)(LINE_PAIR - 1));
+    t->mem = mem;
     t->max_slots = max_slots;
     t->max_chunks = (uint32_t)((max_slots + AL_CHUNK_SLOTS - 1) / AL_CHUNK_SLOTS);
     t->chunks = al_calloc(t->max_chunks ? t->max_chunks : 1, sizeof *t->chunks);
     if (!t->chunks) {
-        al_free(t);
+        al_free(mem);
         return NULL;
     }
     pthread_mutex_init(&t->grow_lock, NULL);
@@ -133,7 +142,7 @@ void al_inflight_free(al_inflight *t)
     al_free(t->blocks_owned);
     al_free(t->chunks);
     pthread_mutex_destroy(&t->grow_lock);
-    al_free(t);
+    al_free(t->mem);
 }
 
 static inline al_slot *slot_at(al_inflight *t, uint32_t idx)
@@ -451,6 +460,16 @@ uint64_t al_inflight_active(const al_inflight *t)
     uint64_t s = sum_field(t, offsetof(stripe, started));
     uint64_t e = sum_field(t, offsetof(stripe, ended));
     return s > e ? s - e : 0;
+}
+
+void al_inflight_stripe_layout(const al_inflight *t, unsigned si, const void **producers,
+                               size_t *producers_len, const void **worker, size_t *worker_len)
+{
+    const stripe *s = &t->stripes[si];
+    *producers = s;
+    *producers_len = offsetof(stripe, pressure_signalled) + sizeof s->pressure_signalled;
+    *worker = &s->ring_head;
+    *worker_len = sizeof s->ring_head;
 }
 
 uint64_t al_inflight_dropped_events(const al_inflight *t)

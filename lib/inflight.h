@@ -115,6 +115,10 @@ const char *al_slot_var(const al_slot *s, int which, size_t *len);
 uint64_t al_inflight_started(const al_inflight *t);
 uint64_t al_inflight_active(const al_inflight *t);
 uint64_t al_inflight_dropped_events(const al_inflight *t);
+/* Tests: the bytes of stripe si that its host threads write (under its lock) and
+ * those the worker writes. */
+void al_inflight_stripe_layout(const al_inflight *t, unsigned si, const void **producers,
+                               size_t *producers_len, const void **worker, size_t *worker_len);
 /* Bytes of pooled variable blocks in each class. */
 size_t al_inflight_var_class_size(int cls);
 int al_inflight_var_class(size_t bytes);

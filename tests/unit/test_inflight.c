@@ -243,6 +243,35 @@ static void drain_waits_for_an_unpublished_start(void **state)
     al_inflight_free(t);
 }
 
+/* What two cores write stays a cache-line pair (128 bytes, aligned) apart: one
+ * stripe's producers from another's, and each from the worker, which moves a
+ * stripe's ring head on every drain. A shared pair costs a transfer between the
+ * cores per write (the prefetchers fetch lines by pairs), and the hooks write their
+ * stripe several times per request. */
+static void stripes_do_not_share_cache_line_pairs(void **state)
+{
+    (void)state;
+    al_inflight *t = al_inflight_new(1000, 64);
+    for (unsigned i = 0; i < AL_STRIPES; i++) {
+        const void *p, *w;
+        size_t plen, wlen;
+        al_inflight_stripe_layout(t, i, &p, &plen, &w, &wlen);
+        uintptr_t p_first = (uintptr_t)p / 128, p_last = ((uintptr_t)p + plen - 1) / 128;
+        for (unsigned j = 0; j < AL_STRIPES; j++) {
+            const void *q, *v;
+            size_t qlen, vlen;
+            al_inflight_stripe_layout(t, j, &q, &qlen, &v, &vlen);
+            uintptr_t v_first = (uintptr_t)v / 128, v_last = ((uintptr_t)v + vlen - 1) / 128;
+            assert_true(v_last < p_first || v_first > p_last);     /* from every worker part */
+            if (j == i)
+                continue;
+            uintptr_t q_first = (uintptr_t)q / 128, q_last = ((uintptr_t)q + qlen - 1) / 128;
+            assert_true(q_last < p_first || q_first > p_last);     /* from the other producers */
+        }
+    }
+    al_inflight_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +282,7 @@ int main(void)
         cmocka_unit_test(intern_hints_compare_the_bytes),
         cmocka_unit_test(publish_signals_pressure_once_per_fill),
         cmocka_unit_test(drain_waits_for_an_unpublished_start),
+        cmocka_unit_test(stripes_do_not_share_cache_line_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
