@@ -144,8 +144,11 @@ void al_inflight_free(al_inflight *t)
 {
     if (!t)
         return;
-    for (uint32_t c = 0; c < t->max_chunks; c++)
-        al_free(atomic_load_explicit(&t->chunks[c], memory_order_relaxed));
+    for (uint32_t c = 0; c < t->max_chunks; c++) {
+        al_slot *chunk = atomic_load_explicit(&t->chunks[c], memory_order_relaxed);
+        if (chunk)
+            al_free(((void **)(void *)chunk)[-1]);      /* chunk_new keeps it there */
+    }
     for (size_t i = 0; i < t->n_blocks_owned; i++)
         al_free(t->blocks_owned[i]);
     al_free(t->rings);
@@ -190,6 +193,21 @@ static int own_block(al_inflight *t, void *p)
     return 0;
 }
 
+/* A chunk of zeroed slots, aligned to a line pair: a slot (128 bytes) is one pair, so
+ * two slots never share a line, whichever threads use them (a request may end on
+ * another thread than the one that started it, and its slot joins that thread's
+ * stripe). What al_calloc returned is kept just before the chunk. */
+static al_slot *chunk_new(void)
+{
+    char *mem = al_calloc(1, AL_CHUNK_SLOTS * sizeof(al_slot) + LINE_PAIR);
+    if (!mem)
+        return NULL;
+    al_slot *chunk = (al_slot *)(void *)(((uintptr_t)mem + LINE_PAIR) & ~(uintptr_t)(LINE_PAIR - 1));
+    ((void **)(void *)chunk)[-1] = mem;     /* al_calloc aligns to 16: 16 bytes at least */
+    return chunk;
+}
+_Static_assert(sizeof(al_slot) == LINE_PAIR, "a slot is one line pair");
+
 /* Adds one chunk of slots to stripe s's free list (s is locked by the caller). */
 static int grow_slots(al_inflight *t, stripe *s)
 {
@@ -199,7 +217,7 @@ static int grow_slots(al_inflight *t, stripe *s)
         return ALERT_ERR_FULL;
     }
     uint32_t c = t->n_chunks;
-    al_slot *chunk = al_calloc(AL_CHUNK_SLOTS, sizeof *chunk);
+    al_slot *chunk = chunk_new();
     if (!chunk) {
         pthread_mutex_unlock(&t->grow_lock);
         return ALERT_ERR_NOMEM;

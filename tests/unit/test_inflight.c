@@ -297,13 +297,20 @@ static void drain_skips_requests_that_ended(void **state)
 
 /* What two cores write stays a cache-line pair (128 bytes, aligned) apart: one
  * stripe's producers from another's, and each from the worker, which moves a
- * stripe's ring head on every drain. A shared pair costs a transfer between the
+ * stripe's ring head on every drain; and one slot from another. A shared pair costs a transfer between the
  * cores per write (the prefetchers fetch lines by pairs), and the hooks write their
  * stripe several times per request. */
 static void stripes_do_not_share_cache_line_pairs(void **state)
 {
     (void)state;
-    al_inflight *t = al_inflight_new(1000, 64);
+    al_inflight *t = al_inflight_new(4 * AL_CHUNK_SLOTS, 64);
+    /* slots too, whose lines follow a request to the stripe of the thread that ends it */
+    for (unsigned i = 0; i < 4; i++) {
+        uint32_t idx, gen;
+        assert_int_equal(al_inflight_alloc(t, i, 0, &idx, &gen), ALERT_OK);
+        assert_int_equal((uintptr_t)al_inflight_slot(t, idx) % 128, 0);
+        assert_int_equal(sizeof(al_slot), 128);
+    }
     for (unsigned i = 0; i < AL_STRIPES; i++) {
         const void *p, *w;
         size_t plen, wlen;
