@@ -239,13 +239,16 @@ static int grow_blocks(al_inflight *t, stripe *s, int cls)
 {
     size_t sz = var_class_size[cls];
     pthread_mutex_lock(&t->grow_lock);
-    char *group = al_malloc(sz * BLOCKS_PER_GROW);
-    if (!group || own_block(t, group) < 0) {
+    /* blocks start on a line pair, as slots do (chunk_new): they follow requests
+     * from stripe to stripe too */
+    char *mem = al_malloc(sz * BLOCKS_PER_GROW + LINE_PAIR - 1);
+    if (!mem || own_block(t, mem) < 0) {
         pthread_mutex_unlock(&t->grow_lock);
-        al_free(group);
+        al_free(mem);
         return ALERT_ERR_NOMEM;
     }
     pthread_mutex_unlock(&t->grow_lock);
+    char *group = (char *)(((uintptr_t)mem + LINE_PAIR - 1) & ~(uintptr_t)(LINE_PAIR - 1));
     for (int i = 0; i < BLOCKS_PER_GROW; i++) {
         char *b = group + (size_t)i * sz;
         memcpy(b, &s->free_blocks[cls], sizeof(char *));

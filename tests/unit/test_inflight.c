@@ -304,11 +304,13 @@ static void stripes_do_not_share_cache_line_pairs(void **state)
 {
     (void)state;
     al_inflight *t = al_inflight_new(4 * AL_CHUNK_SLOTS, 64);
-    /* slots too, whose lines follow a request to the stripe of the thread that ends it */
+    /* slots and their blocks too, whose lines follow a request to the stripe of the
+     * thread that ends it */
     for (unsigned i = 0; i < 4; i++) {
         uint32_t idx, gen;
-        assert_int_equal(al_inflight_alloc(t, i, 0, &idx, &gen), ALERT_OK);
+        assert_int_equal(al_inflight_alloc(t, i, 100 + 200 * i, &idx, &gen), ALERT_OK);
         assert_int_equal((uintptr_t)al_inflight_slot(t, idx) % 128, 0);
+        assert_int_equal((uintptr_t)al_inflight_slot(t, idx)->var % 128, 0);   /* its block */
         assert_int_equal(sizeof(al_slot), 128);
     }
     for (unsigned i = 0; i < AL_STRIPES; i++) {
