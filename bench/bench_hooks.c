@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alerting.h"
 #include "alloc.h"
@@ -158,6 +159,7 @@ typedef struct run_arg {
     long pairs;
     int realistic;
     double ns;
+    double cpu_ns;      /* this thread's CPU time over the run */
 } run_arg;
 
 static void *run_pairs(void *p)
@@ -172,6 +174,7 @@ static void *run_pairs(void *p)
         minimal_request(&r, call_id);
     realistic_response(&resp);
     alert_req_id id;
+    double c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     double t0 = now_ns(CLOCK_MONOTONIC);
     for (long i = 0; i < a->pairs; i++) {
         next_call_id(call_id, (unsigned long)i);
@@ -179,6 +182,7 @@ static void *run_pairs(void *p)
             alert_on_request_end(a->ctx, id, a->realistic ? &resp : NULL);
     }
     a->ns = now_ns(CLOCK_MONOTONIC) - t0;
+    a->cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     return NULL;
 }
 
@@ -188,18 +192,85 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double last_cpu_ns;     /* median_pairs_ns: the median CPU time per pair */
+
 static double median_pairs_ns(alert_ctx *ctx, int realistic)
 {
-    run_arg warm = { ctx, 200000, realistic, 0 };
+    run_arg warm = { ctx, 200000, realistic, 0, 0 };
     run_pairs(&warm);
-    double runs[7];
+    double runs[7], cpu[7];
     for (int i = 0; i < 7; i++) {
-        run_arg a = { ctx, PAIRS / 4, realistic, 0 };
+        run_arg a = { ctx, PAIRS / 4, realistic, 0, 0 };
         run_pairs(&a);
         runs[i] = a.ns / (double)a.pairs;
+        cpu[i] = a.cpu_ns / (double)a.pairs;
     }
     qsort(runs, 7, sizeof *runs, cmp_double);
+    qsort(cpu, 7, sizeof *cpu, cmp_double);
+    last_cpu_ns = cpu[3];
     return runs[3];
+}
+
+/* Wall time of PAIRS realistic pairs on each of two threads; *other_cpu: the CPU
+ * time the rest of the process (the worker) took meanwhile. */
+static double two_threads_cpu_ns;  /* two_threads_ns: the hook threads' CPU time per pair */
+
+static double two_threads_ns(alert_ctx *ctx, double *other_cpu)
+{
+    run_arg a[2] = { { ctx, PAIRS, 1, 0, 0 }, { ctx, PAIRS, 1, 0, 0 } };
+    pthread_t th[2];
+    double c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = now_ns(CLOCK_MONOTONIC);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, run_pairs, &a[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    double wall = now_ns(CLOCK_MONOTONIC) - t0;
+    if (other_cpu)
+        *other_cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0 - a[0].cpu_ns - a[1].cpu_ns;
+    two_threads_cpu_ns = (a[0].cpu_ns + a[1].cpu_ns) / (2.0 * PAIRS);
+    return wall;
+}
+
+/* CPU time the whole machine was busy (ns, from /proc/stat; 0 where unreadable):
+ * with the process's own CPU time, says how much other programs took meanwhile. */
+static double machine_busy_ns(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = { 0 };
+    if (!f)
+        return 0;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8)
+        return 0;
+    /* user nice system idle iowait irq softirq steal: all but idle and iowait */
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1e9 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* `bench_hooks scale RUNS`: the 2-thread scaling alone, RUNS times, one line each
+ * and the median, with the CPU time the worker took per pair while two threads
+ * ran (on two cores, its time is taken from the hooks'). */
+static void bench_scale(int runs)
+{
+    double *x = calloc((size_t)runs, sizeof *x);
+    for (int r = 0; r < runs; r++) {
+        alert_ctx *ctx = make_ctx(1, NULL, NULL, "");
+        double one = median_pairs_ns(ctx, 1), other, one_cpu = last_cpu_ns;
+        double busy0 = machine_busy_ns(), own0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+        double wall = two_threads_ns(ctx, &other), two = wall / (2.0 * PAIRS);
+        double others = machine_busy_ns() - busy0 - (now_ns(CLOCK_PROCESS_CPUTIME_ID) - own0);
+        x[r] = one / two;
+        printf("run %d: wall 1 thread %.1f ns, 2 threads %.1f ns, scaling %.2f x; CPU per pair: "
+               "hooks 1 thread %.1f ns, 2 threads %.1f ns, worker %.1f ns; other programs %.0f%% of a core\n",
+               r, one, two, x[r], one_cpu, two_threads_cpu_ns, other / (2.0 * PAIRS),
+               others > 0 ? 100.0 * others / wall : 0.0);
+        alert_ctx_destroy(ctx);
+    }
+    qsort(x, (size_t)runs, sizeof *x, cmp_double);
+    printf("scaling, median of %d: %.2f x (min %.2f, max %.2f)\n", runs, x[runs / 2], x[0], x[runs - 1]);
+    free(x);
 }
 
 static void bench_pairs(void)
@@ -212,14 +283,7 @@ static void bench_pairs(void)
     printf("start+end pair, realistic request, 1 thread (median): %.1f ns\n", one);
     printf("allocations per pair (steady state): %.4f allocs\n", (double)allocs / (7.0 * PAIRS / 4));
 
-    run_arg a[2] = { { ctx, PAIRS, 1, 0 }, { ctx, PAIRS, 1, 0 } };
-    pthread_t th[2];
-    double t0 = now_ns(CLOCK_MONOTONIC);
-    for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, run_pairs, &a[i]);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
-    double wall = now_ns(CLOCK_MONOTONIC) - t0;
+    double wall = two_threads_ns(ctx, NULL);
     double tput1 = 1e9 / one;
     double tput2 = 2.0 * PAIRS / (wall / 1e9);
     printf("start+end pair, realistic request, 2 threads: %.1f ns\n", wall / (2.0 * PAIRS));
@@ -424,6 +488,10 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "count") == 0)
         return count_pairs(argv[2], atol(argv[3]));
+    if (argc == 3 && strcmp(argv[1], "scale") == 0) {
+        bench_scale(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "tick") == 0) {     /* the worker tick alone (profiling) */
         bench_tick();
         return 0;

@@ -97,12 +97,16 @@ int al_inflight_publish_at(al_inflight *t, unsigned stripe, al_slot *slot, uint3
 /* Ends the request behind a handle: ACTIVE -> DONE. The slot, if returned, belongs
  * to the caller until al_inflight_release. NULL when the handle is stale. */
 al_slot *al_inflight_claim(al_inflight *t, uint64_t id, uint32_t *idx);
+/* Frees the claimed slot to stripe's free lists (any stripe, not only the one that
+ * took it); a start the worker has not drained yet is marked for it to skip. */
 void al_inflight_release(al_inflight *t, unsigned stripe, uint32_t idx);
 /* The same for the slot al_inflight_claim returned: no lookup. */
 void al_inflight_release_at(al_inflight *t, unsigned stripe, al_slot *slot, uint32_t idx);
 
-/* Worker side. The starts queued so far, in order per stripe; a stripe's entries
- * after one reserved but not yet published wait for the next drain. */
+/* Worker side. The starts queued so far, in order per stripe, less those whose
+ * request ended (or was cancelled) before the drain came to them; a stripe's entries
+ * after one reserved but not yet published wait for the next drain. A start taken
+ * may still end before the worker looks at its slot. */
 size_t al_inflight_drain(al_inflight *t, al_start_ev *out, size_t max);
 /* Pins an ACTIVE slot of generation gen for reading; 0 or -1. */
 int al_inflight_pin(al_inflight *t, uint32_t idx, uint32_t gen);
@@ -115,6 +119,10 @@ const char *al_slot_var(const al_slot *s, int which, size_t *len);
 uint64_t al_inflight_started(const al_inflight *t);
 uint64_t al_inflight_active(const al_inflight *t);
 uint64_t al_inflight_dropped_events(const al_inflight *t);
+/* Tests: the bytes of stripe si that its host threads write (under its lock) and
+ * those the worker writes. */
+void al_inflight_stripe_layout(const al_inflight *t, unsigned si, const void **producers,
+                               size_t *producers_len, const void **worker, size_t *worker_len);
 /* Bytes of pooled variable blocks in each class. */
 size_t al_inflight_var_class_size(int cls);
 int al_inflight_var_class(size_t bytes);
